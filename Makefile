@@ -1,0 +1,41 @@
+# One entry point. Each target sets itself up: a pinned uv (in .tools/ when none is on PATH),
+# the locked virtual environment (.venv/), and the database (embedded PostgreSQL under .data/
+# unless CREDIT_WAREHOUSE_URL names a server).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export DO_NOT_TRACK := 1
+
+.PHONY: demo test lint bench airflow-ui docs stop clean
+
+demo: .venv/.synced ## Simulate the county, run the nightly chain, export (see README)
+	.venv/bin/credit demo
+
+test: .venv/.synced ## Run the test suite against a real PostgreSQL
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+lint: .venv/.synced ## ruff (Python) and sqlfluff (dbt SQL)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/sqlfluff lint dbt/models dbt/macros
+
+airflow-ui: .venv/.synced ## Airflow's UI at http://localhost:8080 (airflow standalone)
+	.venv/bin/credit airflow standalone
+
+stop: .venv/.synced ## Stop the embedded PostgreSQL
+	.venv/bin/credit warehouse stop
+
+clean: ## Remove the virtual environment and all local state (.data)
+	-.venv/bin/credit warehouse stop
+	rm -rf .venv .tools .data dbt/target dbt/logs
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"

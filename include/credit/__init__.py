@@ -1,0 +1,1 @@
+"""Jiangyin industry + credit (行业+信用) data platform."""
