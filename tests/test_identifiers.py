@@ -1,0 +1,134 @@
+"""Identifiers: USCC and resident-ID checks against python-stdnum, normalisation, masking, hashing."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum.cn import ric, uscc
+
+from credit import identifiers
+from credit.identifiers import (
+    IdentifierKind,
+    check_resident_id,
+    check_uscc,
+    classify,
+    hash_identifier,
+    make_uscc,
+    mask_resident_id,
+    normalise,
+    organisation_code_check_char,
+)
+
+# Published codes of well-known companies, and a Jiangyin-shaped one built from its parts.
+REAL_USCC = ["914403001922038216", "9144030071526726XG"]
+ORG_BODY_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@pytest.mark.parametrize("code", REAL_USCC)
+def test_real_codes_are_valid(code: str) -> None:
+    assert check_uscc(code).is_valid
+    assert uscc.is_valid(code)
+
+
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ("", "missing"),
+        (None, "missing"),
+        ("91440300192203821", "length"),
+        ("91440300192203821I", "format"),  # I is not in the alphabet
+        ("9144A300192203821G", "format"),  # division must be digits
+        ("99440300192203821G", "authority"),  # market regulation has no category 9
+        ("914403001922038226", "organisation_code_check"),
+        ("914403001922038217", "check_digit"),
+    ],
+)
+def test_uscc_problems_are_named(code: str | None, problem: str) -> None:
+    assert check_uscc(code).problem == problem
+
+
+def test_pilot_codes_with_a_bad_check_digit_are_flagged_not_corrected() -> None:
+    result = check_uscc("914403001922038217")
+    assert result.value == "914403001922038217"
+    assert not result.is_valid
+
+
+@given(
+    category=st.sampled_from(["91", "92", "93", "51", "52", "53", "12"]),
+    body=st.text(ORG_BODY_CHARS, min_size=8, max_size=8),
+)
+def test_built_codes_pass_stdnum(category: str, body: str) -> None:
+    code = make_uscc(category, "320281", body)
+    assert uscc.validate(code) == code
+    assert check_uscc(code).is_valid
+    assert code.startswith(category + "320281")
+
+
+@given(body=st.text(ORG_BODY_CHARS, min_size=8, max_size=8))
+def test_organisation_code_check_char_is_in_alphabet(body: str) -> None:
+    assert organisation_code_check_char(body) in "0123456789X"
+
+
+def test_resident_ids() -> None:
+    good = "11010519491231002X"
+    assert ric.is_valid(good)
+    assert check_resident_id(good).is_valid
+    assert check_resident_id("110105194912310021").problem == "check_digit"
+    assert check_resident_id("110105194913310021").problem == "birth_date"
+    assert check_resident_id("1101051949123100").problem == "length"
+    assert check_resident_id("11010519491231002Y").problem == "format"
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=1, max_size=20))
+def test_normalise_undoes_full_width_spaces_and_case(code: str) -> None:
+    messy = " " + _full_width(code.lower()) + "\u3000"
+    assert normalise(messy) == code
+
+
+@given(st.text())
+def test_normalise_is_idempotent_and_total(text: str) -> None:
+    once = normalise(text)
+    assert normalise(once) == once
+    assert not any(c.isspace() for c in once)
+
+
+@given(st.text())
+def test_checks_never_crash(text: str) -> None:
+    for result in (check_uscc(text), check_resident_id(text)):
+        assert result.is_valid or result.problem
+
+
+def test_masking_keeps_only_the_ends() -> None:
+    assert mask_resident_id("32040219800101123X") == "3204**********123X"
+    assert mask_resident_id("３２０４０２１９８００１０１１２３ｘ") == "3204**********123X"
+
+
+def test_classify() -> None:
+    assert classify("11010519491231002X") is IdentifierKind.RESIDENT_ID
+    assert classify(REAL_USCC[0]) is IdentifierKind.USCC
+    assert classify("320281000123456") is IdentifierKind.REGISTRATION_NUMBER
+    assert classify("19220382-1") is IdentifierKind.ORGANISATION_CODE
+    assert classify("abc") is IdentifierKind.UNKNOWN
+
+
+def test_hash_is_keyed_stable_and_normalised(monkeypatch) -> None:
+    monkeypatch.setenv(identifiers.HASH_KEY_ENV, "secret-a")
+    a = hash_identifier("11010519491231002X")
+    assert a == hash_identifier(" 11010519491231002x ")
+    assert len(a) == 64 and "11010519491231002X" not in a
+    monkeypatch.setenv(identifiers.HASH_KEY_ENV, "secret-b")
+    assert hash_identifier("11010519491231002X") != a
+
+
+def test_default_key_warns_loudly(monkeypatch, caplog) -> None:
+    monkeypatch.delenv(identifiers.HASH_KEY_ENV, raising=False)
+    with caplog.at_level(logging.WARNING):
+        hash_identifier("11010519491231002X")
+    assert "DEVELOPMENT key" in caplog.text
