@@ -1,0 +1,36 @@
+with
+
+departments as (
+
+    select * from {{ ref('departments') }}
+
+),
+
+domains as (
+
+    select
+        departments.dept_code,
+        departments.name_zh as dept_name_zh,
+        trim(domain.domain_zh) as domain_zh,
+        domain.position::integer as domain_position
+
+    from departments
+    cross join lateral
+        unnest(string_to_array(departments.domains_zh, ';'))
+        with ordinality as domain (domain_zh, position)
+
+),
+
+final as (
+
+    select
+        dept_code || ':' || domain_zh as department_domain_key,
+        dept_code,
+        dept_name_zh,
+        domain_zh,
+        domain_position
+    from domains
+
+)
+
+select * from final
