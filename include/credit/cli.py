@@ -1,0 +1,89 @@
+"""The ``credit`` command: one entry point for the warehouse, Airflow, the simulator and the demo."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import typer
+from rich.console import Console
+
+from credit import airflow_env, warehouse
+
+app = typer.Typer(no_args_is_help=True, help="Jiangyin industry + credit (行业+信用) data platform.")
+warehouse_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
+airflow_app = typer.Typer(no_args_is_help=True, help="Airflow with the project's configuration.")
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(airflow_app, name="airflow")
+console = Console()
+
+
+@warehouse_app.command("start")
+def warehouse_start() -> None:
+    """Create the warehouse database and schemas (starting the embedded server if configured)."""
+    console.print(f"warehouse ready at [bold]{warehouse.ensure_warehouse()}[/]")
+
+
+@warehouse_app.command("url")
+def warehouse_url() -> None:
+    """Print the warehouse URL (for psql, dbt, notebooks)."""
+    print(warehouse.warehouse_url())
+
+
+@warehouse_app.command("stop")
+def warehouse_stop() -> None:
+    """Stop the embedded PostgreSQL (nothing to do when CREDIT_WAREHOUSE_URL names a server)."""
+    if os.environ.get(warehouse.ENV_URL):
+        console.print(f"{warehouse.ENV_URL} is set: that server is not ours to stop")
+        return
+    warehouse.embedded_server().stop()
+    console.print("embedded PostgreSQL stopped")
+
+
+@airflow_app.command("prepare")
+def airflow_prepare() -> None:
+    """Create and migrate Airflow's metadata database."""
+    airflow_env.prepare_airflow()
+    console.print(f"Airflow home: [bold]{airflow_env.airflow_home()}[/]")
+
+
+@airflow_app.command("env")
+def airflow_print_env() -> None:
+    """Print the Airflow variables as shell exports: ``eval "$(credit airflow env)"``."""
+    for key, value in airflow_env.airflow_environment().items():
+        print(f"export {key}={value!r}")
+
+
+@airflow_app.command("run")
+def airflow_run(
+    dag_id: str,
+    logical_date: str = typer.Argument(None, help="YYYY-MM-DD; today when omitted"),
+) -> None:
+    """Run one DAG in-process with ``airflow dags test`` (no scheduler needed)."""
+    airflow_env.prepare_airflow()
+    date = datetime.fromisoformat(logical_date).replace(tzinfo=UTC) if logical_date else None
+    console.print(f"{dag_id}: {airflow_env.run_dag(dag_id, date)}")
+
+
+@airflow_app.command("standalone")
+def airflow_standalone() -> None:
+    """Airflow's UI, scheduler and workers in one process (``airflow standalone``)."""
+    values = airflow_env.prepare_airflow()
+    console.print("Airflow UI on http://localhost:8080 (Ctrl-C stops it)")
+    airflow_env.airflow_command(["standalone"], values)
+
+
+@app.command()
+def demo() -> None:
+    """Run the whole story: prepare the warehouse and Airflow, then run the DAGs end to end."""
+    url = warehouse.ensure_warehouse()
+    console.rule("warehouse")
+    console.print(url)
+    console.rule("Airflow")
+    airflow_env.prepare_airflow()
+    console.rule("reference data DAG")
+    airflow_env.run_dag("credit_reference")
+    console.rule("done")
+    console.print(
+        f"Warehouse: [bold]{url}[/]  (query it with: psql \"$(.venv/bin/credit warehouse url)\")"
+    )
