@@ -1,4 +1,4 @@
-"""Identifiers: USCC and resident-ID checks against python-stdnum, normalisation, masking, hashing."""
+"""Identifiers: USCC and resident-ID checks (python-stdnum), normalising, masking, hashing."""
 
 from __future__ import annotations
 

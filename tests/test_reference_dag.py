@@ -15,7 +15,8 @@ def test_reference_dag_loads_departments_and_divisions(airflow_ready, warehouse_
             "select count(*) from reference.jiangyin_divisions where division_code like '320281%'"
         ).fetchone()[0]
         market = conn.execute(
-            "select count(*) from marts.dim_department_domains where dept_code = 'market_regulation'"
+            "select count(*) from marts.dim_department_domains"
+            " where dept_code = 'market_regulation'"
         ).fetchone()[0]
     assert (departments, divisions, market) == (34, 21, 6)
 

@@ -47,7 +47,10 @@ def airflow_environment() -> dict[str, str]:
 
 
 def apply_airflow_environment() -> dict[str, str]:
-    """Put :func:`airflow_environment` into this process's environment (before importing Airflow)."""
+    """Put :func:`airflow_environment` into this process's environment.
+
+    Call it before Airflow is first imported: Airflow reads its configuration then.
+    """
     values = airflow_environment()
     os.environ.update(values)
     Path(values["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The ``credit`` command: one entry point for the warehouse, Airflow, the simulator and the demo."""
+"""The ``credit`` command: the warehouse, Airflow, the county simulator and the demo."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from rich.console import Console
 
 from credit import airflow_env, warehouse
 
-app = typer.Typer(no_args_is_help=True, help="Jiangyin industry + credit (行业+信用) data platform.")
+app = typer.Typer(
+    no_args_is_help=True, help="Jiangyin industry + credit (行业+信用) data platform."
+)
 warehouse_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
 airflow_app = typer.Typer(no_args_is_help=True, help="Airflow with the project's configuration.")
 app.add_typer(warehouse_app, name="warehouse")
@@ -65,6 +67,14 @@ def airflow_run(
     console.print(f"{dag_id}: {airflow_env.run_dag(dag_id, date)}")
 
 
+@airflow_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def airflow_exec(ctx: typer.Context) -> None:
+    """Run any ``airflow`` command with the project's configuration, e.g. ``exec scheduler``."""
+    airflow_env.airflow_command(list(ctx.args))
+
+
 @airflow_app.command("standalone")
 def airflow_standalone() -> None:
     """Airflow's UI, scheduler and workers in one process (``airflow standalone``)."""
@@ -85,5 +95,5 @@ def demo() -> None:
     airflow_env.run_dag("credit_reference")
     console.rule("done")
     console.print(
-        f"Warehouse: [bold]{url}[/]  (query it with: psql \"$(.venv/bin/credit warehouse url)\")"
+        f'Warehouse: [bold]{url}[/]  (query it with: psql "$(.venv/bin/credit warehouse url)")'
     )

@@ -84,7 +84,9 @@ def normalise(text: str | None) -> str:
 
 def organisation_code_check_char(body: str) -> str:
     """The check character of a GB 11714 organisation code from its first eight characters."""
-    total = sum(_alnum_value(char) * weight for char, weight in zip(body, _ORG_CODE_WEIGHTS))
+    total = sum(
+        _alnum_value(char) * weight for char, weight in zip(body, _ORG_CODE_WEIGHTS, strict=True)
+    )
     remainder = 11 - total % 11
     return {10: "X", 11: "0"}.get(remainder, str(remainder))
 
@@ -169,7 +171,10 @@ def organisation_code_of(code: str) -> str:
 
 
 def mask_resident_id(value: str) -> str:
-    """Display form of a resident ID: first four and last four characters, e.g. ``3204**********123X``."""
+    """Display form of a resident ID: the first and last four characters.
+
+    ``32040219800101123X`` becomes ``3204**********123X``.
+    """
     value = normalise(value)
     if len(value) <= 8:
         return "*" * len(value)

@@ -79,5 +79,7 @@ def check_loaded_reference(url: str) -> dict[str, int]:
             for table in expected
         }
     if found != expected:
-        raise AssertionError(f"reference data in the warehouse {found} differs from seeds {expected}")
+        raise AssertionError(
+            f"reference data in the warehouse {found} differs from seeds {expected}"
+        )
     return found

@@ -266,4 +266,3 @@ def _wait_for(host: str, port: int, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-

@@ -11,13 +11,13 @@ domains as (
     select
         departments.dept_code,
         departments.name_zh as dept_name_zh,
-        trim(domain.domain_zh) as domain_zh,
-        domain.position::integer as domain_position
+        trim(domain_list.domain_zh) as domain_zh,
+        domain_list.domain_position::integer as domain_position
 
     from departments
-    cross join lateral
-        unnest(string_to_array(departments.domains_zh, ';'))
-        with ordinality as domain (domain_zh, position)
+    cross join
+        lateral unnest(string_to_array(departments.domains_zh, ';'))
+        with ordinality as domain_list (domain_zh, domain_position)
 
 ),
 

@@ -1,0 +1,15 @@
+# The project's image for docker-compose: Python 3.11, the locked environment, the project.
+FROM python:3.11-slim-bookworm
+
+ENV UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    DO_NOT_TRACK=1 \
+    CREDIT_DATA_DIR=/opt/credit/.data
+
+RUN pip install --no-cache-dir "uv==0.13.9"
+WORKDIR /opt/credit
+COPY pyproject.toml uv.lock README.md ./
+COPY include ./include
+RUN uv sync --frozen --no-dev
+COPY . .
