@@ -46,6 +46,9 @@ def _session_resources() -> Iterator[None]:
     yield
     shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
     if _embedded is not None and not _embedded_was_running:
+        from airflow import settings
+
+        settings.dispose_orm()  # close pooled connections before their server goes away
         _embedded.stop()
 
 

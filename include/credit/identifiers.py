@@ -79,7 +79,13 @@ def normalise(text: str | None) -> str:
     """
     if text is None:
         return ""
-    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    # Dropping a separator or changing case can leave combining marks out of canonical order,
+    # so repeat until nothing changes: normalising a normal form must give it back.
+    previous, value = None, text
+    while value != previous:
+        previous = value
+        value = _SEPARATORS.sub("", unicodedata.normalize("NFKC", value)).upper()
+    return value
 
 
 def organisation_code_check_char(body: str) -> str:
