@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from credit import airflow_env, warehouse
+from credit.simulator.cli import county_app
 
 app = typer.Typer(
     no_args_is_help=True, help="Jiangyin industry + credit (行业+信用) data platform."
@@ -16,6 +17,7 @@ app = typer.Typer(
 warehouse_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
 airflow_app = typer.Typer(no_args_is_help=True, help="Airflow with the project's configuration.")
 app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(county_app, name="county")
 app.add_typer(airflow_app, name="airflow")
 console = Console()
 

@@ -1,0 +1,92 @@
+"""Loading the simulator's configuration files: ``simulator.yaml`` and ``sources.yaml``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import yaml
+
+from credit.paths import CONFIG_DIR
+
+SIMULATOR_FILE = CONFIG_DIR / "simulator.yaml"
+SOURCES_FILE = CONFIG_DIR / "sources.yaml"
+TOKEN_ENV = "CREDIT_COUNTY_API_TOKEN"
+
+SHAPES = ("exchange_db", "drop_folder", "http_api")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a county is: market subjects, key-group persons and an activity multiplier."""
+
+    name: str
+    subjects: int
+    persons: int
+    activity: float
+
+
+@dataclass(frozen=True)
+class Source:
+    """One department's system (行业系统) as the source registry describes it."""
+
+    dept_code: str
+    shape: str
+    kinds: tuple[str, ...]
+    file_format: str | None
+    encoding: str | None
+    organ_uscc: str
+
+
+@cache
+def simulator_config() -> dict[str, Any]:
+    with SIMULATOR_FILE.open(encoding="utf-8") as f:
+        return dict(yaml.safe_load(f))
+
+
+@cache
+def sources() -> dict[str, Source]:
+    """The source registry keyed by dept_code, in file order."""
+    with SOURCES_FILE.open(encoding="utf-8") as f:
+        raw = yaml.safe_load(f)["sources"]
+    return {
+        code: Source(
+            dept_code=code,
+            shape=entry["shape"],
+            kinds=tuple(entry["kinds"]),
+            file_format=entry.get("file_format"),
+            encoding=entry.get("encoding"),
+            organ_uscc=entry["organ_uscc"],
+        )
+        for code, entry in raw.items()
+    }
+
+
+@cache
+def effective_config(scale_name: str) -> dict[str, Any]:
+    """``simulator.yaml`` with the scale's ``overrides`` deep-merged over it."""
+    overrides = simulator_config()["scales"][scale_name].get("overrides", {})
+    return _merged(simulator_config(), overrides)
+
+
+def _merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in overrides.items():
+        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+        result[key] = _merged(base[key], value) if nested else value
+    return result
+
+
+def scale(name: str) -> Scale:
+    scales = simulator_config()["scales"]
+    if name not in scales:
+        raise KeyError(f"unknown scale {name!r}; configured: {', '.join(scales)}")
+    entry = scales[name]
+    return Scale(name, int(entry["subjects"]), int(entry["persons"]), float(entry["activity"]))
+
+
+def api_token() -> str:
+    """The bearer token of the simulated HTTP APIs: ``CREDIT_COUNTY_API_TOKEN`` or config."""
+    return os.environ.get(TOKEN_ENV) or str(simulator_config()["api"]["token"])

@@ -1,0 +1,205 @@
+"""The three shapes of source system (源系统形态) and where each writes.
+
+* exchange database (前置库): schema ``<dept_code>`` in the database ``database_url("exchange")``,
+  one table per kind, every column text except ``updated_at`` (timestamptz), ``record_id`` the
+  primary key; rows are appended with COPY and never updated in place (a correction is a new row
+  with change_type 更正, as an incremental 前置库 keeps them);
+* drop folder: ``<data>/county/drops/<dept_code>/<kind>_<YYYYMMDD>.csv|xlsx``, Chinese headers,
+  CSV in GBK or UTF-8 with BOM;
+* HTTP API: JSON Lines per department, kind and day under ``<data>/county/api/``, served by
+  :mod:`credit.simulator.api_server`.
+
+Each writer returns the source-row identity of every row it wrote, which the ground truth uses.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import xlsxwriter
+from psycopg import sql
+
+from credit import warehouse
+from credit.paths import data_dir
+from credit.simulator.catalogue import RecordKind, record_kind
+from credit.simulator.defects import OutputRow
+from credit.simulator.settings import Source
+
+Identity = dict[str, Any]
+
+
+def county_dir() -> Path:
+    return data_dir() / "county"
+
+
+def drops_dir() -> Path:
+    return county_dir() / "drops"
+
+
+def api_dir() -> Path:
+    return county_dir() / "api"
+
+
+def exchange_url() -> str:
+    return warehouse.database_url("exchange")
+
+
+def drop_file_name(kind: str, day: dt.date, file_format: str) -> str:
+    return f"{kind}_{day:%Y%m%d}.{file_format}"
+
+
+# --- exchange database --------------------------------------------------------------------
+
+
+def create_exchange_tables(conn: psycopg.Connection, registry: dict[str, Source]) -> None:
+    """One schema per department and one table per kind it delivers, dropped and re-made."""
+    for source in registry.values():
+        if source.shape != "exchange_db":
+            continue
+        schema = sql.Identifier(source.dept_code)
+        conn.execute(sql.SQL("drop schema if exists {} cascade").format(schema))
+        conn.execute(sql.SQL("create schema {}").format(schema))
+        for kind_name in source.kinds:
+            kind = record_kind(kind_name)
+            columns = [
+                sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(_pg_type(c.name)))
+                for c in kind.columns
+            ]
+            conn.execute(
+                sql.SQL("create table {}.{} ({}, primary key (record_id))").format(
+                    schema, sql.Identifier(kind.name), sql.SQL(", ").join(columns)
+                )
+            )
+            conn.execute(
+                sql.SQL("create index on {}.{} (updated_at)").format(
+                    schema, sql.Identifier(kind.name)
+                )
+            )
+
+
+def _pg_type(column: str) -> str:
+    if column == "updated_at":
+        return "timestamptz not null"
+    return "text not null" if column == "record_id" else "text"
+
+
+def write_exchange(
+    conn: psycopg.Connection, source: Source, kind: RecordKind, rows: list[OutputRow]
+) -> list[Identity]:
+    """Append rows with COPY; identity is (record_id, updated_at)."""
+    statement = sql.SQL("copy {}.{} ({}) from stdin").format(
+        sql.Identifier(source.dept_code),
+        sql.Identifier(kind.name),
+        sql.SQL(", ").join(sql.Identifier(name) for name in kind.column_names),
+    )
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row.values.get(name) for name in kind.column_names])
+    return [_key_identity(row) for row in rows]
+
+
+def _key_identity(row: OutputRow) -> Identity:
+    return {"record_id": row.values["record_id"], "updated_at": row.values["updated_at"]}
+
+
+def rollback_exchange(
+    conn: psycopg.Connection, registry: dict[str, Source], after: dt.date
+) -> None:
+    """Delete rows written for days after ``after`` (an interrupted advance)."""
+    for source in registry.values():
+        if source.shape != "exchange_db":
+            continue
+        for kind in source.kinds:
+            conn.execute(
+                sql.SQL("delete from {}.{} where updated_at >= %s").format(
+                    sql.Identifier(source.dept_code), sql.Identifier(kind)
+                ),
+                (f"{after + dt.timedelta(days=1)}T00:00:00+08:00",),
+            )
+
+
+# --- drop folder ---------------------------------------------------------------------------
+
+
+def write_drop(
+    source: Source, kind: RecordKind, day: dt.date, rows: list[OutputRow]
+) -> list[Identity]:
+    """One file per department, kind and day; identity is (file, line), the header is line 1."""
+    folder = drops_dir() / source.dept_code
+    folder.mkdir(parents=True, exist_ok=True)
+    file_format = source.file_format or "csv"
+    name = drop_file_name(kind.name, day, file_format)
+    if file_format == "xlsx":
+        _write_xlsx(folder / name, kind, day, rows)
+    else:
+        text = _csv_text(kind, rows)
+        (folder / name).write_bytes(text.encode(source.encoding or "utf-8-sig"))
+    return [
+        {"file": f"{source.dept_code}/{name}", "line": line} for line in range(2, len(rows) + 2)
+    ]
+
+
+def _csv_text(kind: RecordKind, rows: list[OutputRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([column.label for column in kind.columns])
+    for row in rows:
+        cells = ["" if row.values.get(n) is None else str(row.values[n]) for n in kind.column_names]
+        if row.truncated:
+            buffer.write(_truncated_line(cells))
+        else:
+            writer.writerow(cells)
+    return buffer.getvalue()
+
+
+def _truncated_line(cells: list[str]) -> str:
+    """The first part of a line, cut inside a field, as when a transfer stops mid-write."""
+    keep = max(2, len(cells) // 2)
+    partial = cells[keep][: len(cells[keep]) // 2]
+    return ",".join([*cells[:keep], partial]).replace('"', "") + "\r\n"
+
+
+def _write_xlsx(path: Path, kind: RecordKind, day: dt.date, rows: list[OutputRow]) -> None:
+    workbook = xlsxwriter.Workbook(
+        str(path), {"constant_memory": True, "strings_to_numbers": False}
+    )
+    # The document dates come from the simulated day so the same seed gives the same bytes.
+    stamp = dt.datetime.combine(day, dt.time(18, 0))
+    workbook.set_properties({"created": stamp, "author": "county simulator"})
+    sheet = workbook.add_worksheet(kind.label[:31])
+    sheet.write_row(0, 0, [column.label for column in kind.columns])
+    for index, row in enumerate(rows, start=1):
+        sheet.write_row(
+            index,
+            0,
+            ["" if row.values.get(n) is None else str(row.values[n]) for n in kind.column_names],
+        )
+    workbook.close()
+
+
+# --- HTTP API store -----------------------------------------------------------------------
+
+
+def api_day_file(dept_code: str, kind: str, day: dt.date) -> Path:
+    return api_dir() / dept_code / kind / f"{day:%Y%m%d}.jsonl"
+
+
+def write_api(
+    source: Source, kind: RecordKind, day: dt.date, rows: list[OutputRow]
+) -> list[Identity]:
+    """JSON Lines the API serves; identity is (record_id, updated_at)."""
+    path = api_day_file(source.dept_code, kind.name, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(
+                json.dumps({n: row.values.get(n) for n in kind.column_names}, ensure_ascii=False)
+            )
+            f.write("\n")
+    return [_key_identity(row) for row in rows]
