@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -24,17 +25,34 @@ from credit import warehouse
 _embedded = None if os.environ.get(warehouse.ENV_URL) else warehouse.embedded_server()
 _embedded_was_running = _embedded.is_running() if _embedded else True
 _base_url = make_url(warehouse.warehouse_url())
-TEST_WAREHOUSE_URL = _base_url.set(database=f"{_base_url.database}_test").render_as_string(
-    hide_password=False
-)
+# One set of databases per test session, so sessions running side by side never collide.
+TEST_WAREHOUSE_URL = _base_url.set(
+    database=f"{_base_url.database}_test_{os.getpid()}"
+).render_as_string(hide_password=False)
 TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="credit-tests-"))
 
 os.environ[warehouse.ENV_URL] = TEST_WAREHOUSE_URL
 os.environ["CREDIT_DATA_DIR"] = str(TEST_DATA_DIR)
 os.environ.setdefault("CREDIT_ID_HASH_KEY", "test-suite-key")
 
-for _suffix in ("", "_airflow", "_exchange"):
-    warehouse.drop_database(f"{TEST_WAREHOUSE_URL}{_suffix}")
+
+def _drop_test_databases() -> None:
+    """Drop the session's warehouse and every sibling (``_airflow``, ``_exchange``, ...)."""
+    prefix = make_url(TEST_WAREHOUSE_URL).database
+    with psycopg.connect(warehouse.server_url(), autocommit=True) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "select datname from pg_database where datname like %s", (f"{prefix}%",)
+            )
+        ]
+    for name in names:
+        warehouse.drop_database(
+            make_url(TEST_WAREHOUSE_URL).set(database=name).render_as_string(False)
+        )
+
+
+_drop_test_databases()
 
 from credit import airflow_env  # noqa: E402  (after the environment is set)
 
@@ -45,10 +63,11 @@ airflow_env.apply_airflow_environment()
 def _session_resources() -> Iterator[None]:
     yield
     shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
-    if _embedded is not None and not _embedded_was_running:
-        from airflow import settings
+    from airflow import settings
 
-        settings.dispose_orm()  # close pooled connections before their server goes away
+    settings.dispose_orm()  # close pooled connections before their databases go away
+    _drop_test_databases()
+    if _embedded is not None and not _embedded_was_running:
         _embedded.stop()
 
 
