@@ -14,7 +14,7 @@ START = dt.date(2026, 1, 5)
 END = dt.date(2026, 4, 15)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[engine.CountyState]:
     """Test county from START to END in one advance; its own data dir and databases."""
     with pytest.MonkeyPatch.context() as patch:

@@ -19,10 +19,10 @@ import psycopg
 from psycopg import sql
 from stdnum.cn import ric, uscc
 
+from credit.catalogue import RecordKind, record_kind
 from credit.identifiers import normalise
 from credit.simulator import systems
-from credit.simulator.catalogue import RecordKind, record_kind
-from credit.simulator.settings import sources
+from credit.sources import sources
 
 CST = dt.timezone(dt.timedelta(hours=8))
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

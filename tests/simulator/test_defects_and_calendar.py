@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from credit.catalogue import record_kind
 from credit.cli import app
 from credit.simulator import engine
-from credit.simulator.catalogue import record_kind
 from credit.simulator.defects import DEFECT_TYPES, PROTECTED, inject
-from credit.simulator.workdays import add_working_days, is_working_day
+from credit.workdays import add_working_days, is_working_day
 
 PENALTY_ROW = {
     "subject_name": "江阴市恒通机械制造有限公司",

@@ -18,12 +18,13 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 from stdnum.cn import ric, uscc
 
+from credit.catalogue import record_kinds
 from credit.simulator import engine, systems
 from credit.simulator import truth as truth_files
 from credit.simulator.api_server import serve_api
-from credit.simulator.catalogue import record_kinds
-from credit.simulator.settings import api_token, sources
-from credit.simulator.workdays import is_working_day
+from credit.simulator.settings import api_token
+from credit.sources import sources
+from credit.workdays import is_working_day
 from tests.simulator.readback import detect, identity_of, read_all
 
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from credit.simulator.settings import api_token, simulator_config, sources
+from credit.simulator.settings import api_token, simulator_config
 from credit.simulator.systems import api_dir
+from credit.sources import sources
 
 
 class BadRequest(ValueError):

@@ -12,8 +12,8 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
+from credit.catalogue import RecordKind
 from credit.identifiers import make_uscc
-from credit.simulator.catalogue import RecordKind
 from credit.simulator.records import Row
 
 DEFECT_TYPES = (

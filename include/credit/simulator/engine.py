@@ -20,18 +20,19 @@ from typing import Any
 import psycopg
 
 from credit import warehouse
+from credit.catalogue import record_kind
 from credit.reference import department
 from credit.simulator import systems
 from credit.simulator import truth as truth_files
-from credit.simulator.catalogue import record_kind
 from credit.simulator.defects import OutputRow, inject
 from credit.simulator.lifecycle import SEVERITY_CODE, FollowUp, publicity_window, schedule
 from credit.simulator.population import Population, build_population, write_population
 from credit.simulator.progress import progress_rows, quarter_reported_on
 from credit.simulator.randomness import poisson, stream
 from credit.simulator.records import BUILDERS, DayContext, Row, pick_subjects, registration_row
-from credit.simulator.settings import Source, effective_config, scale, sources
-from credit.simulator.workdays import activity_factor, is_working_day
+from credit.simulator.settings import effective_config, scale
+from credit.sources import Source, sources
+from credit.workdays import activity_factor, is_working_day
 
 STATE_FILE = "state.json"
 

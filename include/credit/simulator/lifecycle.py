@@ -18,7 +18,7 @@ from typing import Any
 
 from credit.simulator.randomness import stream, weighted
 from credit.simulator.records import DayContext, Row, authority_columns, trailer
-from credit.simulator.workdays import add_months, add_working_days, next_working_day
+from credit.workdays import add_months, add_working_days, next_working_day
 
 SUBJECT_COLUMNS = (
     "subject_name",
@@ -79,7 +79,7 @@ def schedule(ctx: DayContext, kind: str, row: Row) -> list[FollowUp]:
 
 
 def _key_columns(kind: str) -> tuple[str, ...]:
-    from credit.simulator.catalogue import record_kind
+    from credit.catalogue import record_kind
 
     return record_kind(kind).business_key
 

@@ -24,7 +24,7 @@ from credit.identifiers import make_uscc
 from credit.reference import JIANGYIN_DIVISION, divisions
 from credit.simulator.randomness import stream, weighted
 from credit.simulator.settings import Scale, simulator_config
-from credit.simulator.workdays import next_working_day
+from credit.workdays import next_working_day
 
 SUBJECT_TYPE = {"92": "个体工商户"}  # everything else is 法人及非法人组织
 ORGANISATION = "法人及非法人组织"

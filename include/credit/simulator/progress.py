@@ -10,7 +10,7 @@ import datetime as dt
 import random
 
 from credit.simulator.records import DayContext, Row, trailer
-from credit.simulator.workdays import add_working_days, is_working_day
+from credit.workdays import add_working_days, is_working_day
 
 _SOURCES = (
     "国家发展改革委文件",

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from credit.reference import Department
 from credit.simulator.population import NATURAL_PERSON, Population
 from credit.simulator.randomness import weighted
-from credit.simulator.settings import Source
-from credit.simulator.workdays import add_months, add_working_days
+from credit.sources import Source
+from credit.workdays import add_months, add_working_days
 
 Row = dict[str, str | None]
 LONG_TERM = "2099-12-31"  # 长期有效, as the 双公示 templates spell it

@@ -1,4 +1,5 @@
-"""Loading the simulator's configuration files: ``simulator.yaml`` and ``sources.yaml``."""
+"""Loading the simulator's configuration, ``simulator.yaml`` (the systems it plays are the
+source registry, :mod:`credit.sources`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,7 @@ import yaml
 from credit.paths import CONFIG_DIR
 
 SIMULATOR_FILE = CONFIG_DIR / "simulator.yaml"
-SOURCES_FILE = CONFIG_DIR / "sources.yaml"
 TOKEN_ENV = "CREDIT_COUNTY_API_TOKEN"
-
-SHAPES = ("exchange_db", "drop_folder", "http_api")
 
 
 @dataclass(frozen=True)
@@ -28,40 +26,10 @@ class Scale:
     activity: float
 
 
-@dataclass(frozen=True)
-class Source:
-    """One department's system (行业系统) as the source registry describes it."""
-
-    dept_code: str
-    shape: str
-    kinds: tuple[str, ...]
-    file_format: str | None
-    encoding: str | None
-    organ_uscc: str
-
-
 @cache
 def simulator_config() -> dict[str, Any]:
     with SIMULATOR_FILE.open(encoding="utf-8") as f:
         return dict(yaml.safe_load(f))
-
-
-@cache
-def sources() -> dict[str, Source]:
-    """The source registry keyed by dept_code, in file order."""
-    with SOURCES_FILE.open(encoding="utf-8") as f:
-        raw = yaml.safe_load(f)["sources"]
-    return {
-        code: Source(
-            dept_code=code,
-            shape=entry["shape"],
-            kinds=tuple(entry["kinds"]),
-            file_format=entry.get("file_format"),
-            encoding=entry.get("encoding"),
-            organ_uscc=entry["organ_uscc"],
-        )
-        for code, entry in raw.items()
-    }
 
 
 @cache

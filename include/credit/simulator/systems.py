@@ -26,10 +26,10 @@ import xlsxwriter
 from psycopg import sql
 
 from credit import warehouse
+from credit.catalogue import RecordKind, record_kind
 from credit.paths import data_dir
-from credit.simulator.catalogue import RecordKind, record_kind
 from credit.simulator.defects import OutputRow
-from credit.simulator.settings import Source
+from credit.sources import Source
 
 Identity = dict[str, Any]
 

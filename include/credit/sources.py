@@ -1,0 +1,60 @@
+"""The source registry (数据源登记): each department's system, from ``config/sources.yaml``.
+
+For every department: the shape of its system, the Airflow connection that reaches it, the
+record kinds it delivers, how its field names map to the catalogue's columns, and the volume a
+working day should bring.  Adding a department's system is an entry here (and, for a new
+record kind, a kind in ``record_kinds.yaml`` whose expectation suite is generated from it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+
+import yaml
+
+from credit.paths import CONFIG_DIR
+
+SOURCES_FILE = CONFIG_DIR / "sources.yaml"
+SHAPES = ("exchange_db", "drop_folder", "http_api")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One department's system (行业系统) as the registry describes it."""
+
+    dept_code: str
+    shape: str
+    kinds: tuple[str, ...]
+    file_format: str | None
+    encoding: str | None
+    organ_uscc: str
+    conn_id: str
+    expected_daily_rows: tuple[int, int] | None = None
+    # Source field name (column, JSON key or file header) → catalogue column, where they differ.
+    field_map: dict[str, str] = field(default_factory=dict)
+
+
+@cache
+def sources() -> dict[str, Source]:
+    """The registry keyed by dept_code, in file order."""
+    with SOURCES_FILE.open(encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    connections = raw["connections"]
+    registry = {}
+    for code, entry in raw["sources"].items():
+        if entry["shape"] not in SHAPES:
+            raise ValueError(f"{code}: unknown shape {entry['shape']!r}; expected one of {SHAPES}")
+        expected = entry.get("expected_daily_rows")
+        registry[code] = Source(
+            dept_code=code,
+            shape=entry["shape"],
+            kinds=tuple(entry["kinds"]),
+            file_format=entry.get("file_format"),
+            encoding=entry.get("encoding"),
+            organ_uscc=entry["organ_uscc"],
+            conn_id=entry.get("conn_id", connections[entry["shape"]]),
+            expected_daily_rows=tuple(expected) if expected else None,
+            field_map=dict(entry.get("field_map") or {}),
+        )
+    return registry

@@ -1,0 +1,31 @@
+"""Validation (数据校验) of landed batches with Great Expectations.
+
+* :func:`validate_batch` runs a record kind's suite as push-down SQL on one landed batch,
+  quarantines every failing row with all its reasons and reconciles the counts.
+* :mod:`credit.validation.suites` generates the suites from the catalogue
+  (``python -m credit.validation.suites`` rewrites ``expectations/<kind>.json``).
+* :func:`build_data_docs` renders GX Data Docs of the stored results.
+
+See ``docs/validation.md``.
+"""
+
+from credit.validation.batch_checks import BatchCheck
+from credit.validation.docs import build_data_docs, data_docs_dir
+from credit.validation.runner import (
+    ReconciliationError,
+    ValidationError,
+    ValidationOutcome,
+    validate_batch,
+)
+from credit.validation.sql import install_validation_sql
+
+__all__ = [
+    "BatchCheck",
+    "ReconciliationError",
+    "ValidationError",
+    "ValidationOutcome",
+    "build_data_docs",
+    "data_docs_dir",
+    "install_validation_sql",
+    "validate_batch",
+]

@@ -1,0 +1,90 @@
+"""GX Data Docs (数据文档) of the validation results, as static HTML under ``.data/gx/data_docs``.
+
+Validation runs in ephemeral GX contexts, often in separate Airflow task processes, so the
+results are kept in ``audit.validation_results``; building the docs loads them into a fresh
+ephemeral context with a file-based site and renders once, typically at the end of a night.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import great_expectations as gx
+import psycopg
+from great_expectations.core import ExpectationSuiteValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+
+from credit.catalogue import record_kinds
+from credit.paths import data_dir
+from credit.validation.suites import load_suite
+from credit.warehouse import warehouse_url
+
+SITE_NAME = "credit_validation"
+
+
+def data_docs_dir() -> Path:
+    return data_dir() / "gx" / "data_docs"
+
+
+def build_data_docs(
+    conn_or_url: psycopg.Connection | str | None = None,
+    batch_ids: Iterable[int] | None = None,
+    site_dir: Path | None = None,
+) -> Path:
+    """Render the suites and stored results into the file site; returns its ``index.html``.
+
+    Renders the results of ``batch_ids``, or else of the latest logical date validated, so a
+    night's build costs that night's batches, not the history (earlier pages stay on disk).
+    ``conn_or_url`` defaults to the warehouse.
+    """
+    site_dir = site_dir or data_docs_dir()
+    site_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="ephemeral")
+    context.add_data_docs_site(
+        SITE_NAME,
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(site_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    for kind in record_kinds():
+        context.suites.add(load_suite(kind))
+    for batch_id, logical_date, validated_at, document in _results(conn_or_url, batch_ids):
+        result = ExpectationSuiteValidationResult(**document)
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(result.suite_name),
+            run_id=RunIdentifier(run_name=f"{logical_date.isoformat()}", run_time=validated_at),
+            batch_identifier=f"batch_{batch_id}",
+        )
+        context.validation_results_store.set(key, result)
+    context.build_data_docs(site_names=[SITE_NAME])
+    return site_dir / "index.html"
+
+
+def _results(
+    conn_or_url: psycopg.Connection | str | None, batch_ids: Iterable[int] | None
+) -> list[tuple]:
+    query = """
+        select v.batch_id, b.logical_date, v.validated_at, v.result
+        from audit.validation_results v join audit.batches b using (batch_id)
+        where case when %(latest)s
+                   then b.logical_date = (select max(b2.logical_date)
+                                          from audit.validation_results v2
+                                          join audit.batches b2 using (batch_id))
+                   else v.batch_id = any(%(ids)s) end
+        order by v.batch_id
+    """
+    parameters = {"latest": batch_ids is None, "ids": list(batch_ids or [])}
+    if isinstance(conn_or_url, psycopg.Connection):
+        return conn_or_url.execute(query, parameters).fetchall()
+    with psycopg.connect(conn_or_url or warehouse_url()) as conn:
+        return conn.execute(query, parameters).fetchall()

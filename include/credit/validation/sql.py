@@ -1,0 +1,219 @@
+"""SQL the validation step (数据校验) installs in the warehouse and the patterns it checks with.
+
+The identifier functions repeat :mod:`credit.identifiers` in PL/pgSQL so that the check runs as
+push-down SQL on the landed batch; ``tests/test_validation.py`` holds them to the Python rules
+(hypothesis).  They agree on validity for every text.  They also name the same problem, except
+for text whose Python upper-casing changes its length (``ß`` -> ``SS``): SQL upper-cases ASCII
+letters only, which cannot turn an invalid code valid.
+The text patterns are plain regular expressions that PostgreSQL and Python read alike.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from credit.identifiers import USCC_CATEGORIES
+
+# Python's ``\s`` (unicode whitespace), spelled out because PostgreSQL's ``\s`` depends on locale.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+# The separators credit.identifiers.normalise drops: whitespace, hyphen, underscore, dot, slash, ·.
+SEPARATORS = WHITESPACE + "_./·-"
+
+
+def char_class(chars: str) -> str:
+    """A bracket expression of ``chars`` written as ``\\uXXXX`` escapes (PostgreSQL ARE syntax)."""
+    return "[" + "".join(f"\\u{ord(c):04x}" for c in chars) + "]"
+
+
+BLANK_PATTERN = f"^{char_class(WHITESPACE)}*$"
+
+# ISO 8601 calendar dates 1000-01-01 .. 2999-12-31, leap years included, so every value that
+# matches also casts with ``::date`` in dbt staging.
+_YEAR = "[12][0-9]{3}"
+_LEAP_YEAR = "(?:[12][0-9](?:0[48]|[2468][048]|[13579][26])|(?:1[26]|2[048])00)"
+_MONTH_DAY = (
+    "(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    "|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_DATE = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:[.][0-9]{1,6})?)?"
+_ZONE = "(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?"
+DATE_PATTERN = f"^{_DATE}$"
+TIMESTAMP_PATTERN = f"^{_DATE}[T ]{_TIME}{_ZONE}$"
+DECIMAL_PATTERN = "^-?[0-9]+(?:[.][0-9]+)?$"
+INT_PATTERN = "^-?[0-9]{1,9}$"
+NEGATIVE_PATTERN = "^-"
+# Normal form of an identifier: half-width capitals and digits, no spaces or separators.
+IDENTIFIER_NORMAL_PATTERN = "^[0-9A-Z]+$"
+TYPE_PATTERNS = {
+    "date": DATE_PATTERN,
+    "timestamp": TIMESTAMP_PATTERN,
+    "decimal": DECIMAL_PATTERN,
+    "int": INT_PATTERN,
+}
+
+_AUTHORITY_CATEGORIES = ", ".join(
+    f"'{authority}{category}'"
+    for authority, categories in USCC_CATEGORIES.items()
+    for category in categories
+)
+
+FUNCTIONS_DDL = rf"""
+create schema if not exists audit;
+
+create or replace function audit.normalise_identifier(value text) returns text
+language plpgsql immutable parallel safe as $$
+declare
+    previous text;
+begin
+    -- credit.identifiers.normalise: NFKC, drop separators, upper case, until nothing changes.
+    -- Only ASCII letters are upper-cased: no other upper-casing can make a valid code.
+    if value is null then
+        return '';
+    end if;
+    loop
+        previous := value;
+        value := translate(
+            regexp_replace(normalize(value, NFKC), '{char_class(SEPARATORS)}', '', 'g'),
+            'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+        exit when value = previous;
+    end loop;
+    return value;
+end $$;
+
+create or replace function audit.uscc_problem(raw text) returns text
+language plpgsql immutable parallel safe as $$
+declare
+    v text := audit.normalise_identifier(raw);
+    alphabet constant text := '0123456789ABCDEFGHJKLMNPQRTUWXY';
+    weights constant int[] := array[1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10,
+                                    30, 28];
+    org_weights constant int[] := array[3, 7, 9, 10, 5, 8, 4, 2];
+    total int := 0;
+    remainder int;
+    ch text;
+begin
+    -- credit.identifiers.check_uscc: the same problems in the same order.
+    if v = '' then return 'missing'; end if;
+    if length(v) <> 18 then return 'length'; end if;
+    if v !~ '^[0-9A-HJ-NP-RTUWXY]{{18}}$' or substr(v, 3, 6) !~ '^[0-9]{{6}}$' then
+        return 'format';
+    end if;
+    if substr(v, 1, 2) not in ({_AUTHORITY_CATEGORIES}) then return 'authority'; end if;
+    for i in 1..8 loop
+        ch := substr(v, 8 + i, 1);
+        total := total + (case when ch ~ '[0-9]' then ascii(ch) - 48 else ascii(ch) - 55 end)
+                         * org_weights[i];
+    end loop;
+    remainder := 11 - total % 11;
+    -- (a CASE inside IF would end the condition at its first THEN in PL/pgSQL)
+    ch := case remainder when 10 then 'X' when 11 then '0' else remainder::text end;
+    if substr(v, 17, 1) <> ch then
+        return 'organisation_code_check';
+    end if;
+    total := 0;
+    for i in 1..17 loop
+        total := total + (strpos(alphabet, substr(v, i, 1)) - 1) * weights[i];
+    end loop;
+    if substr(alphabet, (31 - total % 31) % 31 + 1, 1) <> substr(v, 18, 1) then
+        return 'check_digit';
+    end if;
+    return null;
+end $$;
+
+create or replace function audit.resident_id_problem(raw text) returns text
+language plpgsql immutable parallel safe as $$
+declare
+    v text := audit.normalise_identifier(raw);
+    y int;
+    m int;
+    d int;
+    total int := 0;
+    checksum int;
+    expected text;
+begin
+    -- credit.identifiers.check_resident_id: the same problems in the same order.
+    if v = '' then return 'missing'; end if;
+    if length(v) <> 18 then return 'length'; end if;
+    if v !~ '^[0-9]{{17}}[0-9X]$' then return 'format'; end if;
+    y := substr(v, 7, 4)::int;
+    m := substr(v, 11, 2)::int;
+    d := substr(v, 13, 2)::int;
+    -- Two steps: make_date must not see a month that does not exist.
+    if y < 1 or m not between 1 and 12 then return 'birth_date'; end if;
+    if d < 1 or d > extract(day from make_date(y, m, 1) + interval '1 month' - interval '1 day')
+    then
+        return 'birth_date';
+    end if;
+    -- stdnum.cn.ric: (1 - 2 * int(first 17 digits, base 13)) mod 11, and 13 = 2 (mod 11).
+    for i in 1..17 loop
+        total := (total * 2 + ascii(substr(v, i, 1)) - 48) % 11;
+    end loop;
+    checksum := ((1 - 2 * total) % 11 + 11) % 11;
+    expected := case checksum when 10 then 'X' else checksum::text end;
+    if substr(v, 18, 1) <> expected then
+        return 'check_digit';
+    end if;
+    return null;
+end $$;
+
+create or replace function audit.uscc_is_valid(raw text) returns boolean
+language sql immutable parallel safe as $$ select audit.uscc_problem(raw) is null $$;
+
+create or replace function audit.resident_id_is_valid(raw text) returns boolean
+language sql immutable parallel safe as $$ select audit.resident_id_problem(raw) is null $$;
+
+-- Casts that cannot fail: NULL unless the text has the exact ISO form validation accepts.
+create or replace function audit.iso_date(value text) returns date
+language sql immutable parallel safe as $$
+    select case when value ~ '{{date_pattern}}' then value::date end
+$$;
+
+create or replace function audit.iso_timestamp(value text) returns timestamptz
+language sql stable parallel safe as $$
+    select case when value ~ '{{timestamp_pattern}}' then value::timestamptz end
+$$;
+
+create table if not exists audit.batch_checks (
+    batch_id bigint not null references audit.batches (batch_id),
+    check_name text not null,
+    passed boolean not null,
+    status text not null check (status in ('passed', 'warning')),
+    observed text,
+    expected text,
+    checked_at timestamptz not null default now(),
+    primary key (batch_id, check_name)
+);
+
+create table if not exists audit.validation_results (
+    batch_id bigint primary key references audit.batches (batch_id),
+    suite_name text not null,
+    success boolean not null,
+    statistics jsonb not null,
+    result jsonb not null,
+    validated_at timestamptz not null default now()
+);
+"""
+
+
+def functions_ddl() -> str:
+    """The DDL with the date patterns filled in (they contain braces, so not via the f-string)."""
+    return FUNCTIONS_DDL.replace("{date_pattern}", DATE_PATTERN).replace(
+        "{timestamp_pattern}", TIMESTAMP_PATTERN
+    )
+
+
+def install_validation_sql(conn: psycopg.Connection) -> None:
+    """Create (or replace) the identifier functions and the audit tables validation writes.
+
+    Needs ``audit.batches`` (:func:`credit.landing.create_landing_tables`) to exist.
+    """
+    # A lock: concurrent ``create or replace function`` calls from parallel tasks would collide.
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('credit.validation.install'))")
+        conn.execute(functions_ddl())

@@ -1,0 +1,212 @@
+"""Expectation suites (期望套件), one per record kind, generated from the catalogue.
+
+Every column attribute of ``record_kinds.yaml`` becomes expectations on ``raw.<kind>``; each
+carries ``meta = {"rule": ..., "column": ...}`` so a quarantined row says which rule it broke.
+The generated suites are written to ``expectations/<kind>.json`` for review and committed;
+a test keeps them equal to what the catalogue generates.  Regenerate with::
+
+    python -m credit.validation.suites
+"""
+
+# The custom queries below are built from catalogue names (record_kinds.yaml), never from data.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+from credit.catalogue import Column, RecordKind, record_kinds
+from credit.paths import EXPECTATIONS_DIR
+from credit.sources import sources
+from credit.validation.sql import IDENTIFIER_NORMAL_PATTERN, NEGATIVE_PATTERN, TYPE_PATTERNS
+
+# Columns that name a department (数据来源单位 / 决定机关) by its own USCC.
+DEPARTMENT_CODE_COLUMNS = ("source_unit_code", "authority_code")
+# Next to its business key, what tells versions of a record apart: the change type and the
+# day it was changed.  A record entered twice on one day (a stray space, a second later) is a
+# duplicate; a correction (更正) that same day, or a second correction days later, is not.
+VERSION_EXPRESSIONS = ("btrim(change_type)", "left(btrim(updated_at), 10)")
+IDENTIFIER_PROBLEM_FUNCTIONS = {
+    "uscc": "audit.uscc_is_valid",
+    "resident_id": "audit.resident_id_is_valid",
+}
+CAST_FUNCTIONS = {"date": "audit.iso_date", "timestamp": "audit.iso_timestamp"}
+
+Expectation = dict[str, Any]
+
+
+def suite_name(kind: str) -> str:
+    return f"raw.{kind}"
+
+
+def suite_path(kind: str, directory: Path = EXPECTATIONS_DIR) -> Path:
+    return directory / f"{kind}.json"
+
+
+def organ_usccs() -> list[str]:
+    """Every department's own USCC from ``sources.yaml``: the known senders and deciders."""
+    return sorted({source.organ_uscc for source in sources().values()})
+
+
+def generate_suite(kind: RecordKind) -> dict[str, Any]:
+    """The suite of one record kind as GX suite JSON (name, expectations, meta)."""
+    expectations = [
+        _expectation("expect_column_values_to_be_null", "parse_problem", "parse_problem")
+    ]
+    for column in kind.columns:
+        expectations.extend(_column_expectations(kind, column))
+    expectations.append(_duplicate_expectation(kind))
+    return {
+        "name": suite_name(kind.name),
+        "expectations": expectations,
+        "meta": {
+            "record_kind": kind.name,
+            "label": kind.label,
+            "generated_from": "include/credit/config/record_kinds.yaml, sources.yaml",
+        },
+    }
+
+
+def generate_all() -> dict[str, dict[str, Any]]:
+    return {name: generate_suite(kind) for name, kind in record_kinds().items()}
+
+
+def render(suite: dict[str, Any]) -> str:
+    """The reviewed JSON text of a suite: stable key order, Chinese kept readable."""
+    return json.dumps(suite, ensure_ascii=False, indent=2) + "\n"
+
+
+def write_suites(directory: Path = EXPECTATIONS_DIR) -> list[Path]:
+    """Regenerate ``<directory>/<kind>.json`` for every kind; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, suite in generate_all().items():
+        path = suite_path(name, directory)
+        path.write_text(render(suite), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+@cache
+def load_suite_json(kind: str) -> dict[str, Any]:
+    """The committed suite of a kind, as reviewed."""
+    return json.loads(suite_path(kind).read_text(encoding="utf-8"))
+
+
+def load_suite(kind: str) -> gx.ExpectationSuite:
+    """The committed suite of a kind as a GX object, ready for ``batch.validate``."""
+    raw = load_suite_json(kind)
+    return gx.ExpectationSuite(
+        name=raw["name"],
+        expectations=[
+            ExpectationConfiguration(
+                type=entry["type"], kwargs=entry["kwargs"], meta=entry["meta"]
+            ).to_domain_obj()
+            for entry in raw["expectations"]
+        ],
+        meta=raw["meta"],
+    )
+
+
+def _expectation(expectation_type: str, rule: str, column: str, **kwargs: Any) -> Expectation:
+    if expectation_type != "unexpected_rows_expectation":
+        kwargs = {"column": column, **kwargs}
+    return {"type": expectation_type, "kwargs": kwargs, "meta": {"rule": rule, "column": column}}
+
+
+def _rows(rule: str, column: str, query: str) -> Expectation:
+    """A custom-SQL expectation: ``query`` selects the ``raw_row_id`` of every failing row."""
+    return _expectation(
+        "unexpected_rows_expectation", rule, column, unexpected_rows_query=" ".join(query.split())
+    )
+
+
+def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectation]:
+    name = column.name
+    if column.mandatory:
+        yield _expectation("expect_column_values_to_not_be_null", "mandatory", name)
+    for other, values in column.required_if.items():
+        listed = ", ".join(_literal(value) for value in values)
+        yield _rows(
+            "required_if",
+            name,
+            f"select raw_row_id from {{batch}} where {name} is null and {other} in ({listed})",
+        )
+    if column.type == "enum":
+        yield _expectation(
+            "expect_column_values_to_be_in_set", "enum", name, value_set=list(column.values)
+        )
+    if column.type in TYPE_PATTERNS:
+        yield _expectation(
+            "expect_column_values_to_match_regex",
+            f"{column.type}_format",
+            name,
+            regex=TYPE_PATTERNS[column.type],
+        )
+    if column.type in ("decimal", "int"):
+        yield _expectation(
+            "expect_column_values_to_not_match_regex", "non_negative", name, regex=NEGATIVE_PATTERN
+        )
+    if column.not_future:
+        yield _rows(
+            "not_future",
+            name,
+            # The logical date of the night the batch was landed for, not the wall clock,
+            # so re-validating an old batch gives the same answer.
+            f"""select b.raw_row_id from {{batch}} as b
+                join audit.batches as a on a.batch_id = b.batch_id
+                where {CAST_FUNCTIONS[column.type]}(b.{name})::date > a.logical_date""",
+        )
+    if column.identifier:
+        yield _expectation(
+            "expect_column_values_to_match_regex",
+            "identifier_normal_form",
+            name,
+            regex=IDENTIFIER_NORMAL_PATTERN,
+        )
+        yield _rows(
+            f"{column.identifier}_check",
+            name,
+            f"""select raw_row_id from {{batch}} where {name} is not null
+                and not {IDENTIFIER_PROBLEM_FUNCTIONS[column.identifier]}({name})""",
+        )
+    if name in DEPARTMENT_CODE_COLUMNS:
+        yield _expectation(
+            "expect_column_values_to_be_in_set", "known_department", name, value_set=organ_usccs()
+        )
+
+
+def _duplicate_expectation(kind: RecordKind) -> Expectation:
+    """Later entries of the same version of a business record; the first one is kept."""
+    key = [f"btrim({column})" for column in kind.business_key]
+    partition = ", ".join([*key, *VERSION_EXPRESSIONS])
+    present = " and ".join(f"{column} is not null" for column in kind.business_key)
+    return _rows(
+        "duplicate",
+        ",".join(kind.business_key),
+        f"""select raw_row_id from (
+                select raw_row_id,
+                       row_number() over (partition by {partition} order by raw_row_id) as seen
+                from {{batch}} where {present}) as numbered
+            where seen > 1""",
+    )
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def main() -> None:
+    for path in write_suites():
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,394 @@
+"""Validation of landed batches: every injected defect is quarantined with its rule named."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stdnum.cn import ric
+
+from credit import identifiers
+from credit.catalogue import RecordKind, record_kind, record_kinds
+from credit.landing import SourceRow, create_landing_tables, land_batch
+from credit.simulator.defects import UNKNOWN_UNIT_CODE
+from credit.sources import sources
+from credit.validation import (
+    ReconciliationError,
+    build_data_docs,
+    install_validation_sql,
+    validate_batch,
+)
+from credit.validation import sql as validation_sql
+from credit.validation.suites import generate_all, render, suite_path
+
+LOGICAL_DATE = date(2026, 3, 2)
+DEPT = "market_regulation"
+ORGAN = sources()[DEPT].organ_uscc
+
+
+@pytest.fixture(scope="module")
+def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(warehouse_url, autocommit=True) as connection:
+        create_landing_tables(connection)
+        install_validation_sql(connection)
+        yield connection
+
+
+def resident_id(i: int) -> str:
+    body = f"320281198{i % 10}0{1 + i % 9}1{i % 10}{i % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def valid_row(kind: RecordKind, i: int) -> dict[str, str | None]:
+    """A clean source row of ``kind``: every column filled with a value its rules accept."""
+    day = LOGICAL_DATE - timedelta(days=3)
+    row: dict[str, str | None] = {}
+    for column in kind.columns:
+        if column.name in ("source_unit_code", "authority_code"):
+            value = ORGAN
+        elif column.identifier == "uscc":
+            value = identifiers.make_uscc("91", "320281", f"{70000000 + i:08d}")
+        elif column.identifier == "resident_id":
+            value = resident_id(i)
+        elif column.type == "enum":
+            value = column.values[0]
+        elif column.type == "date":
+            value = day.isoformat()
+        elif column.type == "timestamp":
+            value = f"{day.isoformat()}T10:{i % 60:02d}:00+08:00"
+        elif column.type == "decimal":
+            value = "12.50"
+        elif column.type == "int":
+            value = "2025"
+        else:
+            value = f"{column.name}-{i}"
+        row[column.name] = value
+    return row
+
+
+def land(
+    conn: psycopg.Connection,
+    kind_name: str,
+    n: int = 4,
+    change: Callable[[list[SourceRow]], list[SourceRow]] | None = None,
+) -> tuple[int, list[int]]:
+    """Land ``n`` clean rows (optionally changed); returns the batch id and its raw row ids."""
+    kind = record_kind(kind_name)
+    rows = [SourceRow(f"test:{i}", valid_row(kind, i)) for i in range(n)]
+    rows = change(rows) if change else rows
+    with conn.transaction():
+        batch_id = land_batch(
+            conn,
+            dept_code=DEPT,
+            kind=kind,
+            shape="exchange_db",
+            logical_date=LOGICAL_DATE,
+            source_ref="test",
+            rows=rows,
+            received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
+        )
+    ids = [
+        r[0]
+        for r in conn.execute(
+            f"select raw_row_id from raw.{kind_name} where batch_id = %s order by raw_row_id",  # noqa: S608
+            (batch_id,),
+        )
+    ]
+    return batch_id, ids
+
+
+def quarantined(conn: psycopg.Connection, batch_id: int) -> dict[int, list[dict]]:
+    return dict(
+        conn.execute(
+            "select raw_row_id, reasons from quarantine.rejected_rows where batch_id = %s",
+            (batch_id,),
+        ).fetchall()
+    )
+
+
+def with_value(index: int, column: str, value: str | None, **lineage: str):
+    def change(rows: list[SourceRow]) -> list[SourceRow]:
+        old = rows[index]
+        rows[index] = SourceRow(old.source_ref, {**old.values, column: value}, **lineage)
+        return rows
+
+    return change
+
+
+def test_clean_batch_of_every_kind_is_accepted(conn: psycopg.Connection) -> None:
+    for name in record_kinds():
+        batch_id, _ = land(conn, name, n=3)
+        outcome = validate_batch(conn, batch_id)
+        assert (outcome.rows_read, outcome.accepted, outcome.quarantined) == (3, 3, 0), name
+        assert outcome.seconds < 2.0, name
+
+
+DEFECTS = [
+    # (rule, column, value); the column's value in row 1 of a penalty batch is replaced.
+    ("uscc_check", "uscc", identifiers.make_uscc("91", "320281", "70000001")[:-1] + "0"),
+    ("resident_id_check", "legal_rep_id_number", resident_id(1)[:-1] + "5"),
+    ("mandatory", "violation_type", None),
+    ("mandatory", "violation_facts", " \u3000 "),
+    ("required_if", "uscc", None),
+    ("date_format", "decision_date", "2026/02/27"),
+    ("date_format", "valid_until", "2026年02月27日"),
+    ("date_format", "valid_until", "2026-02-30"),
+    ("timestamp_format", "updated_at", "2026/02/27 10:00"),
+    ("not_future", "decision_date", (LOGICAL_DATE + timedelta(days=30)).isoformat()),
+    ("non_negative", "fine_amount", "-3.5"),
+    ("decimal_format", "fine_amount", "3,5"),
+    ("known_department", "source_unit_code", UNKNOWN_UNIT_CODE),
+    ("known_department", "authority_code", UNKNOWN_UNIT_CODE),
+    ("enum", "penalty_category", "未知"),
+]
+
+
+@pytest.mark.parametrize(("rule", "column", "value"), DEFECTS)
+def test_each_defect_quarantines_exactly_its_row(
+    conn: psycopg.Connection, rule: str, column: str, value: str | None
+) -> None:
+    if rule == "resident_id_check" and value == resident_id(1):
+        pytest.skip("the mutated check digit happens to be right")
+    batch_id, ids = land(conn, "penalty", change=with_value(1, column, value))
+    outcome = validate_batch(conn, batch_id)
+    rows = quarantined(conn, batch_id)
+    assert set(rows) == {ids[1]}
+    assert {"rule": rule, "column": column} in [
+        {"rule": r["rule"], "column": r["column"]} for r in rows[ids[1]]
+    ]
+    assert outcome.quarantined == 1 and outcome.accepted == 3
+    assert outcome.reasons[rule] == 1
+
+
+def test_full_width_identifier_fails_only_normal_form(conn: psycopg.Connection) -> None:
+    code = identifiers.make_uscc("91", "320281", "70000001")
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in code)
+    batch_id, ids = land(conn, "penalty", change=with_value(1, "uscc", full_width))
+    validate_batch(conn, batch_id)
+    reasons = quarantined(conn, batch_id)[ids[1]]
+    assert [(r["rule"], r["column"]) for r in reasons] == [("identifier_normal_form", "uscc")]
+    assert reasons[0]["expectation_type"] == "expect_column_values_to_match_regex"
+
+
+def test_truncated_line_is_quarantined(conn: psycopg.Connection) -> None:
+    def truncate(rows: list[SourceRow]) -> list[SourceRow]:
+        values = {**rows[2].values, "remarks": None, "source_unit": None}
+        rows[2] = SourceRow("f.csv:3", values, parse_problem="line ends after 20 of 28 fields")
+        return rows
+
+    batch_id, ids = land(conn, "penalty", change=truncate)
+    validate_batch(conn, batch_id)
+    rows = quarantined(conn, batch_id)
+    assert set(rows) == {ids[2]}
+    assert {r["rule"] for r in rows[ids[2]]} == {"parse_problem", "mandatory"}
+
+
+def test_duplicates_flag_only_later_occurrences(conn: psycopg.Connection) -> None:
+    def duplicate(rows: list[SourceRow]) -> list[SourceRow]:
+        near = {**rows[1].values, "subject_name": f"{rows[1].values['subject_name']} "}
+        correction = {**rows[2].values, "change_type": "更正", "updated_at": "2026-03-01T09:00:00"}
+        return [*rows, rows[0], SourceRow("near", near), rows[0], SourceRow("fix", correction)]
+
+    batch_id, ids = land(conn, "penalty", change=duplicate)
+    outcome = validate_batch(conn, batch_id)
+    rows = quarantined(conn, batch_id)
+    assert set(rows) == {ids[4], ids[5], ids[6]}  # never the first entry, never the correction
+    assert all(
+        r
+        == [
+            {
+                "rule": "duplicate",
+                "column": "penalty_doc_no",
+                "expectation_type": "unexpected_rows_expectation",
+            }
+        ]
+        for r in rows.values()
+    )
+    assert outcome.rows_read == outcome.accepted + outcome.quarantined == 8
+
+
+def test_more_failing_rows_than_gx_lists(conn: psycopg.Connection) -> None:
+    """GX keeps 200 rows of a custom query; the rest must still be quarantined."""
+
+    def break_all(rows: list[SourceRow]) -> list[SourceRow]:
+        return [
+            SourceRow(r.source_ref, {**r.values, "uscc": r.values["uscc"][:-1] + "I"}) for r in rows
+        ]
+
+    batch_id, ids = land(conn, "tax_credit", n=230, change=break_all)
+    outcome = validate_batch(conn, batch_id)
+    assert outcome.quarantined == 230 and outcome.reasons["uscc_check"] == 230
+    assert set(quarantined(conn, batch_id)) == set(ids)
+
+
+def test_revalidation_is_idempotent_and_reconciled(conn: psycopg.Connection) -> None:
+    batch_id, _ = land(conn, "permit", n=6, change=with_value(0, "permit_category", "待定"))
+    first = validate_batch(conn, batch_id)
+    before = quarantined(conn, batch_id)
+    second = validate_batch(conn, batch_id)
+    assert quarantined(conn, batch_id) == before
+    assert (first.accepted, first.quarantined) == (second.accepted, second.quarantined) == (5, 1)
+    status, read, accepted, rejected = conn.execute(
+        "select status, rows_read, rows_accepted, rows_quarantined from audit.batches"
+        " where batch_id = %s",
+        (batch_id,),
+    ).fetchone()
+    assert status == "validated" and read == accepted + rejected == 6
+
+
+def test_mismatch_fails_loudly(conn: psycopg.Connection) -> None:
+    batch_id, _ = land(conn, "permit", n=3)
+    conn.execute("update audit.batches set rows_read = 4 where batch_id = %s", (batch_id,))
+    with pytest.raises(ReconciliationError, match="does not reconcile"):
+        validate_batch(conn, batch_id)
+    status = conn.execute(
+        "select status from audit.batches where batch_id = %s", (batch_id,)
+    ).fetchone()[0]
+    assert status == "failed"
+    assert quarantined(conn, batch_id) == {}
+
+
+def test_batch_checks_warn_without_failing(conn: psycopg.Connection) -> None:
+    def stale(rows: list[SourceRow]) -> list[SourceRow]:
+        return [
+            SourceRow(
+                r.source_ref,
+                {**r.values, "updated_at": "2025-01-01T08:00:00+08:00", "remarks": None},
+            )
+            for r in rows
+        ]
+
+    batch_id, _ = land(conn, "inspection", n=3, change=stale)
+    outcome = validate_batch(conn, batch_id, freshness_days=7)
+    checks = dict(
+        conn.execute(
+            "select check_name, status from audit.batch_checks where batch_id = %s", (batch_id,)
+        ).fetchall()
+    )
+    assert checks == {
+        "freshness": "warning",
+        "mandatory_columns_present": "passed",
+    }
+    assert outcome.quarantined == 0 and {w.name for w in outcome.warnings} == {"freshness"}
+
+
+def test_data_docs_are_built(conn: psycopg.Connection, data_dir) -> None:
+    batch_id, _ = land(conn, "penalty", change=with_value(0, "fine_amount", "-1"))
+    validate_batch(conn, batch_id)
+    index = build_data_docs(conn, [batch_id])
+    assert index == data_dir / "gx" / "data_docs" / "index.html"
+    assert index.exists()
+    assert list((index.parent / "validations").rglob("*.html"))
+
+
+def test_committed_suites_equal_generated() -> None:
+    for name, suite in generate_all().items():
+        path = suite_path(name)
+        assert path.exists(), f"run: python -m credit.validation.suites ({path} missing)"
+        assert path.read_text(encoding="utf-8") == render(suite), (
+            f"{path} differs from the catalogue; regenerate: python -m credit.validation.suites"
+        )
+
+
+def test_whitespace_set_is_pythons() -> None:
+    python = {chr(c) for c in range(sys.maxunicode + 1) if re.match(r"\s", chr(c))}
+    assert set(validation_sql.WHITESPACE) == python
+
+
+# Identifier-like text: valid codes, then edits of the kinds sources make.
+_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXYIOSVZabcxyz -_./·\u3000０１９ＡＸａ"
+_valid_uscc = st.builds(
+    identifiers.make_uscc,
+    st.sampled_from(["91", "92", "93", "51", "52", "12", "11", "N2", "Y1"]),
+    st.just("320281"),
+    st.text("0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=8, max_size=8),
+)
+_valid_ric = st.builds(
+    lambda body: body + ric.calc_check_digit(body + "0"),
+    st.builds(
+        lambda d, i: f"320281{d:%Y%m%d}{i:03d}",
+        st.dates(date(1900, 1, 1), date(2020, 12, 31)),
+        st.integers(0, 999),
+    ),
+)
+
+
+def _edits(code: str) -> st.SearchStrategy[str]:
+    position = st.integers(0, len(code))
+    return st.one_of(
+        st.just(code),
+        st.just("".join(chr(ord(c) + 0xFEE0) for c in code)),
+        st.just(code.lower()),
+        st.builds(lambda p, c: code[:p] + c + code[p:], position, st.sampled_from(" -./\u3000")),
+        st.builds(lambda p, c: code[:p] + c + code[p + 1 :], position, st.sampled_from(_ALPHABET)),
+        st.builds(lambda p: code[:p] + code[p + 1 :], position),
+    )
+
+
+identifier_text = st.one_of(
+    _valid_uscc.flatmap(_edits),
+    _valid_ric.flatmap(_edits),
+    st.text(_ALPHABET, max_size=20),
+    st.text(max_size=20),
+)
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=identifier_text)
+def test_sql_identifier_checks_agree_with_python(conn: psycopg.Connection, text: str) -> None:
+    if "\x00" in text:
+        return  # PostgreSQL text cannot hold NUL; landing never stores one
+    uscc_problem, ric_problem, normal = conn.execute(
+        "select audit.uscc_problem(%s), audit.resident_id_problem(%s),"
+        " audit.normalise_identifier(%s)",
+        (text, text, text),
+    ).fetchone()
+    uscc, resident = identifiers.check_uscc(text), identifiers.check_resident_id(text)
+    assert (uscc_problem is None) == uscc.is_valid
+    assert (ric_problem is None) == resident.is_valid
+    # SQL upper-cases ASCII only; Python's full case mapping can change a length (ß -> SS),
+    # which never makes a valid code but names a different problem.
+    if len(normal) == len(identifiers.normalise(text)):
+        assert uscc_problem == uscc.problem
+        assert ric_problem == resident.problem
+
+
+def _python_iso_date(text: str) -> bool:
+    try:
+        parsed = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        return False
+    return len(text) == 10 and 1000 <= parsed.year <= 2999
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.one_of(
+        st.dates(date(990, 1, 1), date(3010, 12, 31)).map(date.isoformat),
+        st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"),
+        st.text("0123456789-/", max_size=12),
+    )
+)
+def test_date_pattern_agrees_with_calendar(conn: psycopg.Connection, text: str) -> None:
+    expected = _python_iso_date(text)
+    assert bool(re.match(validation_sql.DATE_PATTERN, text)) == expected
+    assert (
+        conn.execute("select audit.iso_date(%s)", (text,)).fetchone()[0] is not None
+    ) == expected
+
+
+def test_data_docs_default_to_latest_night(conn: psycopg.Connection, data_dir) -> None:
+    batch_id, _ = land(conn, "commitment", n=2)
+    validate_batch(conn, batch_id)
+    index = build_data_docs()
+    assert f"batch_{batch_id}" in index.read_text(encoding="utf-8")
