@@ -1,10 +1,9 @@
 """Airflow DAG ``credit_reference``: load and check the reference data."""
 
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import dag, task
 
 from credit.airflow_env import DAG_DEFAULT_ARGS
-
-REFERENCE_ASSET = Asset(name="reference", uri="credit://warehouse/reference")
+from credit.assets import REFERENCE_ASSET
 
 
 @dag(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+
+import pendulum
 
 from credit.paths import DAGS_DIR, PLUGINS_DIR, PROJECT_ROOT, airflow_home
 from credit.warehouse import database_url, ensure_database, sqlalchemy_url, warehouse_url
@@ -70,6 +72,15 @@ def airflow_command(args: list[str], values: dict[str, str] | None = None) -> No
     env = {**os.environ, **(values or airflow_environment())}
     airflow = Path(sys.executable).with_name("airflow")
     subprocess.run([str(airflow), *args], env=env, check=True)
+
+
+# Department systems, the credit office and the DAG schedules all keep China Standard Time.
+COUNTY_TIMEZONE = pendulum.timezone("Asia/Shanghai")  # Airflow wants pendulum zones
+
+
+def county_day(logical_date: datetime) -> date:
+    """The county day a run covers: its logical date, read in China Standard Time."""
+    return logical_date.astimezone(COUNTY_TIMEZONE).date()
 
 
 # Every DAG of the project starts from these; the DAG integrity test checks them.

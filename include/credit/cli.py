@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import typer
 from rich.console import Console
@@ -86,16 +86,13 @@ def airflow_standalone() -> None:
 
 
 @app.command()
-def demo() -> None:
-    """Run the whole story: prepare the warehouse and Airflow, then run the DAGs end to end."""
-    url = warehouse.ensure_warehouse()
-    console.rule("warehouse")
-    console.print(url)
-    console.rule("Airflow")
-    airflow_env.prepare_airflow()
-    console.rule("reference data DAG")
-    airflow_env.run_dag("credit_reference")
-    console.rule("done")
-    console.print(
-        f'Warehouse: [bold]{url}[/]  (query it with: psql "$(.venv/bin/credit warehouse url)")'
-    )
+def demo(
+    seed: int = typer.Option(42, help="County simulator seed."),
+    scale: str = typer.Option("demo", help="test | demo | jiangyin"),
+    start: str = typer.Option("2026-01-01", help="First simulated day."),
+    days: int = typer.Option(14, help="Nights to run, from the first day."),
+) -> None:
+    """Run the whole story: simulate the county and run the nightly chain over a range of days."""
+    from credit import demo as story
+
+    story.run(seed=seed, scale=scale, first_day=date.fromisoformat(start), days=days)

@@ -1,0 +1,77 @@
+"""Airflow DAG ``credit_ingest``: the nightly pull of every department's system."""
+
+from datetime import datetime
+
+from airflow.sdk import dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from credit.airflow_env import COUNTY_TIMEZONE, DAG_DEFAULT_ARGS, county_day
+from credit.assets import RAW_ASSETS
+
+
+@dag(
+    dag_id="credit_ingest",
+    # Each run covers one county day (the data interval) and starts when that day is over.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone=COUNTY_TIMEZONE),
+    start_date=datetime(2026, 1, 1, tzinfo=COUNTY_TIMEZONE),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DAG_DEFAULT_ARGS,
+    tags=["credit", "ingest", "great-expectations"],
+    doc_md="""
+### Nightly ingestion (数据归集)
+
+For one logical date (a county day), pulls every department's system registered in
+`include/credit/config/sources.yaml`, one mapped task per department so that one unreachable
+system fails only its own task:
+
+* **exchange database** (前置库) and **HTTP API**: rows whose `updated_at` lies after the
+  source's watermark (`audit.watermarks`) and before the end of the day;
+* **drop folder**: files up to the day not delivered before (name + sha256 in
+  `audit.delivered_files`); unreadable files go to `quarantine.rejected_files`.
+
+Each pull lands as one batch in `raw.<kind>` (COPY, one transaction with its `audit.batches` row
+and watermark), then Great Expectations validates it row by row: failing rows go to
+`quarantine.rejected_rows` with every failed expectation as a reason. `reconcile` checks
+rows read = accepted + quarantined for every batch of the night and publishes the `raw.*`
+assets; `all_sources_delivered` turns the run red when any source failed, after the others'
+data is published. Re-running a date adds nothing; a failed source catches up the next night.
+""",
+)
+def credit_ingest():
+    @task
+    def prepare() -> list[str]:
+        from credit.ingest import prepare_landing
+        from credit.sources import sources
+
+        prepare_landing()
+        return list(sources())
+
+    @task(map_index_template="{{ dept_code }}")
+    def ingest(dept_code: str, logical_date=None) -> dict:
+        from dataclasses import asdict
+
+        from credit.ingest import ingest_source
+
+        night = ingest_source(dept_code, county_day(logical_date))
+        return {k: v for k, v in asdict(night).items() if k != "logical_date"}
+
+    @task(trigger_rule="all_done", outlets=RAW_ASSETS)
+    def reconcile(logical_date=None) -> dict:
+        from credit.ingest import reconcile_night
+        from credit.validation import build_data_docs
+
+        totals = reconcile_night(county_day(logical_date))
+        build_data_docs()
+        return totals
+
+    @task
+    def all_sources_delivered() -> None:
+        """Reached only when every source task succeeded."""
+
+    ingested = ingest.expand(dept_code=prepare())
+    ingested >> reconcile()
+    ingested >> all_sources_delivered()
+
+
+credit_ingest()

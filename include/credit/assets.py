@@ -1,0 +1,13 @@
+"""The Airflow Assets the DAGs hand to each other (ingest → transform → export)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from credit.catalogue import record_kinds
+
+# One asset per raw table: the transform DAG is scheduled on them.
+RAW_ASSETS = [
+    Asset(name=f"raw.{kind}", uri=f"credit://warehouse/raw/{kind}") for kind in record_kinds()
+]
+REFERENCE_ASSET = Asset(name="reference", uri="credit://warehouse/reference")

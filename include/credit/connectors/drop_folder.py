@@ -1,0 +1,139 @@
+"""Drop folder (文件报送): CSV and XLSX files in the provincial 双公示 template layout.
+
+Files are named ``<kind>_<YYYYMMDD>.csv|xlsx`` inside the department's folder. A file is known
+by its name and content hash: the same bytes delivered again are recognised and skipped, changed
+bytes under the same name are a new version. Headers are the Chinese labels of the catalogue.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from credit.catalogue import RecordKind, record_kinds
+from credit.connectors import RejectedDelivery, as_text
+from credit.landing import SourceRow
+
+FILE_NAME = re.compile(r"^(?P<kind>[a-z_]+)_(?P<day>\d{8})\.(?P<format>csv|xlsx)$")
+
+
+@dataclass(frozen=True)
+class DropFile:
+    path: Path
+    kind: RecordKind
+    day: date
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    rows: list[SourceRow]
+    encoding: str
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def identify(path: Path) -> DropFile:
+    """What a delivered file is, from its name; :class:`RejectedDelivery` when it is not ours."""
+    match = FILE_NAME.match(path.name)
+    if not match:
+        raise RejectedDelivery(f"file name {path.name!r} is not <kind>_<YYYYMMDD>.csv|xlsx")
+    kinds = record_kinds()
+    if match["kind"] not in kinds:
+        raise RejectedDelivery(f"file {path.name!r} names unknown record kind {match['kind']!r}")
+    try:
+        day = datetime.strptime(match["day"], "%Y%m%d").date()
+    except ValueError as error:
+        raise RejectedDelivery(f"file {path.name!r} has no valid date: {error}") from error
+    if path.is_symlink() or not path.is_file():
+        raise RejectedDelivery(f"{path.name!r} is not a regular file")
+    return DropFile(path, kinds[match["kind"]], day, sha256_of(path))
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Text of a CSV file and the encoding found: UTF-8 with BOM, UTF-8, else GB18030 (GBK).
+
+    Bytes valid in none of them are replaced (U+FFFD) so the rows still land and are quarantined.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace"), "undecodable"
+
+
+def parse(drop: DropFile, field_map: Mapping[str, str] | None = None) -> ParsedFile:
+    """The file's rows; ``field_map`` maps headers that differ from the catalogue's labels."""
+    if drop.path.suffix == ".xlsx":
+        return ParsedFile(_rows(drop, _xlsx_lines(drop), None, field_map), "xlsx")
+    text, encoding = decode(drop.path.read_bytes())
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    problem = "file is neither UTF-8 nor GBK" if encoding == "undecodable" else None
+    return ParsedFile(_rows(drop, lines, problem, field_map), encoding)
+
+
+def _xlsx_lines(drop: DropFile) -> list[list[str]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(drop.path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a damaged workbook
+        raise RejectedDelivery(f"{drop.name}: not a readable XLSX workbook ({error})") from error
+    try:
+        sheet = workbook.worksheets[0]
+        lines = [[as_text(cell) or "" for cell in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+    return lines
+
+
+def _rows(
+    drop: DropFile,
+    lines: list[list[str]],
+    file_problem: str | None,
+    field_map: Mapping[str, str] | None,
+) -> list[SourceRow]:
+    """Map lines to canonical columns by header label; the header is line 1."""
+    if not lines:
+        return []
+    header = [cell.strip() for cell in lines[0]]
+    by_label = {column.label: column.name for column in drop.kind.columns} | dict(field_map or {})
+    unknown = [label for label in header if label not in by_label]
+    rows = []
+    for number, cells in enumerate(lines[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        problem = file_problem
+        if len(cells) != len(header):
+            problem = problem or f"line has {len(cells)} fields, header has {len(header)}"
+        pairs = list(zip(header, cells, strict=False))
+        values = {by_label[h]: (c if c != "" else None) for h, c in pairs if h in by_label}
+        extra = {h: c for h, c in pairs if h in unknown} or None
+        rows.append(
+            SourceRow(
+                source_ref=f"{drop.path.parent.name}/{drop.name}:{number}",
+                values=values,
+                extra_fields=extra,
+                parse_problem=problem,
+            )
+        )
+    return rows

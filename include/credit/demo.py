@@ -1,0 +1,69 @@
+"""The demo: a simulated county and the nightly chain over a range of days, end to end."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+
+from credit import airflow_env, warehouse
+from credit.paths import data_dir
+from credit.simulator import engine
+from credit.simulator.api_server import serve_api
+
+console = Console()
+
+
+def run(*, seed: int, scale: str, first_day: date, days: int) -> None:
+    last_day = first_day + timedelta(days=days - 1)
+    url = warehouse.ensure_warehouse()
+    console.rule(f"warehouse {url}")
+    airflow_env.prepare_airflow()
+    airflow_env.run_dag("credit_reference")
+    console.rule(f"county: seed {seed}, scale {scale}, {first_day} .. {last_day}")
+    _prepare_county(seed, scale, first_day, last_day)
+    with serve_api():
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            console.rule(f"night of {day}")
+            airflow_env.run_dag(
+                "credit_ingest", datetime.combine(day, time(), airflow_env.COUNTY_TIMEZONE)
+            )
+    _summarise(url, first_day, last_day)
+
+
+def _prepare_county(seed: int, scale: str, first_day: date, last_day: date) -> None:
+    """Create the county unless the same one exists, then generate its days."""
+    try:
+        state = engine.load_state()
+        same = (state.seed, state.scale, state.start) == (seed, scale, first_day)
+    except FileNotFoundError:
+        same = False
+    if not same:
+        engine.create_county(seed, scale, first_day)
+    engine.advance(last_day)
+
+
+def _summarise(url: str, first_day: date, last_day: date) -> None:
+    with psycopg.connect(url) as conn:
+        nights = conn.execute(
+            """
+            select logical_date, count(*), sum(rows_read), sum(rows_accepted),
+                   sum(rows_quarantined)
+            from audit.batches where logical_date between %s and %s
+            group by logical_date order by logical_date
+            """,
+            (first_day, last_day),
+        ).fetchall()
+        rejected_files = conn.execute("select count(*) from quarantine.rejected_files").fetchone()[
+            0
+        ]
+    table = Table("night", "batches", "rows read", "accepted", "quarantined", title="ingestion")
+    for night in nights:
+        table.add_row(*(f"{value:,}" if isinstance(value, int) else str(value) for value in night))
+    console.print(table)
+    console.print(f"rejected files: {rejected_files}")
+    console.print(f"Data Docs: {data_dir() / 'gx' / 'data_docs' / 'index.html'}")
+    console.print('Query the warehouse: psql "$(.venv/bin/credit warehouse url)"')

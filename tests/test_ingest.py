@@ -1,0 +1,243 @@
+"""Nightly ingestion against the simulated county: real systems (exchange database, drop folder,
+HTTP API server), real landing, real Great Expectations validation, real Airflow runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from credit import warehouse
+from credit.airflow_env import COUNTY_TIMEZONE, run_dag
+from credit.catalogue import record_kind
+from credit.connectors import SourceUnavailable, day_end, exchange_db, http_api
+from credit.ingest import (
+    API_CONN,
+    EXCHANGE_CONN,
+    api_client,
+    exchange_url,
+    ingest_source,
+    prepare_landing,
+    reconcile_night,
+)
+from credit.simulator import engine
+from credit.simulator.api_server import serve_api
+from credit.simulator.settings import api_token
+from credit.sources import sources
+
+FIRST_DAY = dt.date(2026, 1, 6)  # a Tuesday: one working day is enough
+LAST_DAY = FIRST_DAY
+SHAPES = ("exchange_db", "drop_folder", "http_api")
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory, airflow_ready) -> Iterator[dict]:
+    """A test-scale county advanced over a working week, its own warehouse and a running API."""
+    base = warehouse.warehouse_url()
+    with pytest.MonkeyPatch.context() as patch:
+        url = base.rsplit("/", 1)[0] + "/" + base.rsplit("/", 1)[1] + "_ingest"
+        patch.setenv(warehouse.ENV_URL, url)
+        patch.setenv("CREDIT_DATA_DIR", str(tmp_path_factory.mktemp("county")))
+        for name in (url, url + "_exchange"):
+            warehouse.drop_database(name)
+        engine.create_county(11, "test", FIRST_DAY)
+        engine.advance(LAST_DAY)
+        prepare_landing()
+        with serve_api(port=0) as api:
+            patch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", _api_uri(api.url))
+            yield {"url": url, "truth": engine.truth_dir()}
+
+
+def _api_uri(base_url: str) -> str:
+    return base_url.replace("http://", f"http://user:{api_token()}@")
+
+
+def _truth(folder: Path, name: str) -> list[dict]:
+    with (folder / f"{name}.jsonl").open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _source_ref(source_row: dict) -> str:
+    if "file" in source_row:
+        return f"{source_row['file']}:{source_row['line']}"
+    return source_row["record_id"]
+
+
+def _csv_drop_source():
+    return next(
+        s for s in sources().values() if s.shape == "drop_folder" and s.file_format == "csv"
+    )
+
+
+def _ingest_range(first: dt.date, last: dt.date) -> None:
+    day = first
+    while day <= last:
+        for dept_code in sources():
+            ingest_source(dept_code, day)
+        reconcile_night(day)
+        day += dt.timedelta(days=1)
+
+
+def _landed(url: str) -> dict[tuple[str, str], bool]:
+    """(record_kind, source_ref) of every landed row → whether it was quarantined."""
+    with psycopg.connect(url) as conn:
+        kinds = [r[0] for r in conn.execute("select distinct record_kind from audit.batches")]
+        landed: dict[tuple[str, str], bool] = {}
+        for kind in kinds:
+            rows = conn.execute(
+                f"select r.source_ref, q.raw_row_id is not null from raw.{kind} r"  # noqa: S608
+                " left join quarantine.rejected_rows q"
+                " on q.record_kind = %s and q.raw_row_id = r.raw_row_id",
+                (kind,),
+            )
+            for source_ref, quarantined in rows:
+                landed[(kind, source_ref)] = quarantined
+    return landed
+
+
+def _raw_row_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select coalesce(sum(rows_read), 0) from audit.batches").fetchone()[0]
+
+
+def test_a_night_lands_everything_and_validation_matches_the_truth(county) -> None:
+    run_dag("credit_ingest", dt.datetime.combine(FIRST_DAY, dt.time(), COUNTY_TIMEZONE))
+    landed = _landed(county["url"])
+    defects = {
+        (d["record_kind"], _source_ref(d["source_row"])): d
+        for d in _truth(county["truth"], "defects")
+    }
+    with psycopg.connect(county["url"]) as conn:
+        by_shape = dict(
+            conn.execute("select shape, sum(rows_read) from audit.batches group by shape")
+        )
+    assert set(by_shape) == set(SHAPES)
+    assert set(defects) <= set(landed), "a defective row never landed"
+    missed = [key for key in defects if not landed[key]]
+    assert missed == [], f"defects not quarantined: {[defects[k] for k in missed][:5]}"
+    wrongly = [key for key, quarantined in landed.items() if quarantined and key not in defects]
+    assert wrongly == [], f"clean rows quarantined: {wrongly[:5]}"
+    for shape in SHAPES:
+        assert any(d["shape"] == shape for d in defects.values()), shape
+
+
+def test_every_batch_reconciles(county) -> None:
+    with psycopg.connect(county["url"]) as conn:
+        unbalanced = conn.execute(
+            "select batch_id from audit.batches"
+            " where status <> 'validated' or rows_read <> rows_accepted + rows_quarantined"
+        ).fetchall()
+        counted = conn.execute(
+            "select (select sum(rows_quarantined) from audit.batches),"
+            " (select count(*) from quarantine.rejected_rows)"
+        ).fetchone()
+    assert unbalanced == []
+    assert counted[0] == counted[1]
+
+
+def test_rerunning_a_date_adds_nothing(county) -> None:
+    before = _raw_row_count(county["url"])
+    _ingest_range(FIRST_DAY, LAST_DAY)
+    assert _raw_row_count(county["url"]) == before
+
+
+def test_redelivered_file_adds_nothing_and_a_changed_file_is_a_new_version(county) -> None:
+    dept = next(
+        s for s in sources().values() if s.shape == "drop_folder" and s.file_format == "csv"
+    )
+    folder = engine.systems.drops_dir() / dept.dept_code
+    original = sorted(folder.glob("*.csv"))[0]
+    before = _raw_row_count(county["url"])
+    # The same bytes again under another day's ingestion: recognised by name and hash.
+    ingest_source(dept.dept_code, LAST_DAY)
+    assert _raw_row_count(county["url"]) == before
+    # Changed bytes under the same name: a new version, landed as a new batch.
+    text = original.read_bytes()
+    original.write_bytes(text + text.splitlines(keepends=True)[-1])
+    night = ingest_source(dept.dept_code, LAST_DAY)
+    assert len(night.batches) == 1
+    assert _raw_row_count(county["url"]) > before
+
+
+def test_a_stopped_exchange_database_fails_only_its_source_and_recovers(county, monkeypatch):
+    day = LAST_DAY + dt.timedelta(days=1)
+    engine.advance(day)
+    exchange = next(s for s in sources().values() if s.shape == "exchange_db")
+    drops = next(s for s in sources().values() if s.shape == "drop_folder")
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}", "postgresql://postgres@127.0.0.1:9/closed"
+    )
+    with pytest.raises(SourceUnavailable):
+        ingest_source(exchange.dept_code, day)
+    ingest_source(drops.dept_code, day)  # the others go on
+    monkeypatch.delenv(f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}")
+    night = ingest_source(exchange.dept_code, day + dt.timedelta(days=1))
+    assert night.rows_read > 0
+    _assert_everything_landed(county, exchange.dept_code, day)
+
+
+def test_a_failing_http_api_fails_only_its_source_and_recovers(county, monkeypatch) -> None:
+    day = LAST_DAY + dt.timedelta(days=2)
+    engine.advance(day)
+    api = next(s for s in sources().values() if s.shape == "http_api")
+    monkeypatch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", "http://user:x@127.0.0.1:9")
+    with pytest.raises(SourceUnavailable):
+        ingest_source(api.dept_code, day)
+    monkeypatch.undo()
+    ingest_source(api.dept_code, day + dt.timedelta(days=1))
+    _assert_everything_landed(county, api.dept_code, day)
+
+
+def _assert_everything_landed(county: dict, dept_code: str, day: dt.date) -> None:
+    """Every row the department's system holds up to ``day`` is in raw, read back through the
+    connector with no watermark."""
+    source = sources()[dept_code]
+    held = set()
+    for kind_name in source.kinds:
+        kind = record_kind(kind_name)
+        if source.shape == "exchange_db":
+            pulled = exchange_db.pull_table(exchange_url(), dept_code, kind, None, day_end(day))
+        else:
+            pulled = http_api.pull_api(api_client(), dept_code, kind, None, day_end(day))
+        held |= {(kind_name, row.source_ref) for row in pulled.rows}
+    assert held
+    assert held <= set(_landed(county["url"]))
+
+
+def test_bad_deliveries_are_quarantined_and_the_night_goes_on(county) -> None:
+    root = engine.systems.drops_dir()
+    dept = next(
+        s for s in sources().values() if s.shape == "drop_folder" and s.file_format == "csv"
+    )
+    folder = root / dept.dept_code
+    (folder / "penalty_2026-01-07.csv;rm -rf").write_text("x")
+    (folder / "notes.txt").write_text("hello")
+    shutil.copy(sorted(folder.glob("*.csv"))[0], folder / "unknownkind_20260107.csv")
+    (root / "no_such_department").mkdir()
+    (root / "no_such_department" / "penalty_20260107.csv").write_text("处罚机关\n某机关\n")
+    garbage = f"{dept.kinds[0]}_20260102.csv"
+    (folder / garbage).write_bytes(b"\xff\xfe\x00garbage\n" * 3)
+    ingest_source(dept.dept_code, LAST_DAY)
+    reconcile_night(LAST_DAY)
+    with psycopg.connect(county["url"]) as conn:
+        rejected = dict(
+            conn.execute("select file_name, reason from quarantine.rejected_files").fetchall()
+        )
+        unreadable = conn.execute(
+            "select b.rows_read, b.rows_quarantined, q.reasons from audit.batches b"
+            " join audit.delivered_files f using (batch_id)"
+            " join quarantine.rejected_rows q using (batch_id) where f.file_name = %s",
+            (garbage,),
+        ).fetchall()
+    assert "not <kind>_<YYYYMMDD>" in rejected["penalty_2026-01-07.csv;rm -rf"]
+    assert "notes.txt" in rejected
+    assert "unknown record kind" in rejected["unknownkind_20260107.csv"]
+    assert "unknown department" in rejected["penalty_20260107.csv"]
+    # Bytes in no known encoding still land, each row quarantined with the reason.
+    assert unreadable and all(read == quarantined for read, quarantined, _ in unreadable)
+    assert all(any(r["rule"] == "parse_problem" for r in reasons) for *_, reasons in unreadable)
