@@ -1,4 +1,4 @@
-"""Chinese working days (工作日) and the seasonality of administrative activity.
+"""Chinese working days (工作日), for deadlines, volume checks and the simulator.
 
 ``chinese_calendar`` knows the State Council's holiday arrangements (including the weekend
 make-up days) up to the last year it ships; later years fall back to weekends plus the fixed
@@ -51,26 +51,3 @@ def add_months(day: dt.date, months: int) -> dt.date:
         except ValueError:
             continue
     raise AssertionError("unreachable: day 28 exists in every month")
-
-
-def in_window(day: dt.date, start: str, end: str) -> bool:
-    """Whether ``day`` falls in an MM-DD window, which may wrap over the new year."""
-    key = day.strftime("%m-%d")
-    return start <= key <= end if start <= end else key >= start or key <= end
-
-
-def activity_factor(
-    day: dt.date, dept_code: str, kind: str, config: dict, *, working: bool | None = None
-) -> float:
-    """How busy ``dept_code`` is with ``kind`` on ``day``, relative to an ordinary day."""
-    working = is_working_day(day) if working is None else working
-    factor = 1.0 if working else float(config["non_working_day_factor"])
-    factor *= float(config["weekday_factors"][day.weekday()])
-    factor *= float(config["month_factors"][day.month])
-    for campaign in config["campaigns"]:
-        applies = kind in campaign["kinds"] and (
-            not campaign["depts"] or dept_code in campaign["depts"]
-        )
-        if applies and in_window(day, campaign["start"], campaign["end"]):
-            factor *= float(campaign["factor"])
-    return factor

@@ -30,9 +30,10 @@ from credit.simulator.population import Population, build_population, write_popu
 from credit.simulator.progress import progress_rows, quarter_reported_on
 from credit.simulator.randomness import poisson, stream
 from credit.simulator.records import BUILDERS, DayContext, Row, pick_subjects, registration_row
+from credit.simulator.seasonality import activity_factor
 from credit.simulator.settings import effective_config, scale
 from credit.sources import Source, sources
-from credit.workdays import activity_factor, is_working_day
+from credit.workdays import is_working_day
 
 STATE_FILE = "state.json"
 
