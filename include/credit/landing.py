@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -227,10 +227,3 @@ def _storable(text: str | None) -> str | None:
     if text is None:
         return None
     return text.replace(NUL, "\ufffd").replace("\\u0000", "\ufffd")
-
-
-def landed_counts(conn: psycopg.Connection, kinds: Iterable[str]) -> dict[str, int]:
-    return {
-        kind: conn.execute(sql.SQL("select count(*) from {}").format(raw_table(kind))).fetchone()[0]
-        for kind in kinds
-    }

@@ -192,8 +192,12 @@ def _objection(
             _event(doc_no, f"objection_{_OUTCOME[outcome]}") if truthful else None,
         ),
     ]
-    if outcome == "撤销":
-        version = _version(row, "撤销", {"remarks": "经异议核查，撤销原认定"})
+    if outcome in ("撤销", "更正"):
+        # The objection's outcome reaches the record itself as a new version (可查可核可溯).
+        if outcome == "撤销":
+            changes, event = {"remarks": "经异议核查，撤销原认定"}, "revoked"
+        else:
+            changes, event = _correction(kind, row) | {"remarks": "经异议核查更正"}, "corrected"
         events.append(
             _follow(
                 ctx,
@@ -201,21 +205,8 @@ def _objection(
                 kind,
                 doc_no,
                 12,
-                version,
-                _event(doc_no, "revoked") if truthful else None,
-            )
-        )
-    elif outcome == "更正":
-        version = _version(row, "更正", _correction(kind, row) | {"remarks": "经异议核查更正"})
-        events.append(
-            _follow(
-                ctx,
-                closed,
-                kind,
-                doc_no,
-                12,
-                version,
-                _event(doc_no, "corrected") if truthful else None,
+                _version(row, outcome, changes),
+                _event(doc_no, event) if truthful else None,
             )
         )
     return events
