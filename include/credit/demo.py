@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from credit import airflow_env, warehouse
-from credit.paths import data_dir
 from credit.simulator import engine
 from credit.simulator.api_server import serve_api
+from credit.validation import data_docs_dir
 
 console = Console()
 
@@ -57,13 +57,22 @@ def _summarise(url: str, first_day: date, last_day: date) -> None:
             """,
             (first_day, last_day),
         ).fetchall()
-        rejected_files = conn.execute("select count(*) from quarantine.rejected_files").fetchone()[
-            0
-        ]
+        (rejected_files,) = conn.execute(
+            "select count(*) from quarantine.rejected_files"
+        ).fetchone()
+        (unbalanced,) = conn.execute(
+            "select count(*) from audit.batches"
+            " where status <> 'validated' or rows_read <> rows_accepted + rows_quarantined"
+        ).fetchone()
     table = Table("night", "batches", "rows read", "accepted", "quarantined", title="ingestion")
     for night in nights:
         table.add_row(*(f"{value:,}" if isinstance(value, int) else str(value) for value in night))
     console.print(table)
     console.print(f"rejected files: {rejected_files}")
-    console.print(f"Data Docs: {data_dir() / 'gx' / 'data_docs' / 'index.html'}")
+    console.print(
+        "reconciliation: every batch has rows read = accepted + quarantined"
+        if unbalanced == 0
+        else f"[red]reconciliation: {unbalanced} batches do not balance[/]"
+    )
+    console.print(f"Data Docs: {data_docs_dir() / 'index.html'}")
     console.print('Query the warehouse: psql "$(.venv/bin/credit warehouse url)"')
