@@ -32,7 +32,17 @@ def credit_reference():
     def build_reference() -> None:
         from credit.dbt import run_dbt
 
-        run_dbt(["build", "--select", "path:seeds/reference+"])
+        run_dbt(
+            [
+                "build",
+                "--select",
+                "path:seeds/reference",
+                "path:models/marts/reference",
+                # Tests of other models that point at the reference tables wait for those models.
+                "--indirect-selection",
+                "cautious",
+            ]
+        )
 
     @task(outlets=[REFERENCE_ASSET])
     def check_reference(url: str) -> dict[str, int]:

@@ -34,6 +34,7 @@ TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="credit-tests-"))
 os.environ[warehouse.ENV_URL] = TEST_WAREHOUSE_URL
 os.environ["CREDIT_DATA_DIR"] = str(TEST_DATA_DIR)
 os.environ.setdefault("CREDIT_ID_HASH_KEY", "test-suite-key")
+os.environ["CREDIT_RETRY_DELAY_SECONDS"] = "0"  # a failing task's retries run at once
 
 
 def _drop_test_databases() -> None:

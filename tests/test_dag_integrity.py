@@ -11,7 +11,8 @@ EXPECTED_DAGS = {"credit_reference"}
 
 
 @pytest.fixture(scope="module")
-def dagbag() -> DagBag:
+def dagbag(airflow_ready) -> DagBag:
+    # airflow_ready has written the dbt manifest that the transform DAG renders.
     return DagBag(dag_folder=str(DAGS_DIR))
 
 

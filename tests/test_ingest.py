@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from credit import warehouse
-from credit.airflow_env import COUNTY_TIMEZONE, run_dag
+from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
 from credit.catalogue import record_kind
 from credit.connectors import SourceUnavailable, day_end, drop_folder, exchange_db, http_api
 from credit.ingest import (
@@ -105,8 +105,24 @@ def _raw_row_count(url: str) -> int:
         return conn.execute("select coalesce(sum(rows_read), 0) from audit.batches").fetchone()[0]
 
 
+def test_an_unreachable_system_fails_only_its_own_tasks_in_the_dag(county, monkeypatch) -> None:
+    night = dt.datetime.combine(FIRST_DAY, dt.time(), COUNTY_TIMEZONE)
+    closed = "postgresql://postgres@127.0.0.1:9/closed"
+    monkeypatch.setenv(f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}", closed)
+    with pytest.raises(DagRunFailed):
+        run_dag("credit_ingest", night)
+    exchange = {code for code, s in sources().items() if s.shape == "exchange_db"}
+    with psycopg.connect(county["url"]) as conn:
+        failed = {row[0] for row in conn.execute("select dept_code from audit.source_errors")}
+        landed = {row[0] for row in conn.execute("select dept_code from audit.batches")}
+    assert failed == exchange
+    assert landed and not landed & exchange  # every other system's night went on
+    # The system is back: re-running the night recovers everything it missed.
+    monkeypatch.delenv(f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}")
+    run_dag("credit_ingest", night)
+
+
 def test_a_night_lands_everything_and_validation_matches_the_truth(county) -> None:
-    run_dag("credit_ingest", dt.datetime.combine(FIRST_DAY, dt.time(), COUNTY_TIMEZONE))
     landed = _landed(county["url"])
     defects = {
         (d["record_kind"], _source_ref(d["source_row"])): d

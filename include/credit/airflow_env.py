@@ -16,6 +16,7 @@ from pathlib import Path
 import pendulum
 
 from credit.paths import DAGS_DIR, PLUGINS_DIR, PROJECT_ROOT, airflow_home
+from credit.transform import parse_manifest
 from credit.warehouse import database_url, ensure_database, sqlalchemy_url, warehouse_url
 
 WAREHOUSE_CONN_ID = "credit_warehouse"
@@ -64,6 +65,7 @@ def prepare_airflow() -> dict[str, str]:
     values = apply_airflow_environment()
     ensure_database(database_url("airflow"))
     airflow_command(["db", "migrate"], values)
+    parse_manifest()  # the transform DAG renders dbt from it
     return values
 
 
@@ -87,7 +89,8 @@ def county_day(logical_date: datetime) -> date:
 DAG_DEFAULT_ARGS = {
     "owner": "credit-data-engineering",
     "retries": 2,
-    "retry_delay": timedelta(minutes=1),
+    # CREDIT_RETRY_DELAY_SECONDS shortens the wait, e.g. for in-process test runs.
+    "retry_delay": timedelta(seconds=int(os.environ.get("CREDIT_RETRY_DELAY_SECONDS", "60"))),
 }
 
 

@@ -11,3 +11,5 @@ RAW_ASSETS = [
     Asset(name=f"raw.{kind}", uri=f"credit://warehouse/raw/{kind}") for kind in record_kinds()
 ]
 REFERENCE_ASSET = Asset(name="reference", uri="credit://warehouse/reference")
+# The marts, rebuilt by credit_transform: what the exports read.
+MARTS_ASSET = Asset(name="marts", uri="credit://warehouse/marts")
