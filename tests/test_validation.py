@@ -22,7 +22,9 @@ from credit.validation import (
     ReconciliationError,
     build_data_docs,
     install_validation_sql,
+    runner,
     validate_batch,
+    validate_batches,
 )
 from credit.validation import sql as validation_sql
 from credit.validation.suites import generate_all, render, suite_path
@@ -77,6 +79,7 @@ def land(
     kind_name: str,
     n: int = 4,
     change: Callable[[list[SourceRow]], list[SourceRow]] | None = None,
+    logical_date: date = LOGICAL_DATE,
 ) -> tuple[int, list[int]]:
     """Land ``n`` clean rows (optionally changed); returns the batch id and its raw row ids."""
     kind = record_kind(kind_name)
@@ -88,7 +91,7 @@ def land(
             dept_code=DEPT,
             kind=kind,
             shape="exchange_db",
-            logical_date=LOGICAL_DATE,
+            logical_date=logical_date,
             source_ref="test",
             rows=rows,
             received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
@@ -285,6 +288,233 @@ def test_data_docs_are_built(conn: psycopg.Connection, data_dir) -> None:
     assert index == data_dir / "gx" / "data_docs" / "index.html"
     assert index.exists()
     assert list((index.parent / "validations").rglob("*.html"))
+
+
+def _state(conn: psycopg.Connection, batch_ids: list[int]) -> dict:
+    """Everything validation wrote for the batches, without run-specific GX metadata."""
+    results = {}
+    for batch_id, document in conn.execute(
+        "select batch_id, result from audit.validation_results where batch_id = any(%s)",
+        (batch_ids,),
+    ):
+        document.pop("meta")
+        for entry in document["results"]:
+            entry["expectation_config"]["kwargs"].pop("batch_id")  # the GX asset, per run
+        results[batch_id] = document
+
+    def rows(query: str) -> list[tuple]:
+        return conn.execute(query, (batch_ids,)).fetchall()
+
+    return {
+        "quarantine": rows(
+            "select batch_id, raw_row_id, record_kind, dept_code, reasons"
+            " from quarantine.rejected_rows where batch_id = any(%s) order by raw_row_id"
+        ),
+        "batches": rows(
+            "select batch_id, status, rows_read, rows_accepted, rows_quarantined, message"
+            " from audit.batches where batch_id = any(%s) order by batch_id"
+        ),
+        "checks": rows(
+            "select batch_id, check_name, passed, status, observed, expected"
+            " from audit.batch_checks where batch_id = any(%s) order by batch_id, check_name"
+        ),
+        "results": results,
+    }
+
+
+def _comparable(outcomes: list) -> list[tuple]:
+    return [
+        (o.batch_id, o.record_kind, o.rows_read, o.accepted, o.quarantined, o.reasons, o.checks)
+        for o in outcomes
+    ]
+
+
+def test_batches_validated_together_as_one_by_one(conn: psycopg.Connection) -> None:
+    """One GX run for several batches gives exactly what validating each alone gives."""
+    earlier = LOGICAL_DATE - timedelta(days=10)
+    decided = (LOGICAL_DATE - timedelta(days=5)).isoformat()  # after `earlier`, before LOGICAL_DATE
+
+    def decided_before(day: date) -> Callable[[list[SourceRow]], list[SourceRow]]:
+        def change(rows: list[SourceRow]) -> list[SourceRow]:
+            return [
+                SourceRow(r.source_ref, {**r.values, "decision_date": day.isoformat()})
+                for r in rows
+            ]
+
+        return change
+
+    def repeat_first(rows: list[SourceRow]) -> list[SourceRow]:
+        return [*rows, rows[0]]  # a duplicate inside this batch: flagged
+
+    def stale(rows: list[SourceRow]) -> list[SourceRow]:
+        return [
+            SourceRow(r.source_ref, {**r.values, "updated_at": "2025-01-01T08:00:00+08:00"})
+            for r in rows
+        ]
+
+    # An earlier night's batch whose row 1 was decided after that night: in its future.
+    first, first_ids = land(
+        conn,
+        "penalty",
+        change=lambda rows: with_value(1, "decision_date", decided)(
+            decided_before(earlier - timedelta(days=1))(rows)
+        ),
+        logical_date=earlier,
+    )
+    # The same four records again on LOGICAL_DATE: a duplicate pair split across two batches
+    # (never flagged), and the same decision date, which is not in the future of this night.
+    second, second_ids = land(
+        conn,
+        "penalty",
+        change=lambda rows: repeat_first(with_value(1, "decision_date", decided)(rows)),
+    )
+    third, third_ids = land(conn, "penalty", n=3, change=with_value(2, "fine_amount", "-1"))
+    empty, _ = land(conn, "penalty", n=0)
+    fourth, _ = land(conn, "penalty", n=2, change=stale)
+    batch_ids = [first, second, third, empty, fourth]
+
+    together = validate_batches(conn, batch_ids)
+    grouped = _state(conn, batch_ids)
+    alone = [validate_batch(conn, batch_id) for batch_id in batch_ids]
+    assert _state(conn, batch_ids) == grouped
+    assert _comparable(together) == _comparable(alone)
+    again = validate_batches(conn, reversed(batch_ids))  # idempotent, outcomes in given order
+    assert _state(conn, batch_ids) == grouped
+    assert _comparable(list(reversed(again))) == _comparable(together)
+
+    assert set(quarantined(conn, first)) == {first_ids[1]}  # future for its own night
+    assert set(quarantined(conn, second)) == {second_ids[4]}  # only the in-batch duplicate
+    assert [r["rule"] for r in quarantined(conn, second)[second_ids[4]]] == ["duplicate"]
+    assert set(quarantined(conn, third)) == {third_ids[2]}
+    assert [o.quarantined for o in together] == [1, 1, 1, 0, 0]
+    assert [o.reasons for o in together] == [
+        {"not_future": 1},
+        {"duplicate": 1},
+        {"non_negative": 1},
+        {},
+        {},
+    ]
+    assert [{w.name for w in o.warnings} for o in together] == [
+        set(),
+        set(),
+        set(),
+        set(),
+        {"freshness"},
+    ]
+    assert {status for _, status, *_ in grouped["batches"]} == {"validated"}
+    statistics = {
+        batch_id: document["statistics"]["unsuccessful_expectations"]
+        for batch_id, document in grouped["results"].items()
+    }
+    assert statistics == {first: 1, second: 1, third: 1, empty: 0, fourth: 0}
+
+
+def _gx_document(result, stored_ids: int = 20) -> dict:
+    """GX's own result of a one-batch run, trimmed as stored: id lists sorted and cut."""
+    document = result.to_json_dict()
+    document.pop("meta")
+    for entry in document["results"]:
+        entry["expectation_config"]["kwargs"].pop("batch_id")
+        outcome = entry["result"]
+        outcome.pop("unexpected_index_query", None)
+        for key in ("unexpected_index_list", "partial_unexpected_index_list"):
+            if outcome.get(key):
+                outcome[key] = [
+                    {name: sorted(ids)[:stored_ids] for name, ids in item.items()}
+                    for item in outcome[key]
+                ]
+        if "details" in outcome:
+            rows = sorted(outcome["details"]["unexpected_rows"], key=lambda r: r["raw_row_id"])
+            outcome["details"]["unexpected_rows"] = rows[:stored_ids]
+    return document
+
+
+@pytest.mark.parametrize("rows", [0, 30])
+def test_stored_result_is_what_gx_gives_for_the_batch_alone(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, rows: int
+) -> None:
+    """The per-batch result cut from a group's run equals GX's own run on that batch."""
+
+    def defects(rows: list[SourceRow]) -> list[SourceRow]:
+        changed = []
+        for i, r in enumerate(rows):
+            values = dict(r.values)
+            if i % 2:
+                values["fine_amount"] = "-1"  # 15 unexpected of 30, more than 20 ids listed
+            if i % 3 == 0:
+                values["fine_amount"] = None  # missing: counts in missing_count, not unexpected
+                values["uscc"] = values["uscc"][:-1] + "I"  # a custom query
+            if i % 5 == 0:
+                values["violation_type"] = " "
+            changed.append(SourceRow(r.source_ref, values))
+        return changed
+
+    batch_id, _ = land(conn, "penalty", n=rows, change=defects)
+    results = []
+    run_suite = runner._run_suite
+    monkeypatch.setattr(
+        runner, "_run_suite", lambda *args: results.append(run_suite(*args)) or results[-1]
+    )
+    validate_batch(conn, batch_id)
+    stored = _state(conn, [batch_id])["results"][batch_id]
+    assert stored == _gx_document(results[0])
+    failed = {
+        e["expectation_config"]["meta"]["rule"] for e in stored["results"] if not e["success"]
+    }
+    assert failed == ({"non_negative", "uscc_check", "mandatory"} if rows else set())
+
+
+def test_group_over_gx_row_cap_and_group_size(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GX lists 200 rows of a custom query for the whole group; every one is still found,
+    and the groups are cut to the size asked for."""
+
+    def break_all(rows: list[SourceRow]) -> list[SourceRow]:
+        return [
+            SourceRow(r.source_ref, {**r.values, "uscc": r.values["uscc"][:-1] + "I"}) for r in rows
+        ]
+
+    landed = [land(conn, "tax_credit", n=90, change=break_all) for _ in range(3)]
+    runs = []
+    run_suite = runner._run_suite
+    monkeypatch.setattr(
+        runner, "_run_suite", lambda *args: runs.append(args[2]) or run_suite(*args)
+    )
+    outcomes = validate_batches(conn, [batch_id for batch_id, _ in landed])
+    assert len(runs) == 1
+    assert [o.reasons["uscc_check"] for o in outcomes] == [90, 90, 90]
+    for batch_id, ids in landed:
+        assert set(quarantined(conn, batch_id)) == set(ids)
+    runs.clear()
+    validate_batches(conn, [batch_id for batch_id, _ in landed], max_batches=2)
+    assert [len(ids) for ids in runs] == [2, 1]
+    runs.clear()
+    validate_batches(conn, [batch_id for batch_id, _ in landed], max_rows=100)
+    assert [len(ids) for ids in runs] == [1, 1, 1]
+
+
+def test_group_mismatch_fails_only_its_batch(conn: psycopg.Connection) -> None:
+    good, _ = land(conn, "permit", n=3, change=with_value(0, "permit_category", "待定"))
+    bad, _ = land(conn, "permit", n=3)
+    conn.execute("update audit.batches set rows_read = 4 where batch_id = %s", (bad,))
+    with pytest.raises(ReconciliationError, match=f"batch {bad} .*does not reconcile"):
+        validate_batches(conn, [good, bad])
+    statuses = dict(
+        conn.execute(
+            "select batch_id, status from audit.batches where batch_id = any(%s)", ([good, bad],)
+        ).fetchall()
+    )
+    assert statuses == {good: "validated", bad: "failed"}
+    assert quarantined(conn, bad) == {} and len(quarantined(conn, good)) == 1
+
+
+def test_batches_of_two_kinds_are_refused(conn: psycopg.Connection) -> None:
+    permit, _ = land(conn, "permit", n=1)
+    penalty, _ = land(conn, "penalty", n=1)
+    with pytest.raises(ValueError, match="one record kind"):
+        validate_batches(conn, [permit, penalty])
+    assert validate_batches(conn, []) == []
 
 
 def test_committed_suites_equal_generated() -> None:

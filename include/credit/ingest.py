@@ -30,7 +30,7 @@ from credit.landing import SourceRow, create_landing_tables, land_batch
 from credit.paths import data_dir
 from credit.simulator.settings import api_token, simulator_config
 from credit.sources import Source, sources
-from credit.validation import ReconciliationError, validate_batch
+from credit.validation import ReconciliationError, validate_batches
 from credit.workdays import is_working_day
 
 EXCHANGE_CONN = "credit_exchange"
@@ -342,21 +342,31 @@ def _reject_file(
 
 def _validate_pending(url: str, dept_code: str, night: SourceNight) -> None:
     """Validate every landed, not yet validated batch of the source (this night's and any left
-    over by an interrupted run)."""
+    over by an interrupted run), the batches of each record kind together: one GX run per kind
+    (and per group of at most 500 batches), not one per batch, so a catch-up of months of daily
+    files is not dominated by GX's fixed cost.  A batch that does not reconcile is marked failed;
+    the other kinds are still validated before the error is raised."""
     with psycopg.connect(url) as conn:
-        pending = [
-            row[0]
-            for row in conn.execute(
-                "select batch_id from audit.batches where dept_code = %s and status = 'landed'"
-                " order by batch_id",
-                (dept_code,),
-            )
-        ]
-    for batch_id in pending:
-        outcome = validate_batch(url, batch_id)
-        night.rows_read += outcome.rows_read
-        night.rows_accepted += outcome.accepted
-        night.rows_quarantined += outcome.quarantined
+        pending: dict[str, list[int]] = {}
+        for batch_id, kind_name in conn.execute(
+            "select batch_id, record_kind from audit.batches"
+            " where dept_code = %s and status = 'landed' order by batch_id",
+            (dept_code,),
+        ):
+            pending.setdefault(kind_name, []).append(batch_id)
+    unreconciled: list[ReconciliationError] = []
+    for batch_ids in pending.values():
+        try:
+            outcomes = validate_batches(url, batch_ids)
+        except ReconciliationError as error:
+            unreconciled.append(error)
+            continue
+        for outcome in outcomes:
+            night.rows_read += outcome.rows_read
+            night.rows_accepted += outcome.accepted
+            night.rows_quarantined += outcome.quarantined
+    if unreconciled:
+        raise ReconciliationError("; ".join(map(str, unreconciled)))
 
 
 __all__ = ["SourceNight", "SourceUnavailable", "ingest_source", "prepare_landing"]

@@ -1,7 +1,8 @@
 """Validation (数据校验) of landed batches with Great Expectations.
 
 * :func:`validate_batch` runs a record kind's suite as push-down SQL on one landed batch,
-  quarantines every failing row with all its reasons and reconciles the counts.
+  quarantines every failing row with all its reasons and reconciles the counts;
+  :func:`validate_batches` does the same for many batches of one kind in one GX run a group.
 * :mod:`credit.validation.suites` generates the suites from the catalogue
   (``python -m credit.validation.suites`` rewrites ``expectations/<kind>.json``).
 * :func:`build_data_docs` renders GX Data Docs of the stored results.
@@ -16,6 +17,7 @@ from credit.validation.runner import (
     ValidationError,
     ValidationOutcome,
     validate_batch,
+    validate_batches,
 )
 from credit.validation.sql import install_validation_sql
 
@@ -28,4 +30,5 @@ __all__ = [
     "data_docs_dir",
     "install_validation_sql",
     "validate_batch",
+    "validate_batches",
 ]

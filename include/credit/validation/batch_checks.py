@@ -7,6 +7,7 @@ delivery is worth a look (应归尽归), not a reason to drop what did arrive.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -43,28 +44,51 @@ def run_batch_checks(
 ) -> list[BatchCheck]:
     """Every batch-level check of one batch (volume is checked per source and night, in
     :func:`credit.ingest.check_collection`)."""
-    return [
-        _columns_present(conn, kind, batch_id),
-        _freshness(conn, kind, batch_id, logical_date, freshness_days),
-    ]
+    return run_group_batch_checks(
+        conn, kind, {batch_id: logical_date}, freshness_days=freshness_days
+    )[batch_id]
 
 
-def _columns_present(conn: psycopg.Connection, kind: RecordKind, batch_id: int) -> BatchCheck:
-    """No mandatory column is empty in every row: a mapping or export gone wrong at the source."""
+def run_group_batch_checks(
+    conn: psycopg.Connection,
+    kind: RecordKind,
+    logical_dates: Mapping[int, date],
+    *,
+    freshness_days: int,
+) -> dict[int, list[BatchCheck]]:
+    """The checks of several batches of one kind ({batch_id: logical date}) in one query,
+    each batch judged on its own rows and its own logical date."""
     mandatory = [c.name for c in kind.columns if c.mandatory]
-    counts = sql.SQL(", ").join(
-        sql.SQL("count(*) filter (where {c} !~ {blank})").format(
-            c=sql.Identifier(name), blank=sql.Literal(BLANK_PATTERN)
-        )
-        for name in mandatory
+    columns = sql.SQL(", ").join(
+        [
+            sql.SQL("batch_id, count(*), max(audit.iso_timestamp(updated_at))::date"),
+            *(
+                sql.SQL("count(*) filter (where {c} !~ {blank})").format(
+                    c=sql.Identifier(name), blank=sql.Literal(BLANK_PATTERN)
+                )
+                for name in mandatory
+            ),
+        ]
     )
-    row = conn.execute(
-        sql.SQL("select count(*), {} from raw.{} where batch_id = %s").format(
-            counts, sql.Identifier(kind.name)
+    rows = conn.execute(
+        sql.SQL("select {} from raw.{} where batch_id = any(%s) group by batch_id").format(
+            columns, sql.Identifier(kind.name)
         ),
-        (batch_id,),
-    ).fetchone()
-    total, filled = row[0], row[1:]
+        (list(logical_dates),),
+    ).fetchall()
+    found = {row[0]: row[1:] for row in rows}
+    checks = {}
+    for batch_id, logical_date in logical_dates.items():
+        total, newest, *counts = found.get(batch_id, (0, None, *[0] * len(mandatory)))
+        checks[batch_id] = [
+            _columns_present(mandatory, total, counts),
+            _freshness(newest, logical_date, freshness_days),
+        ]
+    return checks
+
+
+def _columns_present(mandatory: list[str], total: int, filled: list[int]) -> BatchCheck:
+    """No mandatory column is empty in every row: a mapping or export gone wrong at the source."""
     empty = [name for name, count in zip(mandatory, filled, strict=True) if count == 0]
     return BatchCheck(
         "mandatory_columns_present",
@@ -74,16 +98,8 @@ def _columns_present(conn: psycopg.Connection, kind: RecordKind, batch_id: int) 
     )
 
 
-def _freshness(
-    conn: psycopg.Connection, kind: RecordKind, batch_id: int, logical_date: date, days: int
-) -> BatchCheck:
+def _freshness(newest: date | None, logical_date: date, days: int) -> BatchCheck:
     """The newest ``updated_at`` is recent: a source re-sending old rows has a stuck extract."""
-    newest = conn.execute(
-        sql.SQL(
-            "select max(audit.iso_timestamp(updated_at))::date from raw.{} where batch_id = %s"
-        ).format(sql.Identifier(kind.name)),
-        (batch_id,),
-    ).fetchone()[0]
     oldest_allowed = logical_date - timedelta(days=days)
     return BatchCheck(
         "freshness",
@@ -95,7 +111,15 @@ def _freshness(
 
 def record_batch_checks(conn: psycopg.Connection, batch_id: int, checks: list[BatchCheck]) -> None:
     """Replace the batch's rows in ``audit.batch_checks`` (caller's transaction)."""
-    conn.execute("delete from audit.batch_checks where batch_id = %s", (batch_id,))
+    record_group_batch_checks(conn, {batch_id: checks})
+
+
+def record_group_batch_checks(
+    conn: psycopg.Connection, checks: Mapping[int, list[BatchCheck]]
+) -> None:
+    """Replace the rows of every batch in ``checks`` in ``audit.batch_checks`` (caller's
+    transaction): delete-then-insert per batch, so re-running is idempotent."""
+    conn.execute("delete from audit.batch_checks where batch_id = any(%s)", (list(checks),))
     with conn.cursor() as cursor:
         cursor.executemany(
             """
@@ -103,5 +127,9 @@ def record_batch_checks(conn: psycopg.Connection, batch_id: int, checks: list[Ba
                 (batch_id, check_name, passed, status, observed, expected)
             values (%s, %s, %s, %s, %s, %s)
             """,
-            [(batch_id, c.name, c.passed, c.status, c.observed, c.expected) for c in checks],
+            [
+                (batch_id, c.name, c.passed, c.status, c.observed, c.expected)
+                for batch_id, batch_checks in checks.items()
+                for c in batch_checks
+            ],
         )

@@ -184,9 +184,11 @@ def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectati
 
 
 def _duplicate_expectation(kind: RecordKind) -> Expectation:
-    """Later entries of the same version of a business record; the first one is kept."""
+    """Later entries of the same version of a business record in the same batch; the first one
+    is kept.  Partitioned by ``batch_id`` too, so batches validated together (one GX run for
+    several batches of a kind) are judged each on its own, exactly as one by one."""
     key = [f"btrim({column})" for column in kind.business_key]
-    partition = ", ".join([*key, *VERSION_EXPRESSIONS])
+    partition = ", ".join(["batch_id", *key, *VERSION_EXPRESSIONS])
     present = " and ".join(f"{column} is not null" for column in kind.business_key)
     return _rows(
         "duplicate",
