@@ -1,0 +1,107 @@
+{#- Every accepted record version that names a subject, from every kind, reduced to the
+    subject's columns: what dim_subjects picks each subject's attributes and dates from. -#}
+{%- set subject_group_models = [
+    'stg_raw__permits_versions',
+    'stg_raw__penalties_versions',
+    'stg_raw__dishonesties_versions',
+    'stg_raw__court_enforcements_versions',
+    'stg_raw__inspections_versions',
+    'stg_raw__commendations_versions',
+    'stg_raw__industry_evaluations_versions',
+    'stg_raw__rectifications_versions',
+    'stg_raw__interviews_versions',
+    'stg_raw__commitments_versions',
+    'stg_raw__credit_repairs_versions',
+    'stg_raw__objections_versions',
+] -%}
+{%- set uscc_only_models = [
+    'stg_raw__tax_credits_versions',
+    'stg_raw__customs_credits_versions',
+] -%}
+
+with
+
+registrations as (
+
+    select
+        subject_key,
+        case
+            when subject_category = '个体工商户' then 'individual_business'
+            else 'organisation'
+        end as subject_kind,
+        uscc,
+        subject_name,
+        legal_rep,
+        legal_rep_id_number_hash,
+        legal_rep_id_number_masked,
+        null::text as id_number_hash,
+        null::text as id_number_masked,
+        record_kind,
+        record_date,
+        updated_at,
+        raw_row_id
+    from {{ ref('stg_raw__registrations_versions') }}
+
+),
+
+subject_group_records as (
+
+    {% for model in subject_group_models %}
+        select
+            subject_key,
+            subject_type_code as subject_kind,
+            uscc,
+            subject_name,
+            legal_rep,
+            legal_rep_id_number_hash,
+            legal_rep_id_number_masked,
+            id_number_hash,
+            id_number_masked,
+            record_kind,
+            record_date,
+            updated_at,
+            raw_row_id
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+uscc_only_records as (
+
+    {% for model in uscc_only_models %}
+        select
+            subject_key,
+            -- 92: an individual business (个体工商户) by the USCC's category (GB 32100).
+            case
+                when left(uscc, 2) = '92' then 'individual_business'
+                else 'organisation'
+            end as subject_kind,
+            uscc,
+            subject_name,
+            null::text as legal_rep,
+            null::text as legal_rep_id_number_hash,
+            null::text as legal_rep_id_number_masked,
+            null::text as id_number_hash,
+            null::text as id_number_masked,
+            record_kind,
+            record_date,
+            updated_at,
+            raw_row_id
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select * from registrations
+    union all
+    select * from subject_group_records
+    union all
+    select * from uscc_only_records
+
+)
+
+select * from final

@@ -1,0 +1,105 @@
+{#- One row per credit subject (信用主体). Registrations are authoritative: a registered
+    subject's attributes come from its latest registration event that was not revoked; any other
+    subject takes them from the latest record naming it. -#}
+with
+
+mentions as (
+
+    select * from {{ ref('int_subjects_unioned') }}
+    where subject_key is not null
+
+),
+
+registrations as (
+
+    select * from {{ ref('stg_raw__registrations') }}
+    where change_type_code <> 'revoke'
+
+),
+
+divisions as (
+
+    select * from {{ ref('jiangyin_divisions') }}
+
+),
+
+latest_registration as (
+
+    select
+        *,
+        row_number() over (
+            partition by subject_key
+            order by event_date desc, updated_at desc, raw_row_id desc
+        ) as recency
+    from registrations
+
+),
+
+latest_mention as (
+
+    select
+        *,
+        row_number() over (
+            partition by subject_key
+            order by updated_at desc, raw_row_id desc, record_kind asc
+        ) as recency
+    from mentions
+
+),
+
+seen as (
+
+    select
+        subject_key,
+        min(record_date) as first_seen_date,
+        max(record_date) as last_seen_date,
+        count(*) as record_versions
+    from mentions
+    group by subject_key
+
+),
+
+final as (
+
+    select
+        seen.subject_key::text as subject_key,
+        coalesce(
+            case
+                when registered.subject_category = '个体工商户' then 'individual_business'
+                when registered.subject_key is not null then 'organisation'
+            end,
+            mention.subject_kind
+        )::text as subject_kind,
+        coalesce(registered.uscc, mention.uscc)::text as uscc,
+        substr(coalesce(registered.uscc, mention.uscc), 9, 9)::text as organisation_code,
+        coalesce(registered.subject_name, mention.subject_name)::text as subject_name,
+        registered.subject_category::text as subject_category,
+        coalesce(registered.legal_rep, mention.legal_rep)::text as legal_rep,
+        coalesce(
+            registered.legal_rep_id_number_masked, mention.legal_rep_id_number_masked
+        )::text as legal_rep_id_number_masked,
+        coalesce(
+            registered.legal_rep_id_number_hash, mention.legal_rep_id_number_hash
+        )::text as legal_rep_id_number_hash,
+        mention.id_number_masked::text as id_number_masked,
+        mention.id_number_hash::text as id_number_hash,
+        registered.industry_code::text as industry_code,
+        registered.division_code::text as division_code,
+        divisions.name_zh::text as division_name,
+        registered.status::text as status,
+        registered.established_date::date as established_date,
+        registered.registered_capital::numeric as registered_capital,
+        (registered.subject_key is not null)::boolean as is_registered,
+        seen.first_seen_date::date as first_seen_date,
+        seen.last_seen_date::date as last_seen_date,
+        seen.record_versions::bigint as record_versions
+    from seen
+    inner join latest_mention as mention
+        on seen.subject_key = mention.subject_key and mention.recency = 1
+    left join latest_registration as registered
+        on seen.subject_key = registered.subject_key and registered.recency = 1
+    left join divisions on registered.division_code = divisions.division_code
+
+)
+
+select * from final

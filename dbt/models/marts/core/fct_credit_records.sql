@@ -1,0 +1,101 @@
+{#- 信用记录 Every accepted version of every record kind, one row each.
+
+    Incremental: a night adds the rows of the batches after the last one loaded, and re-writes
+    the older versions of the records those rows touch, so is_latest_version stays right. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['record_kind', 'raw_row_id'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+{%- set versions_models = [
+    'stg_raw__registrations_versions',
+    'stg_raw__permits_versions',
+    'stg_raw__penalties_versions',
+    'stg_raw__dishonesties_versions',
+    'stg_raw__court_enforcements_versions',
+    'stg_raw__tax_credits_versions',
+    'stg_raw__customs_credits_versions',
+    'stg_raw__inspections_versions',
+    'stg_raw__commendations_versions',
+    'stg_raw__industry_evaluations_versions',
+    'stg_raw__rectifications_versions',
+    'stg_raw__interviews_versions',
+    'stg_raw__commitments_versions',
+    'stg_raw__credit_repairs_versions',
+    'stg_raw__objections_versions',
+    'stg_raw__progress_reports_versions',
+] -%}
+
+with
+
+versions as (
+
+    {% for model in versions_models %}
+        select
+            record_kind,
+            record_key,
+            subject_key,
+            dept_code,
+            record_date,
+            change_type_code,
+            updated_at,
+            batch_id,
+            raw_row_id,
+            source_ref,
+            logical_date,
+            version_rank
+        from {{ ref(model) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+-- Records with a version in the batches not yet loaded: all of them on a full build.
+touched_records as (
+
+    select distinct
+        record_kind,
+        record_key
+    from versions
+    {% if is_incremental() %}
+        where batch_id > (select coalesce(max(loaded.batch_id), 0) from {{ this }} as loaded)
+    {% endif %}
+
+),
+
+-- Every version of a touched record, so older versions get is_latest_version re-written.
+delta as (
+
+    select versions.*
+    from versions
+    inner join touched_records
+        on
+            versions.record_kind = touched_records.record_kind
+            and versions.record_key = touched_records.record_key
+
+),
+
+final as (
+
+    select
+        record_kind || ':' || raw_row_id as credit_record_id,
+        record_kind,
+        record_key,
+        subject_key,
+        dept_code,
+        record_date as event_date,
+        change_type_code,
+        updated_at,
+        batch_id,
+        raw_row_id,
+        source_ref,
+        logical_date,
+        version_rank = 1 as is_latest_version
+    from delta
+
+)
+
+select * from final
