@@ -1,0 +1,260 @@
+{#- The follow-ups of each dishonesty record known on the as-of date: rectification (限期整改),
+    interviews (约谈), credit repair (信用修复) and objections (异议), one row per decision
+    document.  A follow-up counts once its system has stamped it and its own date has come;
+    of several versions of one follow-up the latest known counts, and a revoked one not at all.
+    Repair and objection numbers are only unique within their dishonesty record, so versions
+    are told apart by record and number together. -#}
+
+with
+
+as_of as (
+
+    select * from {{ ref('int_lifecycle_as_of') }}
+
+),
+
+rectification_versions as (
+
+    select * from {{ ref('stg_raw__rectifications_versions') }}
+
+),
+
+interview_versions as (
+
+    select * from {{ ref('stg_raw__interviews_versions') }}
+
+),
+
+repair_versions as (
+
+    select * from {{ ref('stg_raw__credit_repairs_versions') }}
+
+),
+
+objection_versions as (
+
+    select * from {{ ref('stg_raw__objections_versions') }}
+
+),
+
+rectifications as (
+
+    select
+        rectification_versions.dishonesty_doc_no,
+        rectification_versions.completion_date,
+        row_number() over (
+            partition by rectification_versions.dishonesty_doc_no
+            order by rectification_versions.updated_at desc, rectification_versions.raw_row_id desc
+        ) as known_rank,
+        rectification_versions.change_type_code
+    from rectification_versions
+    cross join as_of
+    where
+        rectification_versions.updated_at < as_of.known_before
+        and rectification_versions.completion_date <= as_of.as_of_date
+
+),
+
+interviews as (
+
+    select
+        interview_versions.dishonesty_doc_no,
+        interview_versions.interview_type_code,
+        interview_versions.interview_date,
+        row_number() over (
+            partition by
+                interview_versions.dishonesty_doc_no, interview_versions.interview_type_code
+            order by interview_versions.updated_at desc, interview_versions.raw_row_id desc
+        ) as known_rank,
+        interview_versions.change_type_code
+    from interview_versions
+    cross join as_of
+    where
+        interview_versions.updated_at < as_of.known_before
+        and interview_versions.interview_date <= as_of.as_of_date
+
+),
+
+repairs as (
+
+    select
+        repair_versions.dishonesty_doc_no,
+        repair_versions.repair_no,
+        repair_versions.stage_code,
+        repair_versions.application_date,
+        repair_versions.decision_code,
+        repair_versions.decision_date,
+        row_number() over (
+            partition by
+                repair_versions.dishonesty_doc_no,
+                repair_versions.repair_no,
+                repair_versions.stage_code
+            order by repair_versions.updated_at desc, repair_versions.raw_row_id desc
+        ) as known_rank,
+        repair_versions.change_type_code
+    from repair_versions
+    cross join as_of
+    where
+        repair_versions.updated_at < as_of.known_before
+        and repair_versions.application_date <= as_of.as_of_date
+        and (
+            repair_versions.decision_date is null
+            or repair_versions.decision_date <= as_of.as_of_date
+        )
+
+),
+
+objections as (
+
+    select
+        objection_versions.target_doc_no as dishonesty_doc_no,
+        objection_versions.objection_no,
+        objection_versions.stage_code,
+        objection_versions.filed_date,
+        objection_versions.outcome_code,
+        objection_versions.outcome_date,
+        row_number() over (
+            partition by
+                objection_versions.target_doc_no,
+                objection_versions.objection_no,
+                objection_versions.stage_code
+            order by objection_versions.updated_at desc, objection_versions.raw_row_id desc
+        ) as known_rank,
+        objection_versions.change_type_code
+    from objection_versions
+    cross join as_of
+    where
+        objection_versions.target_kind = '失信行为认定'
+        and objection_versions.updated_at < as_of.known_before
+        and objection_versions.filed_date <= as_of.as_of_date
+        and (
+            objection_versions.outcome_date is null
+            or objection_versions.outcome_date <= as_of.as_of_date
+        )
+
+),
+
+rectified as (
+
+    select
+        dishonesty_doc_no,
+        min(completion_date) as rectification_completion_date
+    from rectifications
+    where known_rank = 1 and change_type_code <> 'revoke'
+    group by dishonesty_doc_no
+
+),
+
+interviewed as (
+
+    select
+        dishonesty_doc_no,
+        min(interview_date) filter (
+            where interview_type_code = 'reminder'
+        ) as reminder_interview_date,
+        min(interview_date) filter (
+            where interview_type_code = 'warning'
+        ) as warning_interview_date
+    from interviews
+    where known_rank = 1 and change_type_code <> 'revoke'
+    group by dishonesty_doc_no
+
+),
+
+repair_stages as (
+
+    select * from repairs
+    where known_rank = 1 and change_type_code <> 'revoke'
+
+),
+
+repaired as (
+
+    select
+        dishonesty_doc_no,
+        max(application_date) as repair_application_date,
+        (array_agg(decision_code order by decision_date desc, repair_no desc) filter (
+            where stage_code = 'decision'
+        ))[1] as repair_decision_code,
+        max(decision_date) filter (where stage_code = 'decision') as repair_decision_date,
+        min(decision_date) filter (
+            where stage_code = 'decision' and decision_code = 'approved'
+        ) as repair_approved_date
+    from repair_stages
+    group by dishonesty_doc_no
+
+),
+
+objection_stages as (
+
+    select * from objections
+    where known_rank = 1 and change_type_code <> 'revoke'
+
+),
+
+objection_cases as (
+
+    select
+        dishonesty_doc_no,
+        objection_no,
+        min(filed_date) as objection_filed_date,
+        max(outcome_code) filter (where stage_code = 'closed') as objection_outcome_code,
+        max(outcome_date) filter (where stage_code = 'closed') as objection_outcome_date,
+        row_number() over (
+            partition by dishonesty_doc_no
+            order by min(filed_date) desc, objection_no desc
+        ) as objection_rank
+    from objection_stages
+    group by dishonesty_doc_no, objection_no
+
+),
+
+objected as (
+
+    select
+        dishonesty_doc_no,
+        objection_no,
+        objection_filed_date,
+        objection_outcome_code,
+        objection_outcome_date
+    from objection_cases
+    where objection_rank = 1
+
+),
+
+documents as (
+
+    select dishonesty_doc_no from rectified
+    union
+    select dishonesty_doc_no from interviewed
+    union
+    select dishonesty_doc_no from repaired
+    union
+    select dishonesty_doc_no from objected
+
+),
+
+final as (
+
+    select
+        documents.dishonesty_doc_no,
+        rectified.rectification_completion_date,
+        interviewed.reminder_interview_date,
+        interviewed.warning_interview_date,
+        repaired.repair_application_date,
+        repaired.repair_decision_code,
+        repaired.repair_decision_date,
+        repaired.repair_approved_date,
+        objected.objection_no,
+        objected.objection_filed_date,
+        objected.objection_outcome_code,
+        objected.objection_outcome_date
+    from documents
+    left join rectified on documents.dishonesty_doc_no = rectified.dishonesty_doc_no
+    left join interviewed on documents.dishonesty_doc_no = interviewed.dishonesty_doc_no
+    left join repaired on documents.dishonesty_doc_no = repaired.dishonesty_doc_no
+    left join objected on documents.dishonesty_doc_no = objected.dishonesty_doc_no
+
+)
+
+select * from final

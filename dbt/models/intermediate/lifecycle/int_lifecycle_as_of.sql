@@ -1,0 +1,29 @@
+{#- The as-of date (截至日期) of every lifecycle model: `--vars '{as_of_date: 2026-06-30}'`
+    reconstructs the state of that day; without it, today in the county's time zone. -#}
+{%- set county_timezone = var('county_timezone', 'Asia/Shanghai') -%}
+{%- set as_of_date = var('as_of_date', none) -%}
+
+with
+
+parameters as (
+
+    select
+        {% if as_of_date -%}
+            '{{ as_of_date }}'::date
+        {%- else -%}
+            (now() at time zone '{{ county_timezone }}')::date
+        {%- endif %} as as_of_date
+
+),
+
+final as (
+
+    select
+        as_of_date,
+        -- A row is known on the as-of date when its system stamped it before the next midnight.
+        ((as_of_date + 1)::timestamp at time zone '{{ county_timezone }}') as known_before
+    from parameters
+
+)
+
+select * from final

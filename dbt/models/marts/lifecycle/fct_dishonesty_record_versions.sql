@@ -1,0 +1,68 @@
+{#- Every version of every dishonesty record known on the as-of date (可查可核可溯): the original
+    identification, its corrections (更正) and its revocation (撤销), each with the rules as
+    they applied to that version and the period it was the current one. -#}
+
+with
+
+as_of as (
+
+    select * from {{ ref('int_lifecycle_as_of') }}
+
+),
+
+versions as (
+
+    select * from {{ ref('int_dishonesty_versions_ruled') }}
+
+),
+
+known as (
+
+    select
+        versions.*,
+        case
+            when versions.superseded_at < as_of.known_before then versions.superseded_at
+        end as valid_to,
+        row_number() over (
+            partition by versions.decision_doc_no order by versions.version_number desc
+        ) = 1 as is_current
+    from versions
+    cross join as_of
+    where versions.updated_at < as_of.known_before
+
+),
+
+final as (
+
+    select
+        dishonesty_version_key::text as dishonesty_version_key,
+        decision_doc_no::text as decision_doc_no,
+        version_number::integer as version_number,
+        is_current::boolean as is_current,
+        change_type_code::text as change_type_code,
+        updated_at::timestamptz as valid_from,
+        valid_to::timestamptz as valid_to,
+        known_date::date as known_date,
+        dept_code::text as dept_code,
+        subject_key::text as subject_key,
+        behaviour_code::text as behaviour_code,
+        sent_severity_code::text as sent_severity_code,
+        severity_code::text as severity_code,
+        severity_source::text as severity_source,
+        severity_changed::boolean as severity_changed,
+        decision_date::date as decision_date,
+        rectification_deadline::date as rectification_deadline,
+        publicity_min_end::date as publicity_min_end,
+        publicity_max_end::date as publicity_end,
+        sent_publicity_until::date as sent_publicity_until,
+        remarks::text as remarks,
+        record_id::text as record_id,
+        raw_row_id::bigint as raw_row_id,
+        batch_id::bigint as batch_id,
+        source_ref::text as source_ref,
+        logical_date::date as logical_date
+    from known
+
+)
+
+select * from final
