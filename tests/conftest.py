@@ -44,7 +44,8 @@ def _drop_test_databases() -> None:
         names = [
             row[0]
             for row in conn.execute(
-                "select datname from pg_database where datname like %s", (f"{prefix}%",)
+                "select datname from pg_database where datname = %s or starts_with(datname, %s)",
+                (prefix, f"{prefix}_"),
             )
         ]
     for name in names:
