@@ -21,14 +21,11 @@ import psycopg
 import pytest
 
 import credit.dbt
-from credit import warehouse
 from credit.dbt import run_dbt
-from credit.ingest import API_CONN, exchange_url, ingest_source, prepare_landing
+from credit.ingest import exchange_url, ingest_source
 from credit.paths import DBT_PROJECT_DIR
-from credit.simulator import engine
-from credit.simulator.api_server import serve_api
-from credit.simulator.settings import api_token
 from credit.workdays import add_months
+from tests.county import simulated_county
 
 FIRST_DAY = dt.date(2026, 1, 5)
 LAST_DAY = dt.date(2026, 6, 15)
@@ -48,26 +45,12 @@ def _build_lifecycle(day: dt.date) -> None:
 @pytest.fixture(scope="module")
 def county(tmp_path_factory, warehouse_url) -> Iterator[dict]:
     """The county advanced five months, ingested for DEPARTMENTS, seeded and built by dbt."""
-    base = warehouse.warehouse_url()
-    with pytest.MonkeyPatch.context() as patch:
-        url = base + "_lifecycle"
-        patch.setenv(warehouse.ENV_URL, url)
-        patch.setenv("CREDIT_DATA_DIR", str(tmp_path_factory.mktemp("county")))
-        patch.setenv("DBT_TARGET_PATH", str(tmp_path_factory.mktemp("dbt_target")))
-        patch.setenv("DBT_LOG_PATH", str(tmp_path_factory.mktemp("dbt_logs")))
-        for name in (url, url + "_exchange"):
-            warehouse.drop_database(name)
-        engine.create_county(11, "test", FIRST_DAY)
-        engine.advance(LAST_DAY)
-        prepare_landing()
-        with serve_api(port=0) as api:
-            uri = api.url.replace("http://", f"http://user:{api_token()}@")
-            patch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", uri)
-            for dept_code in DEPARTMENTS:
-                ingest_source(dept_code, LAST_DAY)
-            run_dbt(["seed"])
-            run_dbt(["build", *_vars(LAST_DAY)])
-            yield {"url": url, "truth": engine.truth_dir()}
+    with simulated_county(tmp_path_factory, "lifecycle", FIRST_DAY, LAST_DAY) as county:
+        for dept_code in DEPARTMENTS:
+            ingest_source(dept_code, LAST_DAY)
+        run_dbt(["seed"])
+        run_dbt(["build", *_vars(LAST_DAY)])
+        yield county
 
 
 def _truth(folder: Path, name: str) -> list[dict]:

@@ -10,20 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
+import os
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from credit import dbt_codegen, identifiers, warehouse
+from credit import dbt_codegen, identifiers
 from credit.catalogue import record_kinds
 from credit.dbt import run_dbt
-from credit.ingest import API_CONN, ingest_source, prepare_landing, reconcile_night
-from credit.simulator import engine
-from credit.simulator.api_server import serve_api
-from credit.simulator.settings import api_token
+from credit.ingest import ingest_source, reconcile_night
 from credit.sources import sources
+from tests.county import simulated_county
 
 FIRST_DAY = dt.date(2026, 1, 5)  # a Monday
 FIRST_NIGHT = dt.date(2026, 1, 9)
@@ -61,28 +62,12 @@ def test_keyword_names_are_the_ones_sqlfluff_knows() -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, warehouse_url) -> Iterator[str]:
     """A county ingested over two nights, dbt built after each; yields its warehouse URL."""
-    base = warehouse.warehouse_url()
-    with pytest.MonkeyPatch.context() as patch:
-        url = base + "_dbt"
-        patch.setenv(warehouse.ENV_URL, url)
-        patch.setenv("CREDIT_DATA_DIR", str(tmp_path_factory.mktemp("county")))
-        patch.setenv("DBT_TARGET_PATH", str(tmp_path_factory.mktemp("dbt_target")))
-        patch.setenv("DBT_LOG_PATH", str(tmp_path_factory.mktemp("dbt_logs")))
-        for name in (url, url + "_exchange"):
-            warehouse.drop_database(name)
-        engine.create_county(11, "test", FIRST_DAY)
-        engine.advance(SECOND_NIGHT)
-        prepare_landing()
-        with serve_api(port=0) as api:
-            patch.setenv(
-                f"AIRFLOW_CONN_{API_CONN.upper()}",
-                api.url.replace("http://", f"http://user:{api_token()}@"),
-            )
-            _ingest_night(FIRST_NIGHT, list(sources()))
-            run_dbt(["run", "--select", "+fct_credit_records"])
-            _ingest_night(SECOND_NIGHT, SECOND_NIGHT_SOURCES)
-            run_dbt(["build"])
-        yield url
+    with simulated_county(tmp_path_factory, "dbt", FIRST_DAY, SECOND_NIGHT) as county:
+        _ingest_night(FIRST_NIGHT, list(sources()))
+        run_dbt(["run", "--select", "+fct_credit_records"])
+        _ingest_night(SECOND_NIGHT, SECOND_NIGHT_SOURCES)
+        run_dbt(["build"])
+        yield county["url"]
 
 
 def _ingest_night(day: dt.date, dept_codes: Sequence[str]) -> None:
@@ -253,3 +238,15 @@ def test_sql_hash_and_mask_equal_python(built) -> None:
                 "select encode(audit.hmac_sha256(%s, %s), 'hex')", (key, b"message")
             ).fetchone()[0]
             assert sql_hmac == hmac.new(key, b"message", hashlib.sha256).hexdigest()
+
+
+def test_docs_generate_describes_the_marts(built) -> None:
+    run_dbt(["docs", "generate"])
+    catalog = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "catalog.json").read_text())
+    documented = {node["metadata"]["name"] for node in catalog["nodes"].values()}
+    assert {
+        "dim_subjects",
+        "fct_credit_records",
+        "fct_dishonesty_records",
+        "dossiers",
+    } <= documented

@@ -12,7 +12,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from credit import warehouse
 from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
 from credit.catalogue import record_kind
 from credit.connectors import SourceUnavailable, day_end, drop_folder, exchange_db, http_api
@@ -22,13 +21,11 @@ from credit.ingest import (
     api_client,
     exchange_url,
     ingest_source,
-    prepare_landing,
     reconcile_night,
 )
 from credit.simulator import engine
-from credit.simulator.api_server import serve_api
-from credit.simulator.settings import api_token
 from credit.sources import sources
+from tests.county import simulated_county
 
 FIRST_DAY = dt.date(2026, 1, 6)  # a Tuesday: one working day is enough
 LAST_DAY = FIRST_DAY
@@ -37,24 +34,9 @@ SHAPES = ("exchange_db", "drop_folder", "http_api")
 
 @pytest.fixture(scope="module")
 def county(tmp_path_factory, airflow_ready) -> Iterator[dict]:
-    """A test-scale county advanced over a working week, its own warehouse and a running API."""
-    base = warehouse.warehouse_url()
-    with pytest.MonkeyPatch.context() as patch:
-        url = base.rsplit("/", 1)[0] + "/" + base.rsplit("/", 1)[1] + "_ingest"
-        patch.setenv(warehouse.ENV_URL, url)
-        patch.setenv("CREDIT_DATA_DIR", str(tmp_path_factory.mktemp("county")))
-        for name in (url, url + "_exchange"):
-            warehouse.drop_database(name)
-        engine.create_county(11, "test", FIRST_DAY)
-        engine.advance(LAST_DAY)
-        prepare_landing()
-        with serve_api(port=0) as api:
-            patch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", _api_uri(api.url))
-            yield {"url": url, "truth": engine.truth_dir()}
-
-
-def _api_uri(base_url: str) -> str:
-    return base_url.replace("http://", f"http://user:{api_token()}@")
+    """A test-scale county of one working day, its own warehouse and a running API."""
+    with simulated_county(tmp_path_factory, "ingest", FIRST_DAY, LAST_DAY) as county:
+        yield county
 
 
 def _truth(folder: Path, name: str) -> list[dict]:
