@@ -9,7 +9,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint bench airflow-ui docs stop clean
+.PHONY: demo test lint bench airflow-ui stop clean
 
 demo: .venv/.synced ## Simulate the county, run the nightly chain, export (see README)
 	.venv/bin/credit demo
@@ -21,6 +21,11 @@ lint: .venv/.synced ## ruff (Python) and sqlfluff (dbt SQL)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/sqlfluff lint dbt/models dbt/macros
+
+bench: .venv/.synced ## Benchmarks; results go to docs/benchmarks.md
+	.venv/bin/python bench/bench_simulator.py
+	.venv/bin/python bench/bench_ingest.py
+	.venv/bin/python bench/bench_transform.py
 
 airflow-ui: .venv/.synced ## Airflow's UI at http://localhost:8080 (airflow standalone)
 	.venv/bin/credit airflow standalone

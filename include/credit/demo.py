@@ -31,6 +31,8 @@ def run(*, seed: int, scale: str, first_day: date, days: int) -> None:
             airflow_env.run_dag(
                 "credit_ingest", datetime.combine(day, time(), airflow_env.COUNTY_TIMEZONE)
             )
+    console.rule("transform: the dbt warehouse, rendered by Cosmos")
+    airflow_env.run_dag("credit_transform")
     _summarise(url, first_day, last_day)
 
 
@@ -75,4 +77,25 @@ def _summarise(url: str, first_day: date, last_day: date) -> None:
         else f"[red]reconciliation: {unbalanced} batches do not balance[/]"
     )
     console.print(f"Data Docs: {data_docs_dir() / 'index.html'}")
+    marts = Table("mart", "rows", title="warehouse")
+    for table, count in _mart_counts(url).items():
+        marts.add_row(table, f"{count:,}")
+    console.print(marts)
     console.print('Query the warehouse: psql "$(.venv/bin/credit warehouse url)"')
+
+
+MARTS = (
+    "marts.dim_subjects",
+    "marts.fct_credit_records",
+    "marts.fct_dishonesty_records",
+    "marts.fct_dishonesty_record_versions",
+    "marts.dossiers",
+)
+
+
+def _mart_counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            table: conn.execute(f"select count(*) from {table}").fetchone()[0]  # noqa: S608
+            for table in MARTS
+        }
