@@ -78,8 +78,8 @@ def _summarise(url: str, first_day: date, last_day: date) -> None:
     )
     console.print(f"Data Docs: {data_docs_dir() / 'index.html'}")
     marts = Table("mart", "rows", title="warehouse")
-    for table, count in _mart_counts(url).items():
-        marts.add_row(table, f"{count:,}")
+    for mart, count in _mart_counts(url).items():
+        marts.add_row(mart, f"{count:,}")
     console.print(marts)
     console.print('Query the warehouse: psql "$(.venv/bin/credit warehouse url)"')
 
