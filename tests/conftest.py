@@ -88,3 +88,23 @@ def airflow_ready(warehouse_url: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return TEST_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def quarter_county_built(tmp_path_factory, warehouse_url) -> Iterator:
+    """One county for the whole session (see tests/county.py), built once, shared read-only."""
+    from tests.county import built_quarter_county
+
+    with built_quarter_county(tmp_path_factory) as county:
+        yield county
+
+
+@pytest.fixture
+def quarter_county(quarter_county_built) -> Iterator:
+    """The shared quarter county with its environment active for one test.
+
+    Tests must not change its warehouse; to try a changed rule, build into a copy of the dbt
+    project with a different target schema or database.
+    """
+    with quarter_county_built.active() as county:
+        yield county

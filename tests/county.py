@@ -2,40 +2,110 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from credit import warehouse
 
+# The shared county: one full quarter (2026 Q1) and the first days of the next, so quarterly
+# numbers, quarter-on-quarter comparisons and the exports' "Nth working day after quarter end"
+# all have data.
+QUARTER_FIRST_DAY = date(2026, 1, 5)
+QUARTER_LAST_DAY = date(2026, 4, 8)
+
+
+@dataclass(frozen=True)
+class County:
+    """A simulated county's warehouse, ground truth and the environment that points at them."""
+
+    url: str
+    truth: Path
+    env: dict[str, str]
+
+    def __getitem__(self, key: str):  # county["url"], as the module fixtures have always used
+        return getattr(self, key)
+
+    @contextmanager
+    def active(self) -> Iterator[County]:
+        """Point the project (warehouse, data folder, dbt target, API connection) at this county."""
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in self.env.items():
+                patch.setenv(name, value)
+            yield self
+
 
 @contextmanager
 def simulated_county(
-    tmp_path_factory: pytest.TempPathFactory, name: str, first_day: date, last_day: date
-) -> Iterator[dict]:
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    first_day: date,
+    last_day: date,
+    *,
+    activate: bool = True,
+) -> Iterator[County]:
     """A test-scale county from ``first_day`` to ``last_day`` with a private warehouse.
 
     Its own databases (``<test warehouse>_<name>`` and its exchange database), data folder and
     dbt target folder, and the county's HTTP API served on a free port, all undone on exit.
-    Yields the warehouse URL and the ground truth folder.
+    With ``activate`` the county's environment is set inside the ``with`` block; without, only
+    ``County.active()`` sets it (for a county shared by a whole session).
     """
     from credit.ingest import API_CONN, prepare_landing
     from credit.simulator import engine
-    from credit.simulator.api_server import serve_api
+    from credit.simulator.api_server import start_api
     from credit.simulator.settings import api_token
 
     url = f"{warehouse.warehouse_url()}_{name}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(warehouse.ENV_URL, url)
-        patch.setenv("CREDIT_DATA_DIR", str(tmp_path_factory.mktemp(name)))
-        patch.setenv("DBT_TARGET_PATH", str(tmp_path_factory.mktemp(f"{name}_dbt_target")))
-        patch.setenv("DBT_LOG_PATH", str(tmp_path_factory.mktemp(f"{name}_dbt_logs")))
+    env = {
+        warehouse.ENV_URL: url,
+        "CREDIT_DATA_DIR": str(tmp_path_factory.mktemp(name)),
+        "DBT_TARGET_PATH": str(tmp_path_factory.mktemp(f"{name}_dbt_target")),
+        "DBT_LOG_PATH": str(tmp_path_factory.mktemp(f"{name}_dbt_logs")),
+    }
+    with County(url=url, truth=Path(), env=env).active():
         engine.create_county(11, "test", first_day)
         engine.advance(last_day)
         prepare_landing()
-        with serve_api(port=0) as api:
-            token_url = api.url.replace("http://", f"http://user:{api_token()}@")
-            patch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", token_url)
-            yield {"url": url, "truth": engine.truth_dir()}
+        truth = engine.truth_dir()
+        server = start_api(port=0)  # serves this county's folder even when inactive
+    try:
+        token_url = server.url.replace("http://", f"http://user:{api_token()}@")
+        env[f"AIRFLOW_CONN_{API_CONN.upper()}"] = token_url
+        county = County(url=url, truth=truth, env=env)
+        if activate:
+            with county.active():
+                yield county
+        else:
+            yield county
+    finally:
+        server.stop()
+
+
+@contextmanager
+def built_quarter_county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[County]:
+    """The shared county: every department ingested up to QUARTER_LAST_DAY, dbt seeded and built.
+
+    The first night of a new installation catches up on each source's backlog, so one ingest per
+    department lands the whole period; dbt then builds everything as of the last day.
+    """
+    from credit.dbt import run_dbt
+    from credit.ingest import ingest_source, reconcile_night
+    from credit.sources import sources
+
+    with simulated_county(
+        tmp_path_factory, "quarter", QUARTER_FIRST_DAY, QUARTER_LAST_DAY, activate=False
+    ) as county:
+        with county.active():
+            for dept_code in sources():
+                ingest_source(dept_code, QUARTER_LAST_DAY)
+            reconcile_night(QUARTER_LAST_DAY)
+            run_dbt(["seed"])
+            as_of = json.dumps({"as_of_date": QUARTER_LAST_DAY.isoformat()})
+            run_dbt(["build", "--vars", as_of])
+        yield county
