@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 
 import pytest
@@ -132,3 +134,10 @@ def test_default_key_warns_loudly(monkeypatch, caplog) -> None:
     with caplog.at_level(logging.WARNING):
         hash_identifier("11010519491231002X")
     assert "DEVELOPMENT key" in caplog.text
+
+
+@given(st.binary(max_size=200), st.binary(max_size=100))
+def test_hmac_from_pads_is_hmac(key: bytes, message: bytes) -> None:
+    inner, outer = identifiers.hmac_pads(key)
+    from_pads = hashlib.sha256(outer + hashlib.sha256(inner + message).digest()).hexdigest()
+    assert from_pads == hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -204,6 +204,17 @@ def hash_key() -> bytes:
     return DEVELOPMENT_HASH_KEY.encode()
 
 
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer pads of an HMAC-SHA256 key (RFC 2104).
+
+    The warehouse stores these instead of the key (``credit.warehouse``), so SQL can hash with
+    two ``sha256`` calls: ``sha256(outer || sha256(inner || message))``.
+    """
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+
+
 def hash_identifier(value: str, key: bytes | None = None) -> str:
     """Keyed hash (HMAC-SHA256, hex) of a normalised identifier: the pseudonymous subject key."""
     return hmac.new(key or hash_key(), normalise(value).encode(), hashlib.sha256).hexdigest()

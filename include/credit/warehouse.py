@@ -20,6 +20,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
+from credit import identifiers
 from credit.paths import data_dir
 
 ENV_URL = "CREDIT_WAREHOUSE_URL"
@@ -204,7 +205,38 @@ def ensure_warehouse() -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         for schema in WAREHOUSE_SCHEMAS:
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+        install_identifier_key(conn)
     return url
+
+
+def install_identifier_key(conn: psycopg.Connection) -> None:
+    """Store the HMAC pads of ``CREDIT_ID_HASH_KEY`` for ``audit.hash_identifier`` (dbt's hook).
+
+    The pads are the key, so only the owner may read them; they travel as query parameters,
+    never in SQL text that dbt or the server would log.
+    """
+    inner_pad, outer_pad = identifiers.hmac_pads(identifiers.hash_key())
+    conn.execute(
+        """
+        create table if not exists audit.identifier_hash_key (
+            singleton boolean primary key default true check (singleton),
+            inner_pad bytea not null,
+            outer_pad bytea not null
+        )
+        """
+    )
+    conn.execute("revoke all on audit.identifier_hash_key from public")
+    conn.execute(
+        """
+        insert into audit.identifier_hash_key (singleton, inner_pad, outer_pad)
+        values (true, %s, %s)
+        on conflict (singleton) do update
+            set inner_pad = excluded.inner_pad, outer_pad = excluded.outer_pad
+        where (audit.identifier_hash_key.inner_pad, audit.identifier_hash_key.outer_pad)
+            is distinct from (excluded.inner_pad, excluded.outer_pad)
+        """,
+        (inner_pad, outer_pad),
+    )
 
 
 def _normalise(url: str) -> str:
