@@ -1,0 +1,136 @@
+{#- Daily stock and flows of every slice, for records and for subjects: inflow on the day an
+    interval starts, exit (by reason) on the day it ends, stock at the end of each day of the
+    monitoring window. Intervals that started before the window count on its opening day
+    (window_start - 1), so stock_end of that day is the opening stock. -#}
+
+with
+
+window_bounds as (
+
+    select * from {{ ref('int_monitoring_window') }}
+
+),
+
+intervals as (
+
+    select
+        'records' as unit,
+        dimension,
+        dimension_value,
+        start_date,
+        end_date,
+        exit_reason
+    from {{ ref('int_dishonesty_intervals') }}
+    union all
+    select
+        'subjects' as unit,
+        dimension,
+        dimension_value,
+        start_date,
+        end_date,
+        exit_reason
+    from {{ ref('int_dishonesty_subject_spells') }}
+
+),
+
+clipped as (
+
+    select
+        intervals.unit,
+        intervals.dimension,
+        intervals.dimension_value,
+        greatest(intervals.start_date, window_bounds.window_start - 1) as start_day,
+        case
+            when intervals.end_date is null or intervals.end_date > window_bounds.window_end
+                then null
+            else greatest(intervals.end_date, window_bounds.window_start - 1)
+        end as end_day,
+        intervals.exit_reason
+    from intervals
+    cross join window_bounds
+    where intervals.start_date <= window_bounds.window_end
+
+),
+
+inflows as (
+
+    select unit, dimension, dimension_value, start_day as day, count(*) as inflow
+    from clipped
+    group by 1, 2, 3, 4
+
+),
+
+exits as (
+
+    select
+        unit,
+        dimension,
+        dimension_value,
+        end_day as day,
+        count(*) as exit_total,
+        count(*) filter (where exit_reason = 'repair') as exit_repair,
+        count(*) filter (where exit_reason = 'expiry') as exit_expiry,
+        count(*) filter (where exit_reason = 'revocation') as exit_revocation
+    from clipped
+    where end_day is not null
+    group by 1, 2, 3, 4
+
+),
+
+slices as (
+
+    select distinct unit, dimension, dimension_value from clipped
+
+),
+
+days as (
+
+    select day::date as day
+    from window_bounds
+    cross join lateral generate_series(
+        window_bounds.window_start - 1, window_bounds.window_end, interval '1 day'
+    ) as spine (day)
+
+),
+
+flows as (
+
+    select
+        slices.unit,
+        slices.dimension,
+        slices.dimension_value,
+        days.day,
+        coalesce(inflows.inflow, 0) as inflow,
+        coalesce(exits.exit_total, 0) as exit_total,
+        coalesce(exits.exit_repair, 0) as exit_repair,
+        coalesce(exits.exit_expiry, 0) as exit_expiry,
+        coalesce(exits.exit_revocation, 0) as exit_revocation
+    from slices
+    cross join days
+    left join inflows
+        on
+            slices.unit = inflows.unit
+            and slices.dimension = inflows.dimension
+            and slices.dimension_value = inflows.dimension_value
+            and days.day = inflows.day
+    left join exits
+        on
+            slices.unit = exits.unit
+            and slices.dimension = exits.dimension
+            and slices.dimension_value = exits.dimension_value
+            and days.day = exits.day
+
+),
+
+final as (
+
+    select
+        *,
+        sum(inflow - exit_total) over (
+            partition by unit, dimension, dimension_value order by day
+        ) as stock_end
+    from flows
+
+)
+
+select * from final

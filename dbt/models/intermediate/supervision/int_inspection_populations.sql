@@ -1,0 +1,88 @@
+{#- Who each department may draw in each quarter's double-random spot checks (双随机抽查
+    对象库): registered, existing (存续) subjects established before the quarter, whose GB/T 4754
+    section is in the department's `inspection_scopes`, with the grade of the latest evaluation
+    before the quarter began (the earliest evaluation when there is none). Quarters: those of
+    the monitoring window. -#}
+
+with
+
+window_bounds as (
+
+    select * from {{ ref('int_monitoring_window') }}
+
+),
+
+quarters as (
+
+    select
+        quarter_start::date as quarter_start,
+        (quarter_start + interval '3 months' - interval '1 day')::date as quarter_end,
+        to_char(quarter_start, 'YYYY"Q"Q') as plan_quarter
+    from window_bounds
+    cross join lateral generate_series(
+        window_bounds.window_start, window_bounds.window_end, interval '3 months'
+    ) as spine (quarter_start)
+
+),
+
+scopes as (
+
+    select distinct dept_code, industry_section from {{ ref('inspection_scopes') }}
+
+),
+
+subjects as (
+
+    select * from {{ ref('int_subject_domains') }}
+    where is_registered and status = '存续'
+
+),
+
+grades as (
+
+    select subject_key, evaluation_date, grade from {{ ref('fct_subject_grades') }}
+
+),
+
+quarter_grades as (
+
+    select distinct on (quarters.plan_quarter, grades.subject_key)
+        quarters.plan_quarter,
+        grades.subject_key,
+        grades.evaluation_date as grade_date,
+        grades.grade
+    from quarters
+    cross join grades
+    order by
+        quarters.plan_quarter,
+        grades.subject_key,
+        grades.evaluation_date < quarters.quarter_start desc,
+        abs(grades.evaluation_date - quarters.quarter_start)
+
+),
+
+final as (
+
+    select
+        quarters.plan_quarter,
+        quarters.quarter_start,
+        quarters.quarter_end,
+        scopes.dept_code,
+        subjects.subject_key,
+        subjects.subject_name,
+        subjects.domain_code,
+        subjects.lead_dept_code,
+        quarter_grades.grade_date,
+        quarter_grades.grade
+    from quarters
+    inner join subjects
+        on subjects.established_date < quarters.quarter_start
+    inner join scopes on subjects.industry_section = scopes.industry_section
+    inner join quarter_grades
+        on
+            quarters.plan_quarter = quarter_grades.plan_quarter
+            and subjects.subject_key = quarter_grades.subject_key
+
+)
+
+select * from final

@@ -1,0 +1,27 @@
+{#- The enabled warning rules (预警规则) of the `warning_rules` seed, with the as-of date. -#}
+
+with
+
+rules as (
+
+    select * from {{ ref('warning_rules') }} where enabled
+
+),
+
+as_of as (
+
+    select as_of_date from {{ ref('int_lifecycle_as_of') }}
+
+),
+
+final as (
+
+    select
+        rules.*,
+        as_of.as_of_date
+    from rules
+    cross join as_of
+
+)
+
+select * from final

@@ -1,0 +1,135 @@
+{#- grade_fell: a subject's grade fell into one of the rule's `threshold_grades` (e.g. C, D)
+    against its previous evaluation, so inspection intensity rises (提高监管频次). Dated by the
+    first score-changing fact after the previous evaluation (the evaluation date when none);
+    closed at the first later evaluation whose grade is out of the threshold grades. Owned by
+    the lead department of the subject's domain. -#}
+
+{{ config(materialized='table') }}
+
+
+with
+
+rules as (
+
+    select * from {{ ref('int_warning_rules_enabled') }} where rule_code = 'grade_fell'
+
+),
+
+grades as (
+
+    select
+        *,
+        lag(evaluation_date) over (
+            partition by subject_key order by evaluation_date
+        ) as previous_evaluation_date
+    from {{ ref('fct_subject_grades') }}
+
+),
+
+subjects as (
+
+    select * from {{ ref('int_subject_domains') }}
+
+),
+
+facts as (
+
+    select subject_key, fact_date as event_date from {{ ref('int_evaluation_facts') }}
+    union
+    select subject_key, fact_end as event_date
+    from {{ ref('int_evaluation_facts') }}
+    where fact_end is not null
+
+),
+
+falls as (
+
+    select
+        rules.rule_code,
+        grades.subject_key,
+        grades.evaluation_date,
+        grades.previous_evaluation_date,
+        grades.previous_grade,
+        grades.grade,
+        grades.score
+    from grades
+    cross join rules
+    where
+        grades.previous_grade is not null
+        and grades.grade > grades.previous_grade
+        and grades.grade = any(string_to_array(replace(rules.threshold_grades, ' ', ''), ','))
+
+),
+
+first_events as (
+
+    select
+        falls.subject_key,
+        falls.evaluation_date,
+        min(facts.event_date) as first_event_date
+    from falls
+    inner join facts
+        on
+            falls.subject_key = facts.subject_key
+            and facts.event_date > falls.previous_evaluation_date
+            and facts.event_date <= falls.evaluation_date
+    group by 1, 2
+
+),
+
+recoveries as (
+
+    select
+        falls.subject_key,
+        falls.evaluation_date,
+        min(later.evaluation_date) as recovery_date
+    from falls
+    cross join rules
+    inner join grades as later
+        on
+            falls.subject_key = later.subject_key
+            and later.evaluation_date > falls.evaluation_date
+            and not later.grade = any(
+                string_to_array(replace(rules.threshold_grades, ' ', ''), ',')
+            )
+    group by 1, 2
+
+),
+
+dated as (
+
+    select
+        falls.*,
+        coalesce(first_events.first_event_date, falls.evaluation_date) as raised_date,
+        recoveries.recovery_date as closed_date
+    from falls
+    left join first_events
+        on
+            falls.subject_key = first_events.subject_key
+            and falls.evaluation_date = first_events.evaluation_date
+    left join recoveries
+        on
+            falls.subject_key = recoveries.subject_key
+            and falls.evaluation_date = recoveries.evaluation_date
+
+),
+
+final as (
+
+    select
+        dated.rule_code,
+        dated.subject_key || '|' || dated.previous_evaluation_date::text || '|' || dated.grade
+            as condition_key,
+        dated.subject_key,
+        subjects.lead_dept_code as dept_code,
+        dated.raised_date,
+        dated.closed_date,
+        '信用等级由' || dated.previous_grade || '级（' || dated.previous_evaluation_date::text
+        || '评价）降为' || dated.grade || '级（' || dated.evaluation_date::text || '评价，得分'
+        || dated.score::text || '），应提高抽查比例和频次。' as facts
+    from dated
+    inner join subjects on dated.subject_key = subjects.subject_key
+
+)
+
+select * from final

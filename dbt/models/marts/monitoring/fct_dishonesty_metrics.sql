@@ -1,0 +1,94 @@
+{#- Stock, inflow, exit and distribution of dishonesty (失信存量、增量、退出、分布) per day,
+    month and quarter of the monitoring window, by dimension, for records and for subjects.
+    stock_start is the stock at the end of the day before the period, stock_end at the end of
+    its last day (the as-of date for the running month and quarter), so on every row
+    stock_end = stock_start + inflow - exit_total. -#}
+
+with
+
+daily as (
+
+    select * from {{ ref('int_dishonesty_daily_flows') }}
+
+),
+
+window_bounds as (
+
+    select * from {{ ref('int_monitoring_window') }}
+
+),
+
+in_periods as (
+
+    select
+        grains.grain,
+        case grains.grain
+            when 'day' then daily.day
+            else date_trunc(grains.grain, daily.day)::date
+        end as period_start,
+        daily.*
+    from daily
+    cross join window_bounds
+    cross join (values ('day'), ('month'), ('quarter')) as grains (grain)
+    where daily.day >= window_bounds.window_start
+
+),
+
+aggregated as (
+
+    select
+        grain,
+        period_start,
+        max(day) as period_end,
+        unit,
+        dimension,
+        dimension_value,
+        sum(inflow) as inflow,
+        sum(exit_total) as exit_total,
+        sum(exit_repair) as exit_repair,
+        sum(exit_expiry) as exit_expiry,
+        sum(exit_revocation) as exit_revocation
+    from in_periods
+    group by grain, period_start, unit, dimension, dimension_value
+
+),
+
+final as (
+
+    select
+        (
+            aggregated.grain || '|' || aggregated.period_start::text || '|'
+            || aggregated.dimension || '|' || aggregated.dimension_value || '|' || aggregated.unit
+        )::text as metric_key,
+        aggregated.grain::text as grain,
+        aggregated.period_start::date as period_start,
+        aggregated.period_end::date as period_end,
+        aggregated.dimension::text as dimension,
+        aggregated.dimension_value::text as dimension_value,
+        aggregated.unit::text as unit,
+        opening.stock_end::bigint as stock_start,
+        aggregated.inflow::bigint as inflow,
+        aggregated.exit_total::bigint as exit_total,
+        aggregated.exit_repair::bigint as exit_repair,
+        aggregated.exit_expiry::bigint as exit_expiry,
+        aggregated.exit_revocation::bigint as exit_revocation,
+        closing.stock_end::bigint as stock_end,
+        window_bounds.window_end::date as as_of_date
+    from aggregated
+    cross join window_bounds
+    inner join daily as opening
+        on
+            aggregated.unit = opening.unit
+            and aggregated.dimension = opening.dimension
+            and aggregated.dimension_value = opening.dimension_value
+            and aggregated.period_start - 1 = opening.day
+    inner join daily as closing
+        on
+            aggregated.unit = closing.unit
+            and aggregated.dimension = closing.dimension
+            and aggregated.dimension_value = closing.dimension_value
+            and aggregated.period_end = closing.day
+
+)
+
+select * from final

@@ -1,0 +1,42 @@
+{#- Industry risk (行业风险): each domain's dishonesty rate at the end of each quarter of the
+    monitoring window (subjects holding an active record / subjects of the domain) against the
+    end of the previous quarter. The running quarter compares the as-of date. -#}
+
+with
+
+metrics as (
+
+    select * from {{ ref('fct_dishonesty_metrics') }}
+    where grain = 'quarter' and dimension = 'domain' and unit = 'subjects'
+
+),
+
+domain_sizes as (
+
+    select domain_code, count(*) as domain_subjects
+    from {{ ref('int_subject_domains') }}
+    group by domain_code
+
+),
+
+final as (
+
+    select
+        metrics.dimension_value as domain_code,
+        to_char(metrics.period_start, 'YYYY"Q"Q') as quarter,
+        metrics.period_start,
+        metrics.period_end,
+        metrics.period_end = (metrics.period_start + interval '3 months' - interval '1 day')::date
+            as quarter_closed,
+        domain_sizes.domain_subjects,
+        metrics.stock_start as dishonest_subjects_start,
+        metrics.stock_end as dishonest_subjects_end,
+        round(metrics.stock_start::numeric / domain_sizes.domain_subjects, 4) as rate_start,
+        round(metrics.stock_end::numeric / domain_sizes.domain_subjects, 4) as rate_end,
+        round(metrics.stock_end::numeric / nullif(metrics.stock_start, 0), 4) as rate_ratio
+    from metrics
+    inner join domain_sizes on metrics.dimension_value = domain_sizes.domain_code
+
+)
+
+select * from final

@@ -1,0 +1,59 @@
+{#- Related-party risk (关联方风险): a subject whose legal representative (法定代表人, the key
+    person the registrations name) is also the legal representative of another subject, or is
+    himself a natural-person subject, holding a serious dishonesty record. One row per subject
+    and serious record, while the record is active (ends at its exit). Matched on the keyed
+    hash of the resident ID, never the ID. -#}
+
+with
+
+subjects as (
+
+    select * from {{ ref('int_subject_domains') }}
+    where legal_rep_id_number_hash is not null
+
+),
+
+serious as (
+
+    select * from {{ ref('fct_dishonesty_records') }} where severity_code = 'serious'
+
+),
+
+related as (
+
+    select
+        subjects.subject_key,
+        others.subject_key as related_subject_key,
+        'shared_legal_rep' as relation
+    from subjects
+    inner join subjects as others
+        on
+            subjects.legal_rep_id_number_hash = others.legal_rep_id_number_hash
+            and subjects.subject_key <> others.subject_key
+    union
+    select
+        subject_key,
+        'P:' || legal_rep_id_number_hash as related_subject_key,
+        'legal_rep_himself' as relation
+    from subjects
+
+),
+
+final as (
+
+    select
+        related.subject_key,
+        related.related_subject_key,
+        related.relation,
+        serious.subject_name as related_subject_name,
+        serious.decision_doc_no,
+        serious.dept_code,
+        serious.behaviour,
+        serious.decision_date as risk_start,
+        serious.exit_date as risk_end
+    from related
+    inner join serious on related.related_subject_key = serious.subject_key
+
+)
+
+select * from final
