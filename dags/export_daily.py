@@ -1,0 +1,46 @@
+"""Airflow DAG ``credit_export_daily``: the day's warnings to the credit office and departments."""
+
+from airflow.sdk import dag, task
+
+from credit.airflow_env import DAG_DEFAULT_ARGS
+from credit.assets import MARTS_ASSET
+
+
+@dag(
+    dag_id="credit_export_daily",
+    # After each night's transform has rebuilt the marts.
+    schedule=[MARTS_ASSET],
+    catchup=False,
+    max_active_runs=1,
+    default_args=DAG_DEFAULT_ARGS,
+    tags=["credit", "export", "warnings"],
+    doc_md="""
+### Daily warnings export (信用预警日报)
+
+Runs when `credit_transform` publishes the `marts` asset. Reads `marts.fct_warnings` as of the
+marts' day and writes, under `<data dir>/outbox/daily_warnings/<day>/`, one workbook (XLSX with
+the same tables as UTF-8 CSV) for the credit office (every new and still-open warning, summaries
+by department and by rule), one per responsible department (谁认定、谁负责) and one per town,
+street or zone (镇街/园区) for subjects registered there, plus `manifest.json` (rows, sha256).
+The export is logged in `audit.exports`. `deliver` e-mails each recipient its files when
+`AIRFLOW_CONN_CREDIT_SMTP` is set (logged in `audit.deliveries`); files already sent are not
+sent again. Re-running rewrites byte-identical files. See `docs/exports.md`.
+""",
+)
+def credit_export_daily():
+    @task
+    def export() -> dict:
+        from credit.exports.daily import export_daily_warnings
+
+        return export_daily_warnings().summary()
+
+    @task
+    def deliver(exported: dict) -> dict:
+        from credit.exports.delivery import deliver
+
+        return deliver(exported["kind"], exported["period"])
+
+    deliver(export())
+
+
+credit_export_daily()

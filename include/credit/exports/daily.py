@@ -1,0 +1,225 @@
+"""Daily warnings (每日信用预警): the new and still-open warnings of the marts' day.
+
+One workbook for the credit office (every warning, summaries by department and by rule), one
+per responsible department (谁认定、谁负责: its own warnings) and one per town, street or zone
+(镇街/园区: warnings about subjects registered there). A warning is in the day's files when it
+is open or acknowledged, or was raised that day.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from credit.exports.audit import record_export
+from credit.exports.labels import SEVERITY_RANK, SEVERITY_ZH, WARNING_STATUS_ZH
+from credit.exports.outbox import Export, ExportWriter
+from credit.exports.settings import Recipient, export_settings, recipients
+from credit.exports.workbook import Chart, Column, Table
+from credit.warehouse import warehouse_url
+
+KIND = "daily_warnings"
+
+WARNINGS_SQL = """
+select
+    warnings.warning_id,
+    warnings.rule_code,
+    warnings.rule_name,
+    warnings.severity_code,
+    warnings.responsible_dept_code,
+    coalesce(departments.name_zh, warnings.responsible_dept_code) as dept_name,
+    warnings.subject_name,
+    coalesce(subjects.uscc, subjects.id_number_masked) as subject_identifier,
+    warnings.division_code,
+    divisions.name_zh as division_name,
+    warnings.raised_date,
+    warnings.status,
+    warnings.facts
+from marts.fct_warnings as warnings
+left join marts.dim_subjects as subjects on warnings.subject_key = subjects.subject_key
+left join reference.departments as departments
+    on warnings.responsible_dept_code = departments.dept_code
+left join reference.jiangyin_divisions as divisions
+    on warnings.division_code = divisions.division_code
+where warnings.status <> 'closed' or warnings.raised_date = %(day)s
+"""
+
+WARNING_COLUMNS = (
+    Column("warning_id", "预警编号"),
+    Column("is_new", "今日新增"),
+    Column("rule_name", "预警规则"),
+    Column("rule_code", "规则代码"),
+    Column("severity", "预警等级"),
+    Column("dept_name", "责任部门"),
+    Column("subject_name", "主体名称"),
+    Column("subject_identifier", "统一社会信用代码/身份证号（脱敏）"),
+    Column("division_name", "所属镇街/园区"),
+    Column("raised_date", "预警日期", "date"),
+    Column("days_open", "已持续天数", "int"),
+    Column("status_zh", "状态"),
+    Column("facts", "预警事实"),
+)
+
+
+class ExportError(RuntimeError):
+    """An export cannot be made as asked (the marts describe another day, no data)."""
+
+
+def marts_as_of_date(conn: psycopg.Connection) -> date:
+    """The county day the marts were last built as of (dbt's ``as_of_date``)."""
+    row = conn.execute(
+        "select max(as_of_date) from marts.fct_dishonesty_records"
+        " union all select max(as_of_date) from marts.fct_warnings"
+    ).fetchall()
+    days = [day for (day,) in row if day is not None]
+    if not days:
+        raise ExportError("the marts are empty: run the transform before exporting")
+    return max(days)
+
+
+def fetch_warnings(conn: psycopg.Connection, day: date) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cursor:
+        rows = cursor.execute(WARNINGS_SQL, {"day": day}).fetchall()
+    for row in rows:
+        row["is_new"] = "是" if row["raised_date"] == day else "否"
+        row["severity"] = SEVERITY_ZH.get(row["severity_code"], row["severity_code"])
+        row["status_zh"] = WARNING_STATUS_ZH.get(row["status"], row["status"])
+        row["days_open"] = (day - row["raised_date"]).days
+    rows.sort(
+        key=lambda r: (-SEVERITY_RANK.get(r["severity_code"], 0), r["raised_date"], r["warning_id"])
+    )
+    return rows
+
+
+def export_daily_warnings(day: date | None = None) -> Export:
+    """Write the day's warnings workbooks to the outbox and log the export.
+
+    ``day`` defaults to the marts' as-of date; any other day is refused, since the marts
+    describe only the day they were built as of.
+    """
+    url = warehouse_url()
+    with psycopg.connect(url) as conn:
+        marts_day = marts_as_of_date(conn)
+        if day is not None and day != marts_day:
+            raise ExportError(f"the marts are as of {marts_day}, not {day}: transform {day} first")
+        rows = fetch_warnings(conn, marts_day)
+    export = write_daily_warnings(marts_day, rows)
+    record_export(url, export)
+    return export
+
+
+def write_daily_warnings(day: date, rows: list[dict[str, Any]]) -> Export:
+    """Lay out the warnings' workbooks, one folder per recipient."""
+    everyone = recipients()
+    skip_empty = export_settings()["daily_warnings"]["skip_empty_recipients"]
+    writer = ExportWriter(KIND, day.isoformat(), day, created=day)
+    office = everyone["credit_office"]
+    _report(writer, office, day, rows, by_department=True)
+    by_dept: dict[str, list] = defaultdict(list)
+    by_division: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_dept[row["responsible_dept_code"]].append(row)
+        if row["division_code"]:
+            by_division[row["division_code"]].append(row)
+    for recipient in everyone.values():
+        if recipient.scope == "department":
+            own = by_dept.get(recipient.code, [])
+        elif recipient.scope == "division":
+            own = by_division.get(recipient.code, [])
+        else:
+            continue
+        if own or not skip_empty:
+            _report(writer, recipient, day, own, by_department=recipient.scope == "division")
+    return writer.finish()
+
+
+def _report(
+    writer: ExportWriter,
+    recipient: Recipient,
+    day: date,
+    rows: list[dict[str, Any]],
+    *,
+    by_department: bool,
+) -> None:
+    title = f"{day.isoformat()} 信用预警（{recipient.name}）"
+    tables = [
+        Table(
+            "预警明细",
+            "warnings",
+            WARNING_COLUMNS,
+            rows,
+            title_lines=(title, f"截至 {day.isoformat()}：新增及未关闭预警 {len(rows)} 条"),
+        ),
+        _summary_by_rule(rows),
+    ]
+    if by_department:
+        tables.insert(1, _summary_by_department(rows))
+    stem = f"warnings_{day.isoformat()}_{recipient.recipient_id}"
+    writer.report(recipient, stem, tables, title=title)
+
+
+def _counts(rows: Iterable[dict[str, Any]], key: str) -> dict[str, Counter]:
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for row in rows:
+        bucket = counts[row[key]]
+        bucket["total"] += 1
+        bucket["new"] += row["is_new"] == "是"
+        bucket[row["severity_code"]] += 1
+    return counts
+
+
+def _summary_by_department(rows: list[dict[str, Any]]) -> Table:
+    names = {row["responsible_dept_code"]: row["dept_name"] for row in rows}
+    summary = [
+        {
+            "dept_code": code,
+            "dept_name": names[code],
+            "total": counts["total"],
+            "new": counts["new"],
+            "serious": counts["serious"],
+            "general": counts["general"],
+            "minor": counts["minor"],
+        }
+        for code, counts in sorted(
+            _counts(rows, "responsible_dept_code").items(), key=lambda kv: (-kv[1]["total"], kv[0])
+        )
+    ]
+    return Table(
+        "按部门汇总",
+        "summary_by_department",
+        (
+            Column("dept_code", "部门代码"),
+            Column("dept_name", "责任部门"),
+            Column("total", "预警数", "int"),
+            Column("new", "其中今日新增", "int"),
+            Column("serious", "严重", "int"),
+            Column("general", "一般", "int"),
+            Column("minor", "轻微", "int"),
+        ),
+        summary,
+        charts=(Chart("bar", "各部门新增及未关闭预警", "dept_name", ("total", "new")),),
+    )
+
+
+def _summary_by_rule(rows: list[dict[str, Any]]) -> Table:
+    names = {row["rule_code"]: row["rule_name"] for row in rows}
+    summary = [
+        {"rule_code": code, "rule_name": names[code], "total": c["total"], "new": c["new"]}
+        for code, c in sorted(_counts(rows, "rule_code").items(), key=lambda kv: kv[0])
+    ]
+    return Table(
+        "按规则汇总",
+        "summary_by_rule",
+        (
+            Column("rule_code", "规则代码"),
+            Column("rule_name", "预警规则"),
+            Column("total", "预警数", "int"),
+            Column("new", "其中今日新增", "int"),
+        ),
+        summary,
+    )

@@ -1,0 +1,539 @@
+"""Quarterly statistics (季度统计报送), exported after each quarter closes.
+
+The credit office's workbook: collection per department (归集), dishonesty stock, inflow, exit
+by reason and distribution (失信存量、增量、退出、分布) with charts, grade distribution (信用等级)
+and inspection plans (双随机抽查计划), rectification and interviews (整改与约谈), repair
+(信用修复), objections (异议处理) and every department's progress rows. Each department that
+reported gets its own Attachment 2 progress form (附件2 推进情况季度报送表), with the columns of
+the source document exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from credit.exports.audit import record_export
+from credit.exports.daily import ExportError, marts_as_of_date
+from credit.exports.labels import (
+    DIMENSION_ZH,
+    EXIT_REASON_ZH,
+    SEVERITY_ZH,
+    SUBJECT_TYPE_ZH,
+    UNIT_ZH,
+)
+from credit.exports.outbox import Export, ExportWriter
+from credit.exports.periods import last_closed_quarter, quarter_bounds
+from credit.exports.settings import recipients
+from credit.exports.workbook import Chart, Column, Table
+from credit.reference import departments, divisions
+from credit.warehouse import warehouse_url
+
+KIND = "quarterly_statistics"
+
+# Attachment 2 of 澄信用发〔2021〕5号, its columns exactly as the source document heads them.
+PROGRESS_FORM_COLUMNS = (
+    Column("seq_no", "序号", "int"),
+    Column("policy_documents", "已出台相关文件、政策"),
+    Column("policy_source", "政策来源或原创研发"),
+    Column("key_measures", "举措要点"),
+    Column("implementation_progress", "落实进展情况"),
+    Column("achievements", "成效和特色亮点"),
+    Column("problems_and_suggestions", "问题困难及工作建议"),
+)
+
+COLLECTION_SQL = """
+with
+batches as (
+    select dept_code, count(*) as batches, sum(rows_read) as received,
+        sum(rows_accepted) as accepted, sum(rows_quarantined) as quarantined
+    from audit.batches
+    where logical_date between %(start)s and %(end)s
+    group by dept_code
+),
+files as (
+    select dept_code, count(*) as rejected_files
+    from quarantine.rejected_files
+    where logical_date between %(start)s and %(end)s
+    group by dept_code
+),
+errors as (
+    select dept_code, count(*) as source_errors
+    from audit.source_errors
+    where logical_date between %(start)s and %(end)s
+    group by dept_code
+)
+select
+    departments.dept_code,
+    departments.name_zh as dept_name,
+    coalesce(batches.batches, 0) as batches,
+    coalesce(batches.received, 0) as received,
+    coalesce(batches.accepted, 0) as accepted,
+    coalesce(batches.quarantined, 0) as quarantined,
+    coalesce(files.rejected_files, 0) as rejected_files,
+    coalesce(errors.source_errors, 0) as source_errors
+from reference.departments as departments
+left join batches on departments.dept_code = batches.dept_code
+left join files on departments.dept_code = files.dept_code
+left join errors on departments.dept_code = errors.dept_code
+"""
+
+METRICS_SQL = """
+select grain, period_start, period_end, dimension, dimension_value, unit, stock_start, inflow,
+    exit_total, exit_repair, exit_expiry, exit_revocation, stock_end
+from marts.fct_dishonesty_metrics
+where period_start between %(start)s and %(end)s and grain = %(grain)s
+"""
+
+GRADES_SQL = """
+with latest as (
+    select distinct on (subject_key) subject_key, domain_code, grade
+    from marts.fct_subject_grades
+    where evaluation_date <= %(end)s
+    order by subject_key, evaluation_date desc
+)
+select
+    domain_code,
+    count(*) filter (where grade = 'A') as grade_a,
+    count(*) filter (where grade = 'B') as grade_b,
+    count(*) filter (where grade = 'C') as grade_c,
+    count(*) filter (where grade = 'D') as grade_d,
+    count(*) as subjects
+from latest
+group by domain_code
+order by domain_code
+"""
+
+PLANS_SQL = """
+select
+    plan_quarter,
+    dept_code,
+    count(*) filter (where grade = 'A') as grade_a,
+    count(*) filter (where grade = 'B') as grade_b,
+    count(*) filter (where grade = 'C') as grade_c,
+    count(*) filter (where grade = 'D') as grade_d,
+    count(*) as drawn,
+    count(joint_visit_id) as in_joint_visits
+from marts.fct_inspection_plans
+where plan_quarter in (%(quarter)s, %(next_quarter)s)
+group by plan_quarter, dept_code
+"""
+
+LIFECYCLE_SQL = """
+select
+    dept_code,
+    count(*) filter (where rectification_deadline between %(start)s and %(end)s)
+        as rectification_due,
+    count(*) filter (where rectification_deadline between %(start)s and %(end)s
+        and rectification_outcome = 'in_time') as rectified_in_time,
+    count(*) filter (where rectification_deadline between %(start)s and %(end)s
+        and rectification_outcome = 'late') as rectified_late,
+    count(*) filter (where rectification_deadline between %(start)s and %(end)s
+        and rectification_outcome = 'not_rectified') as not_rectified,
+    count(*) filter (where reminder_interview_due_date between %(start)s and %(end)s)
+        as reminder_due,
+    count(*) filter (where reminder_interview_date between %(start)s and %(end)s)
+        as reminder_held,
+    count(*) filter (where warning_interview_due_date between %(start)s and %(end)s)
+        as warning_due,
+    count(*) filter (where warning_interview_date between %(start)s and %(end)s)
+        as warning_held,
+    count(*) filter (where repair_application_date between %(start)s and %(end)s)
+        as repair_applied,
+    count(*) filter (where repair_decision_date between %(start)s and %(end)s
+        and repair_decision_code = 'approved') as repair_approved,
+    count(*) filter (where repair_decision_date between %(start)s and %(end)s
+        and repair_decision_code = 'refused') as repair_refused,
+    count(*) filter (where exit_date between %(start)s and %(end)s and exit_reason = 'repair')
+        as exit_repair,
+    count(*) filter (where objection_filed_date between %(start)s and %(end)s)
+        as objection_filed,
+    count(*) filter (where objection_outcome_date between %(start)s and %(end)s)
+        as objection_closed,
+    count(*) filter (where objection_outcome_date between %(start)s and %(end)s
+        and objection_outcome = 'confirm') as objection_confirmed,
+    count(*) filter (where objection_outcome_date between %(start)s and %(end)s
+        and objection_outcome = 'correct') as objection_corrected,
+    count(*) filter (where objection_outcome_date between %(start)s and %(end)s
+        and objection_outcome = 'revoke') as objection_revoked,
+    count(*) filter (where objection_filed_date <= %(end)s
+        and (objection_outcome_date is null or objection_outcome_date > %(end)s))
+        as objection_pending
+from marts.fct_dishonesty_records
+group by dept_code
+"""
+
+PROGRESS_SQL = """
+select dept_code, seq_no, policy_documents, policy_source, key_measures,
+    implementation_progress, achievements, problems_and_suggestions, submitted_date
+from staging.stg_raw__progress_reports
+where quarter = %(quarter)s and change_type_code is distinct from 'revoke'
+order by dept_code, seq_no
+"""
+
+
+def export_quarterly_statistics(quarter: str | None = None) -> Export:
+    """Write a closed quarter's statistics to the outbox and log the export.
+
+    ``quarter`` (e.g. ``2026Q1``) defaults to the last quarter that closed on or before the
+    marts' as-of date; a quarter the marts have not reached the end of is refused.
+    """
+    url = warehouse_url()
+    with psycopg.connect(url) as conn:
+        as_of = marts_as_of_date(conn)
+        quarter = quarter or last_closed_quarter(as_of)
+        _, end = quarter_bounds(quarter)
+        if as_of < end:
+            raise ExportError(f"{quarter} ends {end}; the marts are only as of {as_of}")
+        data = fetch_quarter(conn, quarter)
+    export = write_quarterly_statistics(quarter, as_of, data)
+    record_export(url, export)
+    return export
+
+
+def fetch_quarter(conn: psycopg.Connection, quarter: str) -> dict[str, list[dict[str, Any]]]:
+    """Every table the quarter's files need, read in one connection."""
+    start, end = quarter_bounds(quarter)
+    next_quarter = _next_quarter(quarter)
+    params = {"start": start, "end": end, "quarter": quarter, "next_quarter": next_quarter}
+    with conn.cursor(row_factory=dict_row) as cursor:
+
+        def rows(sql: str, **extra: Any) -> list[dict[str, Any]]:
+            return cursor.execute(sql, {**params, **extra}).fetchall()
+
+        return {
+            "collection": rows(COLLECTION_SQL),
+            "daily": rows(METRICS_SQL, grain="day"),
+            "monthly": rows(METRICS_SQL, grain="month"),
+            "quarterly": rows(METRICS_SQL, grain="quarter"),
+            "grades": rows(GRADES_SQL),
+            "plans": rows(PLANS_SQL),
+            "lifecycle": rows(LIFECYCLE_SQL),
+            "progress": rows(PROGRESS_SQL),
+            "domains": rows("select distinct domain_code, domain_zh from rules.industry_domains"),
+        }
+
+
+def _next_quarter(quarter: str) -> str:
+    year, number = int(quarter[:4]), int(quarter[5:])
+    return f"{year + number // 4}Q{number % 4 + 1}"
+
+
+def write_quarterly_statistics(
+    quarter: str, as_of: date, data: dict[str, list[dict[str, Any]]]
+) -> Export:
+    start, end = quarter_bounds(quarter)
+    writer = ExportWriter(KIND, quarter, as_of, created=end)
+    everyone = recipients()
+    names = _names(data)
+    office = everyone["credit_office"]
+    title = f"{quarter} 信用监管统计（{office.name}）"
+    tables = [
+        _collection(data, names, quarter),
+        *_stock_and_flows(data, names),
+        _grades(data, names),
+        _plans(data, names),
+        *_lifecycle(data, names),
+        _progress_summary(data, names, quarter),
+    ]
+    for table in tables:
+        table.title_lines = (title, f"{table.sheet}：{start} 至 {end}（截至 {as_of}）")
+    writer.report(office, f"statistics_{quarter}_{office.recipient_id}", tables, title=title)
+    by_dept: dict[str, list[dict[str, Any]]] = {}
+    for row in data["progress"]:
+        by_dept.setdefault(row["dept_code"], []).append(row)
+    for dept_code, rows in sorted(by_dept.items()):
+        recipient = everyone[f"dept-{dept_code}"]
+        submitted = max(row["submitted_date"] for row in rows if row["submitted_date"])
+        form = Table(
+            "附件2",
+            "progress_form",
+            PROGRESS_FORM_COLUMNS,
+            rows,
+            title_lines=(
+                f"{start.year} 年重点领域信用监管推进情况季度报送表（{quarter}）",
+                f"填报单位（盖章）：{recipient.name}",
+                f"报送时间：{submitted.year} 年 {submitted.month} 月",
+            ),
+        )
+        writer.report(
+            recipient,
+            f"progress_{quarter}_{recipient.recipient_id}",
+            [form],
+            title=f"{quarter} 重点领域信用监管推进情况季度报送表（{recipient.name}）",
+        )
+    return writer.finish()
+
+
+def _names(data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
+    return {
+        "all": {"all": "合计"},
+        "department": {d.dept_code: d.name_zh for d in departments()},
+        "division": {d.division_code: d.name_zh for d in divisions()},
+        "domain": {row["domain_code"]: row["domain_zh"] for row in data["domains"]},
+        "severity": SEVERITY_ZH,
+        "subject_type": SUBJECT_TYPE_ZH,
+    }
+
+
+def _dept_order(dept_code: str) -> int:
+    codes = [d.dept_code for d in departments()]
+    return codes.index(dept_code) if dept_code in codes else len(codes)
+
+
+def _collection(data, names, quarter: str) -> Table:
+    reported = {}
+    for row in data["progress"]:
+        reported[row["dept_code"]] = reported.get(row["dept_code"], 0) + 1
+    rows = sorted(data["collection"], key=lambda r: _dept_order(r["dept_code"]))
+    for row in rows:
+        row["quarantine_share"] = row["quarantined"] / row["received"] if row["received"] else None
+        row["progress_rows"] = reported.get(row["dept_code"], 0)
+    keys = ("batches", "received", "accepted", "quarantined", "rejected_files", "source_errors")
+    total = {key: sum(row[key] for row in rows) for key in (*keys, "progress_rows")}
+    total["dept_name"] = "合计"
+    total["quarantine_share"] = (
+        total["quarantined"] / total["received"] if total["received"] else None
+    )
+    return Table(
+        "归集情况",
+        "collection",
+        (
+            Column("dept_code", "部门代码"),
+            Column("dept_name", "部门"),
+            Column("batches", "批次数", "int"),
+            Column("received", "接收条数", "int"),
+            Column("accepted", "入库条数", "int"),
+            Column("quarantined", "隔离条数", "int"),
+            Column("quarantine_share", "隔离率", "ratio"),
+            Column("rejected_files", "拒收文件数", "int"),
+            Column("source_errors", "系统连接失败次数", "int"),
+            Column("progress_rows", f"{quarter}附件2报送条数", "int"),
+        ),
+        [*rows, total],
+    )
+
+
+FLOW_COLUMNS = (
+    Column("stock_start", "期初存量", "int"),
+    Column("inflow", "新增", "int"),
+    Column("exit_total", "退出", "int"),
+    Column("exit_repair", f"其中{EXIT_REASON_ZH['repair']}", "int"),
+    Column("exit_expiry", f"其中{EXIT_REASON_ZH['expiry']}", "int"),
+    Column("exit_revocation", f"其中{EXIT_REASON_ZH['revocation']}", "int"),
+    Column("stock_end", "期末存量", "int"),
+)
+
+
+def _stock_and_flows(data, names) -> list[Table]:
+    def pick(rows, dimension, unit):
+        return [r for r in rows if r["dimension"] == dimension and r["unit"] == unit]
+
+    daily_records = {r["period_end"]: r for r in pick(data["daily"], "all", "records")}
+    daily_subjects = {r["period_end"]: r for r in pick(data["daily"], "all", "subjects")}
+    trend = [
+        {
+            "day": day,
+            "records": daily_records[day]["stock_end"],
+            "subjects": daily_subjects.get(day, {}).get("stock_end"),
+        }
+        for day in sorted(daily_records)
+    ]
+    monthly = sorted(pick(data["monthly"], "all", "records"), key=lambda r: r["period_start"])
+    for row in monthly:
+        row["month"] = row["period_start"].strftime("%Y-%m")
+    distribution = []
+    for row in data["quarterly"]:
+        dimension = row["dimension"]
+        distribution.append(
+            {
+                **row,
+                "dimension_zh": DIMENSION_ZH.get(dimension, dimension),
+                "value_zh": names.get(dimension, {}).get(
+                    row["dimension_value"], row["dimension_value"]
+                ),
+                "unit_zh": UNIT_ZH.get(row["unit"], row["unit"]),
+            }
+        )
+    order = list(DIMENSION_ZH)
+    distribution.sort(
+        key=lambda r: (
+            order.index(r["dimension"]) if r["dimension"] in order else len(order),
+            r["unit"],
+            -r["stock_end"],
+            r["dimension_value"],
+        )
+    )
+    by_division = [
+        {"division": r["value_zh"], "stock_end": r["stock_end"], "inflow": r["inflow"]}
+        for r in distribution
+        if r["dimension"] == "division" and r["unit"] == "records"
+    ]
+    return [
+        Table(
+            "失信存量趋势",
+            "stock_trend",
+            (
+                Column("day", "日期", "date"),
+                Column("records", "失信记录存量（条）", "int"),
+                Column("subjects", "失信主体存量（户）", "int"),
+            ),
+            trend,
+            charts=(Chart("line", "失信存量走势", "day", ("records", "subjects")),),
+        ),
+        Table(
+            "新增与退出",
+            "inflow_exit",
+            (Column("month", "月份"), *FLOW_COLUMNS),
+            monthly,
+            charts=(Chart("column", "失信记录新增与退出", "month", ("inflow", "exit_total")),),
+        ),
+        Table(
+            "分布",
+            "distribution",
+            (
+                Column("dimension_zh", "维度"),
+                Column("value_zh", "分类"),
+                Column("unit_zh", "计量单位"),
+                *FLOW_COLUMNS,
+            ),
+            distribution,
+        ),
+        Table(
+            "镇街分布",
+            "by_division",
+            (
+                Column("division", "镇街/园区"),
+                Column("stock_end", "期末失信记录存量（条）", "int"),
+                Column("inflow", "本季新增（条）", "int"),
+            ),
+            by_division,
+            charts=(Chart("bar", "失信记录按镇街/园区分布", "division", ("stock_end",)),),
+        ),
+    ]
+
+
+def _grades(data, names) -> Table:
+    rows = [
+        {**row, "domain": names["domain"].get(row["domain_code"], row["domain_code"])}
+        for row in data["grades"]
+    ]
+    if rows:
+        keys = ("grade_a", "grade_b", "grade_c", "grade_d", "subjects")
+        rows.append({"domain": "合计", **{key: sum(row[key] for row in rows) for key in keys}})
+    return Table(
+        "信用等级分布",
+        "grades",
+        (
+            Column("domain", "行业领域"),
+            Column("grade_a", "A级", "int"),
+            Column("grade_b", "B级", "int"),
+            Column("grade_c", "C级", "int"),
+            Column("grade_d", "D级", "int"),
+            Column("subjects", "主体数", "int"),
+        ),
+        rows,
+        charts=(
+            Chart(
+                "column",
+                "各行业信用等级分布",
+                "domain",
+                ("grade_a", "grade_b", "grade_c", "grade_d"),
+            ),
+        )
+        if len(rows) > 1
+        else (),
+    )
+
+
+def _plans(data, names) -> Table:
+    rows = sorted(data["plans"], key=lambda r: (r["plan_quarter"], _dept_order(r["dept_code"])))
+    for row in rows:
+        row["dept_name"] = names["department"].get(row["dept_code"], row["dept_code"])
+    return Table(
+        "双随机抽查计划",
+        "inspection_plans",
+        (
+            Column("plan_quarter", "计划季度"),
+            Column("dept_name", "部门"),
+            Column("grade_a", "抽查A级", "int"),
+            Column("grade_b", "抽查B级", "int"),
+            Column("grade_c", "抽查C级", "int"),
+            Column("grade_d", "抽查D级", "int"),
+            Column("drawn", "抽查主体数", "int"),
+            Column("in_joint_visits", "其中联合检查", "int"),
+        ),
+        rows,
+    )
+
+
+def _lifecycle(data, names) -> list[Table]:
+    rows = sorted(data["lifecycle"], key=lambda r: _dept_order(r["dept_code"]))
+    for row in rows:
+        row["dept_name"] = names["department"].get(row["dept_code"], row["dept_code"])
+
+    def table(sheet: str, csv_name: str, columns: tuple[Column, ...]) -> Table:
+        keys = [c.key for c in columns]
+        chosen = [{"dept_name": r["dept_name"], **{k: r[k] for k in keys}} for r in rows]
+        chosen = [r for r in chosen if any(r[k] for k in keys)]
+        if chosen:
+            chosen.append({"dept_name": "合计", **{k: sum(r[k] for r in chosen) for k in keys}})
+        return Table(sheet, csv_name, (Column("dept_name", "部门"), *columns), chosen)
+
+    return [
+        table(
+            "整改与约谈",
+            "rectification_interviews",
+            (
+                Column("rectification_due", "整改到期", "int"),
+                Column("rectified_in_time", "按期整改", "int"),
+                Column("rectified_late", "逾期整改", "int"),
+                Column("not_rectified", "未整改", "int"),
+                Column("reminder_due", "应提示性约谈", "int"),
+                Column("reminder_held", "已提示性约谈", "int"),
+                Column("warning_due", "应警示性约谈", "int"),
+                Column("warning_held", "已警示性约谈", "int"),
+            ),
+        ),
+        table(
+            "信用修复",
+            "repair",
+            (
+                Column("repair_applied", "修复申请", "int"),
+                Column("repair_approved", "准予修复", "int"),
+                Column("repair_refused", "不予修复", "int"),
+                Column("exit_repair", "修复退出记录", "int"),
+            ),
+        ),
+        table(
+            "异议处理",
+            "objections",
+            (
+                Column("objection_filed", "受理异议", "int"),
+                Column("objection_closed", "办结", "int"),
+                Column("objection_confirmed", "维持", "int"),
+                Column("objection_corrected", "更正", "int"),
+                Column("objection_revoked", "撤销", "int"),
+                Column("objection_pending", "季末未办结", "int"),
+            ),
+        ),
+    ]
+
+
+def _progress_summary(data, names, quarter: str) -> Table:
+    rows = sorted(data["progress"], key=lambda r: (_dept_order(r["dept_code"]), r["seq_no"]))
+    for row in rows:
+        row["dept_name"] = names["department"].get(row["dept_code"], row["dept_code"])
+    return Table(
+        "附件2汇总",
+        "progress_reports",
+        (
+            Column("dept_name", "填报单位"),
+            *PROGRESS_FORM_COLUMNS,
+            Column("submitted_date", "报送日期", "date"),
+        ),
+        rows,
+    )

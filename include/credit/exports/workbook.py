@@ -1,0 +1,178 @@
+"""One report as files: an XLSX workbook (Chinese headers, frozen header row, fitted column
+widths, native charts) and the same tables as UTF-8 CSV, written byte for byte the same way
+every time for the same content.
+
+Text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first, or a tab or
+carriage return) is neutralised with a leading apostrophe, in the workbook and in the CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from credit.exports.settings import export_settings
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """A cell value that no spreadsheet evaluates: formula-looking text gets a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str  # the Chinese header the reader sees
+    kind: str = "text"  # text | int | date | ratio
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A native chart of some columns of a table, one series per value column."""
+
+    kind: str  # line | column | bar
+    title: str
+    category: str  # the column key on the category axis
+    values: tuple[str, ...]
+
+
+@dataclass
+class Table:
+    """One sheet of a workbook and one CSV file."""
+
+    sheet: str  # sheet name (≤ 31 characters)
+    csv_name: str  # ASCII stem of the CSV file
+    columns: Sequence[Column]
+    rows: Sequence[dict[str, Any]]
+    title_lines: Sequence[str] = ()  # lines above the header (a form's title, its sender)
+    charts: Sequence[Chart] = field(default_factory=tuple)
+
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: East Asian wide characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def write_workbook(path: Path, tables: Sequence[Table], *, title: str, created: date) -> None:
+    """Write ``tables`` as one XLSX file; ``created`` fixes the document's dates."""
+    settings = export_settings()["workbook"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    book.set_properties(
+        {
+            "title": title,
+            "author": settings["author"],
+            "company": settings["company"],
+            "created": datetime.combine(created, time()),
+        }
+    )
+    header = book.add_format(
+        {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "top"}
+    )
+    heading = book.add_format({"bold": True, "font_size": 14})
+    date_format = book.add_format({"num_format": "yyyy-mm-dd"})
+    ratio_format = book.add_format({"num_format": "0.00%"})
+    for table in tables:
+        _write_sheet(book, table, header, heading, date_format, ratio_format, settings)
+    book.close()
+
+
+def _write_sheet(book, table, header, heading, date_format, ratio_format, settings) -> None:
+    sheet = book.add_worksheet(table.sheet)
+    for row_index, line in enumerate(table.title_lines):
+        sheet.write_string(row_index, 0, neutralise(line), heading if row_index == 0 else None)
+    header_row = len(table.title_lines)
+    widths = [display_width(column.header) for column in table.columns]
+    for col, column in enumerate(table.columns):
+        sheet.write_string(header_row, col, column.header, header)
+    for offset, row in enumerate(table.rows, start=1):
+        r = header_row + offset
+        for col, column in enumerate(table.columns):
+            value = row.get(column.key)
+            widths[col] = max(widths[col], display_width(_cell_text(value)))
+            if value is None:
+                sheet.write_blank(r, col, None)
+            elif column.kind == "date" and isinstance(value, date):
+                sheet.write_datetime(r, col, datetime.combine(value, time()), date_format)
+            elif column.kind in ("int", "ratio") and isinstance(value, int | float | Decimal):
+                sheet.write_number(
+                    r, col, float(value), ratio_format if column.kind == "ratio" else None
+                )
+            elif isinstance(value, str):
+                sheet.write_string(r, col, neutralise(value))
+            else:
+                sheet.write_string(r, col, _cell_text(value))
+    for col, width in enumerate(widths):
+        sheet.set_column(col, col, min(max(width, 6), settings["max_column_width"]) + 2)
+    sheet.freeze_panes(header_row + 1, 0)
+    # Printed as they are read: A4 landscape, one page wide, the header on every page.
+    sheet.set_paper(9)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(header_row)
+    if table.rows:
+        sheet.autofilter(header_row, 0, header_row + len(table.rows), len(table.columns) - 1)
+    _insert_charts(book, sheet, table, header_row)
+
+
+def _insert_charts(book, sheet, table: Table, header_row: int) -> None:
+    if not table.rows:
+        return
+    keys = [column.key for column in table.columns]
+    first, last = header_row + 1, header_row + len(table.rows)
+    for index, spec in enumerate(table.charts):
+        chart = book.add_chart({"type": spec.kind})
+        category = keys.index(spec.category)
+        for key in spec.values:
+            col = keys.index(key)
+            chart.add_series(
+                {
+                    "name": [table.sheet, header_row, col],
+                    "categories": [table.sheet, first, category, last, category],
+                    "values": [table.sheet, first, col, last, col],
+                }
+            )
+        chart.set_title({"name": spec.title})
+        if table.columns[category].kind == "date":
+            chart.set_x_axis({"date_axis": True, "num_format": "mm-dd", "major_unit": 7})
+        chart.set_legend({"position": "bottom"})
+        height = max(288, 18 * len(table.rows)) if spec.kind == "bar" else 288
+        chart.set_size({"width": 720, "height": height})
+        sheet.insert_chart(header_row + 1 + index * 17, len(keys) + 1, chart)
+
+
+def write_csv(path: Path, table: Table) -> None:
+    """The table as UTF-8 CSV with a byte-order mark (so Excel and WPS read the Chinese)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f, lineterminator="\r\n")
+        writer.writerow([column.header for column in table.columns])
+        for row in table.rows:
+            writer.writerow([_csv_cell(row.get(column.key)) for column in table.columns])
+
+
+def _csv_cell(value: Any) -> str:
+    # Only text is neutralised: a negative number stays a number.
+    return neutralise(value) if isinstance(value, str) else _cell_text(value)
