@@ -7,7 +7,13 @@ from airflow.dag_processing.dagbag import DagBag
 
 from credit.paths import DAGS_DIR
 
-EXPECTED_DAGS = {"credit_reference"}
+EXPECTED_DAGS = {
+    "credit_reference",
+    "credit_ingest",
+    "credit_transform",
+    "credit_export_daily",
+    "credit_export_quarterly",
+}
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,12 @@ def marts_as_of_date(conn: psycopg.Connection) -> date:
 
 def fetch_warnings(conn: psycopg.Connection, day: date) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cursor:
-        rows = cursor.execute(WARNINGS_SQL, {"day": day}).fetchall()
+        return cursor.execute(WARNINGS_SQL, {"day": day}).fetchall()
+
+
+def _as_listed(day: date, warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The warnings with their Chinese labels and age, most severe and oldest first."""
+    rows = [dict(row) for row in warnings]
     for row in rows:
         row["is_new"] = "是" if row["raised_date"] == day else "否"
         row["severity"] = SEVERITY_ZH.get(row["severity_code"], row["severity_code"])
@@ -113,8 +118,9 @@ def export_daily_warnings(day: date | None = None) -> Export:
     return export
 
 
-def write_daily_warnings(day: date, rows: list[dict[str, Any]]) -> Export:
+def write_daily_warnings(day: date, warnings: list[dict[str, Any]]) -> Export:
     """Lay out the warnings' workbooks, one folder per recipient."""
+    rows = _as_listed(day, warnings)
     everyone = recipients()
     skip_empty = export_settings()["daily_warnings"]["skip_empty_recipients"]
     writer = ExportWriter(KIND, day.isoformat(), day, created=day)

@@ -279,6 +279,12 @@ def _names(data: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, str]]:
     }
 
 
+def _value_name(names: dict[str, dict[str, str]], dimension: str, value: str) -> str:
+    if value == "unknown":
+        return "未知"
+    return names.get(dimension, {}).get(value, value)
+
+
 def _dept_order(dept_code: str) -> int:
     codes = [d.dept_code for d in departments()]
     return codes.index(dept_code) if dept_code in codes else len(codes)
@@ -352,9 +358,7 @@ def _stock_and_flows(data, names) -> list[Table]:
             {
                 **row,
                 "dimension_zh": DIMENSION_ZH.get(dimension, dimension),
-                "value_zh": names.get(dimension, {}).get(
-                    row["dimension_value"], row["dimension_value"]
-                ),
+                "value_zh": _value_name(names, dimension, row["dimension_value"]),
                 "unit_zh": UNIT_ZH.get(row["unit"], row["unit"]),
             }
         )

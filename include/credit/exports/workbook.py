@@ -155,6 +155,8 @@ def _insert_charts(book, sheet, table: Table, header_row: int) -> None:
                 }
             )
         chart.set_title({"name": spec.title})
+        if spec.kind == "bar":  # xlsxwriter's y axis is a bar chart's category axis
+            chart.set_y_axis({"reverse": True})  # first row on top, as in the table
         if table.columns[category].kind == "date":
             chart.set_x_axis({"date_axis": True, "num_format": "mm-dd", "major_unit": 7})
         chart.set_legend({"position": "bottom"})

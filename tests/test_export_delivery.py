@@ -1,0 +1,87 @@
+"""E-mail delivery against a real SMTP server (aiosmtpd) on localhost."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+
+from credit.exports.daily import export_daily_warnings
+from credit.exports.delivery import SMTP_CONN, deliver
+from credit.exports.settings import recipients
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", f"smtp://127.0.0.1:{port}")
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def test_each_recipient_gets_its_files_once(quarter_county, smtp_server) -> None:
+    export = export_daily_warnings()
+    sent = deliver(export.kind, export.period)
+    everyone = recipients()
+    expected = {f.recipient_id for f in export.files}
+    assert set(sent) == expected and set(sent.values()) == {"sent"}
+    assert len(smtp_server.messages) == len(expected)
+    by_address = {
+        email.utils.parseaddr(message["To"])[1]: message for message in smtp_server.messages
+    }
+    for recipient_id in expected:
+        message = by_address[everyone[recipient_id].email]
+        attached = sorted(part.get_filename() for part in message.iter_attachments())
+        files = sorted(f.path.rsplit("/", 1)[1] for f in export.files_of(recipient_id))
+        assert attached == files, recipient_id
+    office = by_address[everyone["credit_office"].email]
+    workbook = next(p for p in office.iter_attachments() if p.get_filename().endswith(".xlsx"))
+    assert (
+        workbook.get_payload(decode=True)
+        == (export.folder / "credit_office" / workbook.get_filename()).read_bytes()
+    )
+
+    assert set(deliver(export.kind, export.period).values()) == {"already sent"}
+    assert len(smtp_server.messages) == len(expected), "no second e-mail for the same files"
+    forced = deliver(export.kind, export.period, force=True)
+    assert set(forced.values()) == {"sent"}
+    assert len(smtp_server.messages) == 2 * len(expected)
+
+    with psycopg.connect(quarter_county.url) as conn:
+        logged = conn.execute(
+            "select forced, count(*) from audit.deliveries"
+            " where kind = %s and period = %s and status = 'sent' group by forced",
+            (export.kind, export.period),
+        ).fetchall()
+    assert dict(logged) == {False: len(expected), True: len(expected)}
+
+
+def test_without_a_connection_nothing_is_sent(quarter_county, monkeypatch) -> None:
+    monkeypatch.delenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", raising=False)
+    export = export_daily_warnings()
+    (outcome,) = deliver(export.kind, export.period).values()
+    assert outcome.startswith("not sent")
