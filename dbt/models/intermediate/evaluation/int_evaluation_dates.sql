@@ -13,8 +13,7 @@ as_of as (
 
 month_ends as (
 
-    select
-        (month_start + interval '1 month' - interval '1 day')::date as evaluation_date
+    select (months.month_start + interval '1 month' - interval '1 day')::date as evaluation_date
     from as_of
     cross join lateral generate_series(
         date_trunc('month', as_of.as_of_date) - interval '{{ history_months }} months',
@@ -26,9 +25,15 @@ month_ends as (
 
 final as (
 
-    select evaluation_date, false as is_current from month_ends
+    select
+        evaluation_date,
+        false as is_current
+    from month_ends
     union all
-    select as_of_date as evaluation_date, true as is_current from as_of
+    select
+        as_of_date as evaluation_date,
+        true as is_current
+    from as_of
 
 )
 

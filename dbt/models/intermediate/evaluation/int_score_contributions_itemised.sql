@@ -55,7 +55,8 @@ indicator_rows as (
 
 indicators as (
 
-    select * from indicator_rows where override_rank = 1
+    select * from indicator_rows
+    where override_rank = 1
 
 ),
 
@@ -112,7 +113,7 @@ indicator_totals as (
         count(*) as fact_count,
         round(sum(points)::numeric, 2) as points
     from fact_points
-    group by 1, 2, 3, 4, 5
+    group by subject_key, evaluation_date, indicator_code, indicator_zh, component_code
     having round(sum(points)::numeric, 2) <> 0
 
 ),
@@ -148,7 +149,8 @@ raw_scores as (
         on
             base.subject_key = indicator_totals.subject_key
             and base.evaluation_date = indicator_totals.evaluation_date
-    group by 1, 2, 3, 4, base.points
+    group by
+        base.subject_key, base.evaluation_date, base.min_score, base.max_score, base.points
 
 ),
 

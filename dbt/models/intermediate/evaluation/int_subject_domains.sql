@@ -16,6 +16,13 @@ domains as (
 
 ),
 
+fallback as (
+
+    select * from domains
+    where industry_section = '*'
+
+),
+
 final as (
 
     select
@@ -27,15 +34,15 @@ final as (
         subjects.is_registered,
         subjects.status,
         subjects.established_date,
-        coalesce(matched.industry_section, fallback.industry_section) as industry_section,
-        coalesce(matched.domain_code, fallback.domain_code) as domain_code,
-        coalesce(matched.domain_zh, fallback.domain_zh) as domain_zh,
-        coalesce(matched.model_code, fallback.model_code) as model_code,
-        coalesce(matched.lead_dept_code, fallback.lead_dept_code) as lead_dept_code
+        coalesce(matched_domains.industry_section, fallback.industry_section) as industry_section,
+        coalesce(matched_domains.domain_code, fallback.domain_code) as domain_code,
+        coalesce(matched_domains.domain_zh, fallback.domain_zh) as domain_zh,
+        coalesce(matched_domains.model_code, fallback.model_code) as model_code,
+        coalesce(matched_domains.lead_dept_code, fallback.lead_dept_code) as lead_dept_code
     from subjects
-    left join domains as matched
-        on left(subjects.industry_code, 1) = matched.industry_section
-    cross join (select * from domains where industry_section = '*') as fallback
+    left join domains as matched_domains
+        on left(subjects.industry_code, 1) = matched_domains.industry_section
+    cross join fallback
 
 )
 

@@ -54,9 +54,14 @@ clipped as (
 
 inflows as (
 
-    select unit, dimension, dimension_value, start_day as day, count(*) as inflow
+    select
+        unit,
+        dimension,
+        dimension_value,
+        start_day as flow_date,
+        count(*) as inflow
     from clipped
-    group by 1, 2, 3, 4
+    group by unit, dimension, dimension_value, flow_date
 
 ),
 
@@ -66,30 +71,34 @@ exits as (
         unit,
         dimension,
         dimension_value,
-        end_day as day,
+        end_day as flow_date,
         count(*) as exit_total,
         count(*) filter (where exit_reason = 'repair') as exit_repair,
         count(*) filter (where exit_reason = 'expiry') as exit_expiry,
         count(*) filter (where exit_reason = 'revocation') as exit_revocation
     from clipped
     where end_day is not null
-    group by 1, 2, 3, 4
+    group by unit, dimension, dimension_value, flow_date
 
 ),
 
 slices as (
 
-    select distinct unit, dimension, dimension_value from clipped
+    select distinct
+        unit,
+        dimension,
+        dimension_value
+    from clipped
 
 ),
 
 days as (
 
-    select day::date as day
+    select spine.spine_date::date as flow_date
     from window_bounds
     cross join lateral generate_series(
         window_bounds.window_start - 1, window_bounds.window_end, interval '1 day'
-    ) as spine (day)
+    ) as spine (spine_date)
 
 ),
 
@@ -99,7 +108,7 @@ flows as (
         slices.unit,
         slices.dimension,
         slices.dimension_value,
-        days.day,
+        days.flow_date,
         coalesce(inflows.inflow, 0) as inflow,
         coalesce(exits.exit_total, 0) as exit_total,
         coalesce(exits.exit_repair, 0) as exit_repair,
@@ -112,13 +121,13 @@ flows as (
             slices.unit = inflows.unit
             and slices.dimension = inflows.dimension
             and slices.dimension_value = inflows.dimension_value
-            and days.day = inflows.day
+            and days.flow_date = inflows.flow_date
     left join exits
         on
             slices.unit = exits.unit
             and slices.dimension = exits.dimension
             and slices.dimension_value = exits.dimension_value
-            and days.day = exits.day
+            and days.flow_date = exits.flow_date
 
 ),
 
@@ -127,7 +136,7 @@ final as (
     select
         *,
         sum(inflow - exit_total) over (
-            partition by unit, dimension, dimension_value order by day
+            partition by unit, dimension, dimension_value order by flow_date
         ) as stock_end
     from flows
 

@@ -19,7 +19,11 @@ subjects as (
 
 grades as (
 
-    select subject_key, grade from {{ ref('fct_subject_grades') }} where is_current
+    select
+        subject_key,
+        grade
+    from {{ ref('fct_subject_grades') }}
+    where is_current
 
 ),
 
@@ -29,7 +33,11 @@ intervals as (
         records.decision_doc_no,
         records.subject_key,
         records.decision_date as start_date,
-        greatest(records.exit_date, records.decision_date) as end_date,
+        -- greatest() skips nulls: an active record (no exit) must keep a null end.
+        case
+            when records.exit_date is not null
+                then greatest(records.exit_date, records.decision_date)
+        end as end_date,
         case records.exit_reason
             when 'correction' then 'revocation'
             else records.exit_reason

@@ -7,7 +7,8 @@ with
 
 intervals as (
 
-    select * from {{ ref('int_dishonesty_intervals') }} where subject_key is not null
+    select * from {{ ref('int_dishonesty_intervals') }}
+    where subject_key is not null
 
 ),
 
@@ -48,13 +49,15 @@ spells as (
         min(start_date) as start_date,
         nullif(max(coalesce(end_date, 'infinity'::date)), 'infinity'::date) as end_date
     from numbered
-    group by 1, 2, 3, 4
+    group by subject_key, dimension, dimension_value, spell_number
 
 ),
 
 ending_reasons as (
 
-    select distinct on (numbered.subject_key, numbered.dimension, numbered.dimension_value, numbered.spell_number)
+    select distinct on (
+        numbered.subject_key, numbered.dimension, numbered.dimension_value, numbered.spell_number
+    )
         numbered.subject_key,
         numbered.dimension,
         numbered.dimension_value,

@@ -16,7 +16,7 @@ final as (
     select
         (
             date_trunc('quarter', as_of_date)
-            - interval '{{ (history_quarters - 1) * 3 }} months'
+            - interval '3 months' * ({{ history_quarters }} - 1)
         )::date as window_start,
         as_of_date as window_end
     from as_of

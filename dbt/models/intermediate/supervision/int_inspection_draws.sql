@@ -56,7 +56,22 @@ sized as (
 
 final as (
 
-    select * from sized where draw_rank <= sample_size
+    select
+        plan_quarter,
+        quarter_start,
+        quarter_end,
+        dept_code,
+        subject_key,
+        subject_name,
+        domain_code,
+        grade_date,
+        grade,
+        draw_seed,
+        grade_population,
+        draw_rank,
+        sample_size
+    from sized
+    where draw_rank <= sample_size
 
 )
 

@@ -15,9 +15,9 @@ window_bounds as (
 quarters as (
 
     select
-        quarter_start::date as quarter_start,
-        (quarter_start + interval '3 months' - interval '1 day')::date as quarter_end,
-        to_char(quarter_start, 'YYYY"Q"Q') as plan_quarter
+        spine.quarter_start::date as quarter_start,
+        (spine.quarter_start + interval '3 months' - interval '1 day')::date as quarter_end,
+        to_char(spine.quarter_start, 'YYYY"Q"Q') as plan_quarter
     from window_bounds
     cross join lateral generate_series(
         window_bounds.window_start, window_bounds.window_end, interval '3 months'
@@ -27,7 +27,10 @@ quarters as (
 
 scopes as (
 
-    select distinct dept_code, industry_section from {{ ref('inspection_scopes') }}
+    select distinct
+        dept_code,
+        industry_section
+    from {{ ref('inspection_scopes') }}
 
 ),
 
@@ -40,7 +43,11 @@ subjects as (
 
 grades as (
 
-    select subject_key, evaluation_date, grade from {{ ref('fct_subject_grades') }}
+    select
+        subject_key,
+        evaluation_date,
+        grade
+    from {{ ref('fct_subject_grades') }}
 
 ),
 
@@ -76,7 +83,7 @@ final as (
         quarter_grades.grade
     from quarters
     inner join subjects
-        on subjects.established_date < quarters.quarter_start
+        on quarters.quarter_start > subjects.established_date
     inner join scopes on subjects.industry_section = scopes.industry_section
     inner join quarter_grades
         on

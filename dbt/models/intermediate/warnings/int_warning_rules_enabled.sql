@@ -4,7 +4,8 @@ with
 
 rules as (
 
-    select * from {{ ref('warning_rules') }} where enabled
+    select * from {{ ref('warning_rules') }}
+    where enabled
 
 ),
 
@@ -17,7 +18,15 @@ as_of as (
 final as (
 
     select
-        rules.*,
+        rules.rule_code,
+        rules.rule_name,
+        rules.rule_name_en,
+        rules.severity_code,
+        rules.responsible,
+        rules.threshold_days,
+        rules.threshold_ratio,
+        rules.threshold_count,
+        rules.threshold_grades,
         as_of.as_of_date
     from rules
     cross join as_of

@@ -20,7 +20,10 @@ rules as (
 
 departments as (
 
-    select dept_code, name_zh from {{ ref('departments') }}
+    select
+        dept_code,
+        name_zh
+    from {{ ref('departments') }}
 
 ),
 
@@ -38,30 +41,41 @@ checks as (
 
 rejected as (
 
-    select batch_id, count(*) as rows_rejected
+    select
+        batch_id,
+        count(*) as rows_rejected
     from {{ source('quarantine', 'rejected_rows') }}
     group by batch_id
+
+),
+
+as_of as (
+
+    select as_of_date from {{ ref('int_lifecycle_as_of') }}
 
 ),
 
 nights as (
 
     select
-        min(logical_date) - 1 as first_night_before,
-        max(as_of_date) as as_of_date
-    from batches
-    cross join (select as_of_date from {{ ref('int_lifecycle_as_of') }}) as as_of
-    where batches.logical_date <= as_of.as_of_date
+        min(batches.logical_date) - 1 as first_night_before,
+        max(as_of.as_of_date) as as_of_date
+    from as_of
+    left join batches on as_of.as_of_date >= batches.logical_date
 
 ),
 
 deliveries as (
 
-    select dept_code, logical_date
+    select
+        dept_code,
+        logical_date
     from batches
     where rows_read > 0
     union
-    select dept_code, logical_date
+    select
+        dept_code,
+        logical_date
     from checks
     where rows_received > 0
 
@@ -81,7 +95,7 @@ delivery_runs as (
     left join deliveries
         on
             departments.dept_code = deliveries.dept_code
-            and deliveries.logical_date <= nights.as_of_date
+            and nights.as_of_date >= deliveries.logical_date
 
 ),
 
@@ -115,7 +129,7 @@ daily_volume as (
         coalesce(sum(rejected.rows_rejected), 0) as rows_rejected
     from batches
     left join rejected on batches.batch_id = rejected.batch_id
-    group by 1, 2
+    group by batches.dept_code, batches.logical_date
 
 ),
 
@@ -144,19 +158,27 @@ windows as (
     from rules
     cross join departments
     cross join nights
-    cross join lateral (
-        select spine.day::date as night
-        from generate_series(
-            nights.first_night_before + 1, nights.as_of_date, interval '1 day'
-        ) as spine (day)
-    ) as night
+    cross join
+        lateral (
+            select spine.day::date as night
+            from generate_series(
+                nights.first_night_before + 1, nights.as_of_date, interval '1 day'
+            ) as spine (day)
+        ) as night
     left join daily_volume
         on
             departments.dept_code = daily_volume.dept_code
             and daily_volume.logical_date > night.night - 2 * rules.threshold_days
-            and daily_volume.logical_date <= night.night
+            and night.night >= daily_volume.logical_date
     where rules.rule_code = 'collection_gap_rejected'
-    group by 1, 2, 3, 4, 5, 6, 7
+    group by
+        rules.rule_code,
+        rules.threshold_ratio,
+        rules.threshold_count,
+        rules.threshold_days,
+        departments.dept_code,
+        departments.name_zh,
+        night.night
 
 ),
 

@@ -53,7 +53,7 @@ related_party as (
         subjects.lead_dept_code as dept_code,
         risks.risk_start as raised_date,
         risks.risk_end as closed_date,
-        case risks.relation
+        case risks.relation_type
             when 'legal_rep_himself' then '主体的法定代表人本人'
             else '主体与“' || coalesce(risks.related_subject_name, '') || '”共用法定代表人，后者'
         end
@@ -62,6 +62,17 @@ related_party as (
     from {{ ref('fct_related_party_risks') }} as risks
     inner join subjects on risks.subject_key = subjects.subject_key
     inner join rules on rules.rule_code = 'related_party_risk'
+
+),
+
+domains as (
+
+    select distinct on (domain_code)
+        domain_code,
+        domain_zh,
+        lead_dept_code
+    from {{ ref('industry_domains') }}
+    order by domain_code, industry_section
 
 ),
 
@@ -85,7 +96,7 @@ industry as (
 
     select
         quarters.rule_code,
-        quarters.domain_code || '|' || quarters.quarter as condition_key,
+        quarters.domain_code || '|' || quarters.quarter_label as condition_key,
         null::text as subject_key,
         domains.lead_dept_code as dept_code,
         quarters.period_end as raised_date,
@@ -97,15 +108,13 @@ industry as (
                 and later.period_end > quarters.period_end
                 and not later.risen
         ) as closed_date,
-        domains.domain_zh || '领域' || quarters.quarter || '末失信主体' || quarters.dishonest_subjects_end
+        domains.domain_zh || '领域' || quarters.quarter_label || '末失信主体'
+        || quarters.dishonest_subjects_end
         || '户（失信率' || round(quarters.rate_end * 100, 2)::text || '%），上季度末'
         || quarters.dishonest_subjects_start || '户（' || round(quarters.rate_start * 100, 2)::text
         || '%），环比上升明显。' as facts
     from quarters
-    inner join (
-        select distinct domain_code, domain_zh, lead_dept_code from {{ ref('industry_domains') }}
-    ) as domains
-        on quarters.domain_code = domains.domain_code
+    inner join domains on quarters.domain_code = domains.domain_code
     where quarters.risen
 
 ),

@@ -11,7 +11,8 @@ with
 
 rules as (
 
-    select * from {{ ref('int_warning_rules_enabled') }} where rule_code = 'grade_fell'
+    select * from {{ ref('int_warning_rules_enabled') }}
+    where rule_code = 'grade_fell'
 
 ),
 
@@ -34,9 +35,14 @@ subjects as (
 
 facts as (
 
-    select subject_key, fact_date as event_date from {{ ref('int_evaluation_facts') }}
+    select
+        subject_key,
+        fact_date as event_date
+    from {{ ref('int_evaluation_facts') }}
     union
-    select subject_key, fact_end as event_date
+    select
+        subject_key,
+        fact_end as event_date
     from {{ ref('int_evaluation_facts') }}
     where fact_end is not null
 
@@ -71,8 +77,8 @@ first_events as (
     inner join facts
         on
             falls.subject_key = facts.subject_key
-            and facts.event_date > falls.previous_evaluation_date
-            and facts.event_date <= falls.evaluation_date
+            and falls.previous_evaluation_date < facts.event_date
+            and falls.evaluation_date >= facts.event_date
     group by 1, 2
 
 ),
@@ -88,7 +94,7 @@ recoveries as (
     inner join grades as later
         on
             falls.subject_key = later.subject_key
-            and later.evaluation_date > falls.evaluation_date
+            and falls.evaluation_date < later.evaluation_date
             and not later.grade = any(
                 string_to_array(replace(rules.threshold_grades, ' ', ''), ',')
             )

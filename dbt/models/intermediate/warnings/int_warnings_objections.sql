@@ -10,7 +10,8 @@ with
 
 rules as (
 
-    select * from {{ ref('int_warning_rules_enabled') }} where rule_code = 'objection_overdue'
+    select * from {{ ref('int_warning_rules_enabled') }}
+    where rule_code = 'objection_overdue'
 
 ),
 

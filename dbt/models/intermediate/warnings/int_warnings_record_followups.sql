@@ -91,12 +91,16 @@ notified_departments as (
 
 notice_targets as (
 
-    select records.decision_doc_no, notified_departments.dept_code
+    select
+        records.decision_doc_no,
+        notified_departments.dept_code
     from records
     cross join notified_departments
     where records.joint_punishment
     union
-    select decision_doc_no, dept_code
+    select
+        decision_doc_no,
+        dept_code
     from records
     where joint_punishment
 

@@ -33,7 +33,7 @@ scores as (
         sum(points) filter (where component_code = 'industry_evaluation') as industry_points,
         sum(points) filter (where component_code = 'market_evaluation') as market_points
     from contributions
-    group by 1, 2
+    group by subject_key, evaluation_date
 
 ),
 

@@ -23,14 +23,14 @@ in_periods as (
     select
         grains.grain,
         case grains.grain
-            when 'day' then daily.day
-            else date_trunc(grains.grain, daily.day)::date
+            when 'day' then daily.flow_date
+            else date_trunc(grains.grain, daily.flow_date)::date
         end as period_start,
         daily.*
     from daily
     cross join window_bounds
     cross join (values ('day'), ('month'), ('quarter')) as grains (grain)
-    where daily.day >= window_bounds.window_start
+    where daily.flow_date >= window_bounds.window_start
 
 ),
 
@@ -39,7 +39,7 @@ aggregated as (
     select
         grain,
         period_start,
-        max(day) as period_end,
+        max(flow_date) as period_end,
         unit,
         dimension,
         dimension_value,
@@ -81,13 +81,13 @@ final as (
             aggregated.unit = opening.unit
             and aggregated.dimension = opening.dimension
             and aggregated.dimension_value = opening.dimension_value
-            and aggregated.period_start - 1 = opening.day
+            and aggregated.period_start - 1 = opening.flow_date
     inner join daily as closing
         on
             aggregated.unit = closing.unit
             and aggregated.dimension = closing.dimension
             and aggregated.dimension_value = closing.dimension_value
-            and aggregated.period_end = closing.day
+            and aggregated.period_end = closing.flow_date
 
 )
 

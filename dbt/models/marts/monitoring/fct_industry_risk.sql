@@ -13,7 +13,9 @@ metrics as (
 
 domain_sizes as (
 
-    select domain_code, count(*) as domain_subjects
+    select
+        domain_code,
+        count(*) as domain_subjects
     from {{ ref('int_subject_domains') }}
     group by domain_code
 
@@ -23,7 +25,7 @@ final as (
 
     select
         metrics.dimension_value as domain_code,
-        to_char(metrics.period_start, 'YYYY"Q"Q') as quarter,
+        to_char(metrics.period_start, 'YYYY"Q"Q') as quarter_label,
         metrics.period_start,
         metrics.period_end,
         metrics.period_end = (metrics.period_start + interval '3 months' - interval '1 day')::date
@@ -31,9 +33,12 @@ final as (
         domain_sizes.domain_subjects,
         metrics.stock_start as dishonest_subjects_start,
         metrics.stock_end as dishonest_subjects_end,
-        round(metrics.stock_start::numeric / domain_sizes.domain_subjects, 4) as rate_start,
-        round(metrics.stock_end::numeric / domain_sizes.domain_subjects, 4) as rate_end,
-        round(metrics.stock_end::numeric / nullif(metrics.stock_start, 0), 4) as rate_ratio
+        round(metrics.stock_start::numeric / domain_sizes.domain_subjects, 4)::numeric(12, 4)
+            as rate_start,
+        round(metrics.stock_end::numeric / domain_sizes.domain_subjects, 4)::numeric(12, 4)
+            as rate_end,
+        round(metrics.stock_end::numeric / nullif(metrics.stock_start, 0), 4)::numeric(12, 4)
+            as rate_ratio
     from metrics
     inner join domain_sizes on metrics.dimension_value = domain_sizes.domain_code
 

@@ -15,7 +15,13 @@ commendations as (
         award_date,
         case
             when change_type_code = 'revoke'
-                then least(valid_to + 1, (updated_at at time zone '{{ var("county_timezone", "Asia/Shanghai") }}')::date)
+                then
+                    least(
+                        valid_to + 1,
+                        (
+                            updated_at at time zone '{{ var("county_timezone", "Asia/Shanghai") }}'
+                        )::date
+                    )
             else valid_to + 1
         end as honour_end
     from {{ ref('stg_raw__commendations') }}
@@ -49,7 +55,7 @@ final as (
         on
             commendations.subject_key = records.subject_key
             and commendations.award_date < coalesce(records.exit_date, 'infinity'::date)
-            and records.decision_date < commendations.honour_end
+            and commendations.honour_end > records.decision_date
 
 )
 

@@ -15,7 +15,8 @@ subjects as (
 
 serious as (
 
-    select * from {{ ref('fct_dishonesty_records') }} where severity_code = 'serious'
+    select * from {{ ref('fct_dishonesty_records') }}
+    where severity_code = 'serious'
 
 ),
 
@@ -23,18 +24,18 @@ related as (
 
     select
         subjects.subject_key,
-        others.subject_key as related_subject_key,
-        'shared_legal_rep' as relation
+        other_subjects.subject_key as related_subject_key,
+        'shared_legal_rep' as relation_type
     from subjects
-    inner join subjects as others
+    inner join subjects as other_subjects
         on
-            subjects.legal_rep_id_number_hash = others.legal_rep_id_number_hash
-            and subjects.subject_key <> others.subject_key
+            subjects.legal_rep_id_number_hash = other_subjects.legal_rep_id_number_hash
+            and subjects.subject_key <> other_subjects.subject_key
     union
     select
         subject_key,
         'P:' || legal_rep_id_number_hash as related_subject_key,
-        'legal_rep_himself' as relation
+        'legal_rep_himself' as relation_type
     from subjects
 
 ),
@@ -44,7 +45,7 @@ final as (
     select
         related.subject_key,
         related.related_subject_key,
-        related.relation,
+        related.relation_type,
         serious.subject_name as related_subject_name,
         serious.decision_doc_no,
         serious.dept_code,

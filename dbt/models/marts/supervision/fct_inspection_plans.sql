@@ -22,7 +22,9 @@ items as (
 
 joint as (
 
-    select plan_quarter, subject_key
+    select
+        plan_quarter,
+        subject_key
     from draws
     group by plan_quarter, subject_key
     having count(*) > 1

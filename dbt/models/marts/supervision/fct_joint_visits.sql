@@ -6,19 +6,26 @@ with
 
 plans as (
 
-    select * from {{ ref('fct_inspection_plans') }} where joint_visit_id is not null
+    select * from {{ ref('fct_inspection_plans') }}
+    where joint_visit_id is not null
 
 ),
 
 subjects as (
 
-    select subject_key, lead_dept_code from {{ ref('int_subject_domains') }}
+    select
+        subject_key,
+        lead_dept_code
+    from {{ ref('int_subject_domains') }}
 
 ),
 
 departments as (
 
-    select dept_code, name_zh from {{ ref('departments') }}
+    select
+        dept_code,
+        name_zh
+    from {{ ref('departments') }}
 
 ),
 

@@ -13,18 +13,27 @@ subjects as (
 
 grades as (
 
-    select subject_key, grade from {{ ref('fct_subject_grades') }} where is_current
+    select
+        subject_key,
+        grade
+    from {{ ref('fct_subject_grades') }}
+    where is_current
 
 ),
 
 supervisors as (
 
-    select subjects.subject_key, scopes.dept_code
+    select
+        subjects.subject_key,
+        scopes.dept_code
     from subjects
     inner join {{ ref('inspection_scopes') }} as scopes
         on subjects.industry_section = scopes.industry_section
     union
-    select subject_key, lead_dept_code as dept_code from subjects
+    select
+        subject_key,
+        lead_dept_code as dept_code
+    from subjects
 
 ),
 
@@ -55,7 +64,13 @@ department_measures as (
 final as (
 
     select
-        (supervisors.subject_key || '|' || supervisors.dept_code || '|' || department_measures.measure_code)::text
+        (
+            supervisors.subject_key
+            || '|'
+            || supervisors.dept_code
+            || '|'
+            || department_measures.measure_code
+        )::text
             as subject_measure_key,
         supervisors.subject_key::text as subject_key,
         supervisors.dept_code::text as dept_code,

@@ -34,7 +34,11 @@ departments as (
 
 subjects as (
 
-    select subject_key, subject_name, division_code from {{ ref('dim_subjects') }}
+    select
+        subject_key,
+        subject_name,
+        division_code
+    from {{ ref('dim_subjects') }}
 
 ),
 
