@@ -86,6 +86,7 @@ select grain, period_start, period_end, dimension, dimension_value, unit, stock_
     exit_total, exit_repair, exit_expiry, exit_revocation, stock_end
 from marts.fct_dishonesty_metrics
 where period_start between %(start)s and %(end)s and grain = %(grain)s
+    and (grain <> 'day' or dimension = 'all')
 """
 
 GRADES_SQL = """
