@@ -16,7 +16,11 @@ app = typer.Typer(
 )
 warehouse_app = typer.Typer(no_args_is_help=True, help="The warehouse's PostgreSQL server.")
 airflow_app = typer.Typer(no_args_is_help=True, help="Airflow with the project's configuration.")
+export_app = typer.Typer(
+    no_args_is_help=True, help="Exports to the credit office: daily warnings, quarterly statistics."
+)
 app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(export_app, name="export")
 app.add_typer(county_app, name="county")
 app.add_typer(airflow_app, name="airflow")
 console = Console()
@@ -85,14 +89,50 @@ def airflow_standalone() -> None:
     airflow_env.airflow_command(["standalone"], values)
 
 
+@export_app.command("daily")
+def export_daily(
+    day: str = typer.Option(None, help="YYYY-MM-DD; must be the marts' as-of date (default)."),
+) -> None:
+    """Write the daily warnings workbooks of the marts' day to the outbox."""
+    from credit.exports.daily import export_daily_warnings
+
+    export = export_daily_warnings(date.fromisoformat(day) if day else None)
+    console.print(f"{len(export.files)} files in [bold]{export.folder}[/]")
+
+
+@export_app.command("quarterly")
+def export_quarterly(
+    quarter: str = typer.Argument(None, help="e.g. 2026Q1; default: the last closed quarter."),
+) -> None:
+    """Write a closed quarter's statistics and progress forms to the outbox."""
+    from credit.exports.quarterly import export_quarterly_statistics
+
+    export = export_quarterly_statistics(quarter)
+    console.print(f"{len(export.files)} files in [bold]{export.folder}[/]")
+
+
+@export_app.command("deliver")
+def export_deliver(
+    kind: str = typer.Argument(..., help="daily_warnings | quarterly_statistics"),
+    period: str = typer.Argument(..., help="a day (2026-04-08) or a quarter (2026Q1)"),
+    force: bool = typer.Option(False, help="Send again files a recipient already received."),
+) -> None:
+    """E-mail an export's files to their recipients (AIRFLOW_CONN_CREDIT_SMTP)."""
+    from credit.exports.delivery import deliver
+
+    for recipient, outcome in deliver(kind, period, force=force).items():
+        console.print(f"{recipient}: {outcome}")
+
+
 @app.command()
 def demo(
     seed: int = typer.Option(42, help="County simulator seed."),
     scale: str = typer.Option("demo", help="test | demo | jiangyin"),
     start: str = typer.Option("2026-01-01", help="First simulated day."),
-    days: int = typer.Option(14, help="Nights to run, from the first day."),
+    quarter: str = typer.Option("2026Q1", help="The quarter whose end the nights cross."),
 ) -> None:
-    """Run the whole story: simulate the county and run the nightly chain over a range of days."""
+    """Run the whole story: simulate the county, run the nightly chain across a quarter's end,
+    export daily warnings and the quarter's statistics."""
     from credit import demo as story
 
-    story.run(seed=seed, scale=scale, first_day=date.fromisoformat(start), days=days)
+    story.run(seed=seed, scale=scale, first_day=date.fromisoformat(start), quarter=quarter)

@@ -1,7 +1,20 @@
-"""The demo: a simulated county and the nightly chain over a range of days, end to end."""
+"""The demo: a simulated county, the nightly chain across a quarter's end, and the exports.
+
+Per-night cost matters (an ingest run takes tens of seconds, the Cosmos transform one to two
+minutes), so the demo runs nights the way a new installation meets them:
+
+1. a **catch-up night** two days before the quarter ends: a new installation's first night,
+   whose connectors pull every source's backlog since the county's first day (by watermark);
+2. **three nights one by one** across the quarter's end (its last two days and the first day of
+   the next), each ingest → transform (as of that night) → daily warnings export;
+3. the night of the quarterly export day (the Nth working day after the quarter ends,
+   ``config/exports.yaml``), which catches up the nights in between like any night after an
+   outage, then ingest → transform → daily export → **quarterly statistics**.
+"""
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, time, timedelta
 
 import psycopg
@@ -9,31 +22,57 @@ from rich.console import Console
 from rich.table import Table
 
 from credit import airflow_env, warehouse
+from credit.exports.outbox import outbox_dir
+from credit.exports.periods import quarter_bounds
+from credit.exports.schedule import export_day
+from credit.exports.settings import export_settings
+from credit.ingest import API_CONN
 from credit.simulator import engine
 from credit.simulator.api_server import serve_api
+from credit.simulator.settings import api_token
 from credit.validation import data_docs_dir
 
 console = Console()
 
 
-def run(*, seed: int, scale: str, first_day: date, days: int) -> None:
-    last_day = first_day + timedelta(days=days - 1)
+def demo_nights(quarter: str) -> list[date]:
+    """The nights the demo runs for a quarter: catch-up, three around its end, export day."""
+    _, end = quarter_bounds(quarter)
+    working_days = export_settings()["quarterly_statistics"]["working_days_after_quarter_end"]
+    last = export_day(end, working_days)
+    return [end - timedelta(days=2), end - timedelta(days=1), end, end + timedelta(days=1), last]
+
+
+def run(*, seed: int, scale: str, first_day: date, quarter: str) -> None:
+    nights = demo_nights(quarter)
+    if first_day > nights[0]:
+        raise ValueError(f"the county must start before {nights[0]} to cover {quarter}")
     url = warehouse.ensure_warehouse()
     console.rule(f"warehouse {url}")
     airflow_env.prepare_airflow()
     airflow_env.run_dag("credit_reference")
-    console.rule(f"county: seed {seed}, scale {scale}, {first_day} .. {last_day}")
-    _prepare_county(seed, scale, first_day, last_day)
-    with serve_api():
-        for offset in range(days):
-            day = first_day + timedelta(days=offset)
-            console.rule(f"night of {day}")
-            airflow_env.run_dag(
-                "credit_ingest", datetime.combine(day, time(), airflow_env.COUNTY_TIMEZONE)
-            )
-    console.rule("transform: the dbt warehouse, rendered by Cosmos")
-    airflow_env.run_dag("credit_transform")
-    _summarise(url, first_day, last_day)
+    console.rule(f"county: seed {seed}, scale {scale}, {first_day} .. {nights[-1]}")
+    _prepare_county(seed, scale, first_day, nights[-1])
+    # The county's HTTP API on a free port, so a demo never collides with another one running.
+    with serve_api(port=0) as api:
+        os.environ[f"AIRFLOW_CONN_{API_CONN.upper()}"] = api.url.replace(
+            "http://", f"http://user:{api_token()}@"
+        )
+        for night in nights:
+            _night(night)
+    export_at = datetime.combine(nights[-1], time(6), airflow_env.COUNTY_TIMEZONE)
+    console.rule(f"quarterly statistics of {quarter}, exported {nights[-1]}")
+    airflow_env.run_dag("credit_export_quarterly", export_at)
+    _summarise(url, first_day, nights[-1])
+
+
+def _night(night: date) -> None:
+    console.rule(f"night of {night}: ingest → transform → daily warnings")
+    airflow_env.run_dag(
+        "credit_ingest", datetime.combine(night, time(), airflow_env.COUNTY_TIMEZONE)
+    )
+    airflow_env.run_dag("credit_transform", as_of_date=night.isoformat())
+    airflow_env.run_dag("credit_export_daily")
 
 
 def _prepare_county(seed: int, scale: str, first_day: date, last_day: date) -> None:
@@ -66,6 +105,13 @@ def _summarise(url: str, first_day: date, last_day: date) -> None:
             "select count(*) from audit.batches"
             " where status <> 'validated' or rows_read <> rows_accepted + rows_quarantined"
         ).fetchone()
+        exports = conn.execute(
+            """
+            select kind, period, file_count, row_count, folder from audit.exports
+            where export_id in (select max(export_id) from audit.exports group by kind, period)
+            order by kind, period
+            """
+        ).fetchall()
     table = Table("night", "batches", "rows read", "accepted", "quarantined", title="ingestion")
     for night in nights:
         table.add_row(*(f"{value:,}" if isinstance(value, int) else str(value) for value in night))
@@ -81,6 +127,11 @@ def _summarise(url: str, first_day: date, last_day: date) -> None:
     for mart, count in _mart_counts(url).items():
         marts.add_row(mart, f"{count:,}")
     console.print(marts)
+    files = Table("export", "period", "files", "rows", "folder", title="exports (outbox)")
+    for kind, period, file_count, row_count, folder in exports:
+        files.add_row(kind, period, str(file_count), f"{row_count:,}", folder)
+    console.print(files)
+    console.print(f"Outbox: {outbox_dir()}  (each period has a manifest.json)")
     console.print('Query the warehouse: psql "$(.venv/bin/credit warehouse url)"')
 
 
@@ -88,8 +139,10 @@ MARTS = (
     "marts.dim_subjects",
     "marts.fct_credit_records",
     "marts.fct_dishonesty_records",
-    "marts.fct_dishonesty_record_versions",
     "marts.dossiers",
+    "marts.fct_subject_grades",
+    "marts.fct_dishonesty_metrics",
+    "marts.fct_warnings",
 )
 
 
