@@ -3,8 +3,9 @@
 For every record kind ``K`` this writes, into ``dbt/models/staging/raw/``:
 
 * ``stg_raw__<plural>_versions.sql``: every accepted row of ``raw.K`` (its batch validated, the
-  row not quarantined), typed, identifiers normalised, resident IDs only as a keyed hash and a
-  masked form, with lineage, ``record_key``, ``subject_key`` and ``version_rank``;
+  row not quarantined: the macro ``accepted_raw_rows``), typed, identifiers normalised, resident
+  IDs only as a keyed hash and a masked form, with lineage, ``record_key``, ``subject_key`` and
+  ``version_rank``;
 * ``stg_raw__<plural>.sql``: the latest version of each business record;
 * ``stg_raw__<plural>.yml``: both models' documentation (Chinese label and English name) and
   tests from the column rules;
@@ -60,7 +61,7 @@ RECORD_DATE_COLUMNS = {
 }
 
 # (name, description, dbt tests) of the columns every staging model starts with.
-LINEAGE = (
+LINEAGE: tuple[tuple[str, str, list[str]], ...] = (
     (
         "raw_row_id",
         "原始行号 Raw row id: the row of raw.<kind> this version comes from.",
@@ -78,8 +79,9 @@ LINEAGE = (
     ("record_kind", "信息类别 Record kind (catalogue name).", ["not_null"]),
     (
         "record_key",
-        "记录键 Business key of the record, its parts joined by '|'; versions of "
-        "one record share it.",
+        "记录键 Business key of the record within its department: the department code and "
+        "the key's parts joined by '|' (numbers are unique only in the system that gave them); "
+        "versions of one record share it.",
         ["not_null"],
     ),
     (
@@ -183,35 +185,9 @@ def render_versions_sql(kind: RecordKind) -> str:
 
 with
 
-batches as (
-
-    select
-        batch_id,
-        logical_date
-    from {{{{ source('audit', 'batches') }}}}
-    where status = 'validated'
-
-),
-
-rejected as (
-
-    select raw_row_id
-    from {{{{ source('quarantine', 'rejected_rows') }}}}
-    where record_kind = '{kind.name}'
-
-),
-
 source as (
 
-    select
-        raw_rows.*,
-        batches.logical_date
-    from {{{{ source('raw', '{kind.name}') }}}} as raw_rows
-    inner join batches on raw_rows.batch_id = batches.batch_id
-    where not exists (
-        select from rejected
-        where rejected.raw_row_id = raw_rows.raw_row_id
-    )
+    {{{{ accepted_raw_rows('{kind.name}') }}}}
 
 ),
 
@@ -234,7 +210,7 @@ keyed as (
     select
         *,
         '{kind.name}'::text as record_kind,
-        concat_ws('|', {key_parts}) as record_key,
+        concat_ws('|', dept_code, {key_parts}) as record_key,
         {_subject_key(kind)} as subject_key,
         {RECORD_DATE_COLUMNS[kind.name]} as record_date
     from renamed
@@ -321,9 +297,12 @@ def _column_docs(column: Column) -> list[dict[str, Any]]:
                 "data_tests": not_null,
             },
         ]
-    entries = [{"name": column.name, "description": f"{base}.", "data_tests": list(not_null)}]
+    tests = list(not_null)
     if column.type == "enum" and not column.codes:
-        entries[0]["data_tests"].append(_accepted_values(column.values))
+        tests.append(_accepted_values(column.values))
+    entries: list[dict[str, Any]] = [
+        {"name": column.name, "description": f"{base}.", "data_tests": tests}
+    ]
     if column.codes:
         entries.append(
             {
@@ -378,7 +357,8 @@ def render_models_yml(kind: RecordKind) -> str:
                 "name": latest_model(kind.name),
                 "description": (
                     f"{kind.label} {_english(kind.name)}: the latest version of each record "
-                    f"(business key: {', '.join(kind.business_key)}), revocations included."
+                    f"(business key: dept_code, {', '.join(kind.business_key)}), "
+                    "revocations included."
                 ),
                 "columns": _drop_empty(latest),
             },

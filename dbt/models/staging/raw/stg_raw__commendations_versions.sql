@@ -4,35 +4,9 @@
 
 with
 
-batches as (
-
-    select
-        batch_id,
-        logical_date
-    from {{ source('audit', 'batches') }}
-    where status = 'validated'
-
-),
-
-rejected as (
-
-    select raw_row_id
-    from {{ source('quarantine', 'rejected_rows') }}
-    where record_kind = 'commendation'
-
-),
-
 source as (
 
-    select
-        raw_rows.*,
-        batches.logical_date
-    from {{ source('raw', 'commendation') }} as raw_rows
-    inner join batches on raw_rows.batch_id = batches.batch_id
-    where not exists (
-        select from rejected
-        where rejected.raw_row_id = raw_rows.raw_row_id
-    )
+    {{ accepted_raw_rows('commendation') }}
 
 ),
 
@@ -86,7 +60,7 @@ keyed as (
     select
         *,
         'commendation'::text as record_kind,
-        concat_ws('|', doc_no, honour_no) as record_key,
+        concat_ws('|', dept_code, doc_no, honour_no) as record_key,
         case
             when subject_type_code = 'natural_person' then 'P:' || id_number_hash
             else uscc

@@ -4,35 +4,9 @@
 
 with
 
-batches as (
-
-    select
-        batch_id,
-        logical_date
-    from {{ source('audit', 'batches') }}
-    where status = 'validated'
-
-),
-
-rejected as (
-
-    select raw_row_id
-    from {{ source('quarantine', 'rejected_rows') }}
-    where record_kind = 'customs_credit'
-
-),
-
 source as (
 
-    select
-        raw_rows.*,
-        batches.logical_date
-    from {{ source('raw', 'customs_credit') }} as raw_rows
-    inner join batches on raw_rows.batch_id = batches.batch_id
-    where not exists (
-        select from rejected
-        where rejected.raw_row_id = raw_rows.raw_row_id
-    )
+    {{ accepted_raw_rows('customs_credit') }}
 
 ),
 
@@ -77,7 +51,7 @@ keyed as (
     select
         *,
         'customs_credit'::text as record_kind,
-        concat_ws('|', uscc, decision_date) as record_key,
+        concat_ws('|', dept_code, uscc, decision_date) as record_key,
         uscc as subject_key,
         decision_date as record_date
     from renamed

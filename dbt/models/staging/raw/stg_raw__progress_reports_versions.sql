@@ -4,35 +4,9 @@
 
 with
 
-batches as (
-
-    select
-        batch_id,
-        logical_date
-    from {{ source('audit', 'batches') }}
-    where status = 'validated'
-
-),
-
-rejected as (
-
-    select raw_row_id
-    from {{ source('quarantine', 'rejected_rows') }}
-    where record_kind = 'progress_report'
-
-),
-
 source as (
 
-    select
-        raw_rows.*,
-        batches.logical_date
-    from {{ source('raw', 'progress_report') }} as raw_rows
-    inner join batches on raw_rows.batch_id = batches.batch_id
-    where not exists (
-        select from rejected
-        where rejected.raw_row_id = raw_rows.raw_row_id
-    )
+    {{ accepted_raw_rows('progress_report') }}
 
 ),
 
@@ -74,7 +48,7 @@ keyed as (
     select
         *,
         'progress_report'::text as record_kind,
-        concat_ws('|', quarter, seq_no) as record_key,
+        concat_ws('|', dept_code, quarter, seq_no) as record_key,
         null::text as subject_key,
         submitted_date as record_date
     from renamed

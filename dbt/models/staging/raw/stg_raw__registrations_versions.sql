@@ -4,35 +4,9 @@
 
 with
 
-batches as (
-
-    select
-        batch_id,
-        logical_date
-    from {{ source('audit', 'batches') }}
-    where status = 'validated'
-
-),
-
-rejected as (
-
-    select raw_row_id
-    from {{ source('quarantine', 'rejected_rows') }}
-    where record_kind = 'registration'
-
-),
-
 source as (
 
-    select
-        raw_rows.*,
-        batches.logical_date
-    from {{ source('raw', 'registration') }} as raw_rows
-    inner join batches on raw_rows.batch_id = batches.batch_id
-    where not exists (
-        select from rejected
-        where rejected.raw_row_id = raw_rows.raw_row_id
-    )
+    {{ accepted_raw_rows('registration') }}
 
 ),
 
@@ -87,7 +61,7 @@ keyed as (
     select
         *,
         'registration'::text as record_kind,
-        concat_ws('|', uscc, registration_event, event_date) as record_key,
+        concat_ws('|', dept_code, uscc, registration_event, event_date) as record_key,
         uscc as subject_key,
         event_date as record_date
     from renamed

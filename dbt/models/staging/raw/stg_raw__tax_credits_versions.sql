@@ -4,35 +4,9 @@
 
 with
 
-batches as (
-
-    select
-        batch_id,
-        logical_date
-    from {{ source('audit', 'batches') }}
-    where status = 'validated'
-
-),
-
-rejected as (
-
-    select raw_row_id
-    from {{ source('quarantine', 'rejected_rows') }}
-    where record_kind = 'tax_credit'
-
-),
-
 source as (
 
-    select
-        raw_rows.*,
-        batches.logical_date
-    from {{ source('raw', 'tax_credit') }} as raw_rows
-    inner join batches on raw_rows.batch_id = batches.batch_id
-    where not exists (
-        select from rejected
-        where rejected.raw_row_id = raw_rows.raw_row_id
-    )
+    {{ accepted_raw_rows('tax_credit') }}
 
 ),
 
@@ -73,7 +47,7 @@ keyed as (
     select
         *,
         'tax_credit'::text as record_kind,
-        concat_ws('|', uscc, tax_year, evaluation_date) as record_key,
+        concat_ws('|', dept_code, uscc, tax_year, evaluation_date) as record_key,
         uscc as subject_key,
         evaluation_date as record_date
     from renamed
