@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,7 +202,7 @@ def generate_day(
 
 def _kind_weights(registry: dict[str, Source], config: dict) -> dict[str, float]:
     """Sum of department weights per kind, to split a county-wide rate between departments."""
-    totals: Counter[str] = Counter()
+    totals: defaultdict[str, float] = defaultdict(float)
     for source in registry.values():
         for kind in source.kinds:
             totals[kind] += float(config["departments"][source.dept_code]["weight"])
@@ -301,14 +301,14 @@ def _emit(
             if row.duplicate_of is not None:
                 line["duplicate_of"] = identities[row.duplicate_of]
             writer.write("defects", line)
-    first = {}
+    first: dict[int, Any] = {}
     for row, identity in zip(rows, identities, strict=True):
         first.setdefault(row.origin, identity)
     if kind_name == "dishonesty":
-        for index, row in enumerate(originals):
+        for index, original in enumerate(originals):
             writer.write(
                 "dishonesty",
-                {**where, "source_row": first[index], **_dishonesty_truth(row, ctx.config)},
+                {**where, "source_row": first[index], **_dishonesty_truth(original, ctx.config)},
             )
     for offset, followup in enumerate(followups, start=len(originals)):
         if followup.truth:

@@ -120,8 +120,7 @@ def _versions(ctx: DayContext, rng: random.Random, kind: str, row: Row) -> list[
     draw = rng.random()
     if draw < life["correction_share"]:
         due = add_working_days(ctx.day, _uniform(rng, life["correction_delay_working_days"]))
-        changes = _correction(kind, row)
-        return [_follow(ctx, due, kind, key, 1, _version(row, "更正", changes))]
+        return [_follow(ctx, due, kind, key, 1, _version(row, "更正", _correction(kind, row)))]
     if draw < life["correction_share"] + life["revocation_share"]:
         due = add_working_days(ctx.day, _uniform(rng, life["revocation_delay_working_days"]))
         changes: Row = {"remarks": "原决定已依法撤销"}
@@ -194,6 +193,7 @@ def _objection(
     ]
     if outcome in ("撤销", "更正"):
         # The objection's outcome reaches the record itself as a new version (可查可核可溯).
+        changes: Row
         if outcome == "撤销":
             changes, event = {"remarks": "经异议核查，撤销原认定"}, "revoked"
         else:

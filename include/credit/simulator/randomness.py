@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Mapping
 
 
 def stream(*parts: object) -> random.Random:
@@ -31,6 +32,6 @@ def poisson(rng: random.Random, mean: float) -> int:
     return count
 
 
-def weighted(rng: random.Random, weights: dict[str, float]) -> str:
+def weighted(rng: random.Random, weights: Mapping[str, float]) -> str:
     """One key of ``weights`` chosen in proportion to its weight."""
     return rng.choices(list(weights), weights=list(weights.values()))[0]
