@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -103,7 +104,7 @@ def test_plans_draw_by_grade_ratio_and_join_departments(quarter_county) -> None:
         ).fetchall()
     assert sizes and joint
     for _, population, drawn, share, plans in sizes:
-        assert drawn == min(population, -(-population * share // plans))
+        assert drawn == min(population, math.ceil(population * share / plans))
     assert all(count == depts >= 2 and items.count("：") == depts for depts, count, items in joint)
 
 
