@@ -76,8 +76,10 @@ def test_scores_are_explained_and_every_grade_occurs(quarter_county) -> None:
         subjects = conn.execute("select count(*) from marts.dim_subjects").fetchone()[0]
         unexplained = conn.execute(
             "select count(*) from marts.fct_subject_grades as g"
-            " where g.score <> (select sum(points) from marts.fct_score_contributions as c"
-            " where c.subject_key = g.subject_key and c.evaluation_date = g.evaluation_date)"
+            " left join (select subject_key, evaluation_date, sum(points) as points"
+            " from marts.fct_score_contributions group by 1, 2) as c"
+            " using (subject_key, evaluation_date)"
+            " where c.points is distinct from g.score"
         ).fetchone()[0]
         history = conn.execute(
             "select count(distinct evaluation_date) from marts.fct_subject_grades"
