@@ -6,7 +6,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from credit.airflow_env import COUNTY_TIMEZONE, DAG_DEFAULT_ARGS, county_day
-from credit.assets import RAW_ASSETS
+from credit.assets import COUNTY_DAY_EXTRA, RAW_ASSETS
 
 
 @dag(
@@ -34,8 +34,9 @@ Each pull lands as one batch in `raw.<kind>` (COPY, one transaction with its `au
 and watermark), then Great Expectations validates it row by row: failing rows go to
 `quarantine.rejected_rows` with every failed expectation as a reason. `reconcile` checks
 rows read = accepted + quarantined for every batch of the night and publishes the `raw.*`
-assets; `all_sources_delivered` turns the run red when any source failed, after the others'
-data is published. Re-running a date adds nothing; a failed source catches up the next night.
+assets, each event carrying the county day (`extra.county_day`) for the transform;
+`all_sources_delivered` turns the run red when any source failed, after the others' data is
+published. Re-running a date adds nothing; a failed source catches up the next night.
 """,
 )
 def credit_ingest():
@@ -57,12 +58,15 @@ def credit_ingest():
         return {k: v for k, v in asdict(night).items() if k != "logical_date"}
 
     @task(trigger_rule="all_done", outlets=RAW_ASSETS)
-    def reconcile(logical_date=None) -> dict:
+    def reconcile(logical_date=None, outlet_events=None) -> dict:
         from credit.ingest import reconcile_night
         from credit.validation import build_data_docs
 
-        totals = reconcile_night(county_day(logical_date))
+        day = county_day(logical_date)
+        totals = reconcile_night(day)
         build_data_docs()
+        for asset in RAW_ASSETS:
+            outlet_events[asset].extra = {COUNTY_DAY_EXTRA: day.isoformat()}
         return totals
 
     @task

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import psycopg
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.api.datamodels._generated import AssetReferenceAssetEventDagRun
+from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
+from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
-from credit.airflow_env import run_dag
+from credit.airflow_env import COUNTY_TIMEZONE, run_dag
+from credit.assets import COUNTY_DAY_EXTRA, RAW_ASSETS
 from credit.dbt import run_dbt
 from credit.ingest import ingest_source
 from credit.paths import DAGS_DIR
 from credit.sources import sources
-from credit.transform import parse_manifest
+from credit.transform import AS_OF_PARAM, parse_manifest, run_as_of_date
 from tests.county import simulated_county
 
 DAY = dt.date(2026, 1, 6)
@@ -44,9 +49,46 @@ def test_cosmos_renders_every_dbt_node_as_a_task(county) -> None:
         assert any(model in task_id for task_id in task_ids), model
 
 
-def test_the_dag_builds_what_a_bare_dbt_build_builds(county) -> None:
-    run_dbt(["build"])
+def _as_of_dates(url: str) -> set[dt.date]:
+    with psycopg.connect(url) as conn:
+        return {
+            row[0]
+            for table in ("marts.fct_dishonesty_records", "marts.dossiers")
+            for row in conn.execute(f"select distinct as_of_date from {table}")  # noqa: S608
+        }
+
+
+def test_the_dag_builds_what_a_bare_dbt_build_builds_as_of_the_run_date(county) -> None:
+    run_dbt(["build", "--vars", json.dumps({"as_of_date": DAY.isoformat()})])
     expected = _marts(county["url"])
     assert all(expected.values()), "the county produced no rows to compare"
-    assert run_dag("credit_transform") == "success"
+    assert _as_of_dates(county["url"]) == {DAY}
+    # Midnight in Jiangyin is still the previous day in UTC: the county day is read in CST.
+    night = dt.datetime.combine(DAY, dt.time(0, 30), COUNTY_TIMEZONE)
+    assert run_dag("credit_transform", logical_date=night) == "success"
     assert _marts(county["url"]) == expected
+    assert _as_of_dates(county["url"]) == {DAY}
+
+
+def _raw_event(kind_index: int, county_day: str | None) -> AssetEventDagRunReferenceResult:
+    asset = RAW_ASSETS[kind_index]
+    return AssetEventDagRunReferenceResult(
+        asset=AssetReferenceAssetEventDagRun(name=asset.name, uri=asset.uri, extra={}),
+        extra={COUNTY_DAY_EXTRA: county_day} if county_day else {},
+        source_task_id="reconcile",
+        source_dag_id="credit_ingest",
+        source_run_id="scheduled__2026-01-06",
+        source_map_index=-1,
+        source_aliases=[],
+        timestamp=dt.datetime(2026, 1, 6, 18, tzinfo=dt.UTC),
+    )
+
+
+def test_the_run_date_comes_from_the_param_then_the_ingest_events_then_the_run() -> None:
+    run = dt.datetime(2026, 1, 9, 17, tzinfo=dt.UTC)  # 01:00 on the 10th in Jiangyin
+    events = TriggeringAssetEventsAccessor.build(
+        [_raw_event(0, "2026-01-06"), _raw_event(1, "2026-01-07"), _raw_event(2, None)]
+    )
+    assert run_as_of_date({AS_OF_PARAM: "2026-03-31"}, events, run) == dt.date(2026, 3, 31)
+    assert run_as_of_date({AS_OF_PARAM: None}, events, run) == dt.date(2026, 1, 7)
+    assert run_as_of_date({}, TriggeringAssetEventsAccessor.build([]), run) == dt.date(2026, 1, 10)

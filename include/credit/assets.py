@@ -6,7 +6,9 @@ from airflow.sdk import Asset
 
 from credit.catalogue import record_kinds
 
-# One asset per raw table: the transform DAG is scheduled on them.
+# One asset per raw table: the transform DAG is scheduled on them. Each event's extra names the
+# county day (ISO date) the night covered, so the transform builds the marts as of that day.
+COUNTY_DAY_EXTRA = "county_day"
 RAW_ASSETS = [
     Asset(name=f"raw.{kind}", uri=f"credit://warehouse/raw/{kind}") for kind in record_kinds()
 ]

@@ -4,10 +4,16 @@ DAG files must parse fast and never run dbt, so the manifest is written beforeha
 :func:`parse_manifest` (``credit airflow prepare`` does it) and Cosmos reads it
 (``LoadMode.DBT_MANIFEST``). Tasks run dbt in-process (``InvocationMode.DBT_RUNNER``): a dbt
 subprocess costs seconds before any SQL runs.
+
+The marts describe one county day, dbt's ``as_of_date`` var: a first task resolves it
+(:func:`run_as_of_date`) and every dbt task reads it from that task's XCom.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +21,49 @@ from credit.dbt import profile_environment, run_dbt
 from credit.paths import DBT_PROJECT_DIR
 from credit.warehouse import warehouse_url
 
-MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# The DAG's parameter for manual runs and the task that resolves the day (its XCom feeds dbt).
+AS_OF_PARAM = "as_of_date"
+AS_OF_TASK_ID = "as_of_date"
+
+
+def run_as_of_date(
+    params: Mapping[str, Any],
+    triggering_asset_events: Mapping[Any, Sequence[Any]],
+    run_date: datetime,
+) -> date:
+    """The county day a transform run builds the marts as of (业务日期).
+
+    A manual run's ``as_of_date`` parameter wins; a run triggered by ``credit_ingest`` takes the
+    latest county day its raw asset events carry (``extra["county_day"]``); any other run takes
+    its own date in China Standard Time.
+    """
+    # Imported here: credit.airflow_env imports this module, and credit.assets imports Airflow,
+    # which must not load before credit.airflow_env has set its configuration.
+    from credit.airflow_env import county_day
+    from credit.assets import COUNTY_DAY_EXTRA
+
+    if params.get(AS_OF_PARAM):
+        return date.fromisoformat(str(params[AS_OF_PARAM]))
+    days = [
+        date.fromisoformat(str(event.extra[COUNTY_DAY_EXTRA]))
+        for asset in triggering_asset_events
+        for event in triggering_asset_events[asset]
+        if COUNTY_DAY_EXTRA in event.extra
+    ]
+    return max(days) if days else county_day(run_date)
+
+
+def manifest_path() -> Path:
+    """Where ``dbt parse`` writes the manifest: dbt's target path (``DBT_TARGET_PATH`` when set,
+    relative to the project like dbt reads it, else ``dbt/target``)."""
+    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
+    return DBT_PROJECT_DIR / target / "manifest.json"
 
 
 def parse_manifest() -> Path:
-    """Write ``dbt/target/manifest.json`` (``dbt parse``), which the transform DAG renders."""
+    """Write the manifest (``dbt parse``) that the transform DAG renders."""
     run_dbt(["parse"])
-    return MANIFEST
+    return manifest_path()
 
 
 def cosmos_task_group_args() -> dict[str, Any]:
@@ -41,7 +83,7 @@ def cosmos_task_group_args() -> dict[str, Any]:
     return {
         "project_config": ProjectConfig(
             dbt_project_path=DBT_PROJECT_DIR,
-            manifest_path=MANIFEST,
+            manifest_path=manifest_path(),
             project_name="credit",
             partial_parse=True,
         ),
@@ -63,6 +105,8 @@ def cosmos_task_group_args() -> dict[str, Any]:
         ),
         "operator_args": {
             "install_deps": False,
+            # Templated per run: the day resolved by the first task of the DAG.
+            "vars": {"as_of_date": f"{{{{ ti.xcom_pull(task_ids='{AS_OF_TASK_ID}') }}}}"},
             # Where the warehouse is, resolved when the DAG is parsed (never starting a server).
             "env": profile_environment(warehouse_url(start=False)),
         },
