@@ -133,6 +133,7 @@ def demo(
 ) -> None:
     """Run the whole story: simulate the county, run the nightly chain across a quarter's end,
     export daily warnings and the quarter's statistics."""
+    airflow_env.apply_airflow_environment()  # before the demo's imports load Airflow
     from credit import demo as story
 
     story.run(seed=seed, scale=scale, first_day=date.fromisoformat(start), quarter=quarter)
