@@ -29,9 +29,6 @@ class County:
     truth: Path
     env: dict[str, str]
 
-    def __getitem__(self, key: str):  # county["url"], as the module fixtures have always used
-        return getattr(self, key)
-
     @contextmanager
     def active(self) -> Iterator[County]:
         """Point the project (warehouse, data folder, dbt target, API connection) at this county."""

@@ -65,7 +65,7 @@ def built(tmp_path_factory, warehouse_url) -> Iterator[str]:
         run_dbt(["run", "--select", "+fct_credit_records"])
         _ingest_night(SECOND_NIGHT, SECOND_NIGHT_SOURCES)
         run_dbt(["build"])
-        yield county["url"]
+        yield county.url
 
 
 def _ingest_night(day: dt.date, dept_codes: Sequence[str]) -> None:

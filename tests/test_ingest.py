@@ -94,7 +94,7 @@ def test_an_unreachable_system_fails_only_its_own_tasks_in_the_dag(county, monke
     with pytest.raises(DagRunFailed):
         run_dag("credit_ingest", night)
     exchange = {code for code, s in sources().items() if s.shape == "exchange_db"}
-    with psycopg.connect(county["url"]) as conn:
+    with psycopg.connect(county.url) as conn:
         failed = {row[0] for row in conn.execute("select dept_code from audit.source_errors")}
         landed = {row[0] for row in conn.execute("select dept_code from audit.batches")}
     assert failed == exchange
@@ -105,12 +105,11 @@ def test_an_unreachable_system_fails_only_its_own_tasks_in_the_dag(county, monke
 
 
 def test_a_night_lands_everything_and_validation_matches_the_truth(county) -> None:
-    landed = _landed(county["url"])
+    landed = _landed(county.url)
     defects = {
-        (d["record_kind"], _source_ref(d["source_row"])): d
-        for d in _truth(county["truth"], "defects")
+        (d["record_kind"], _source_ref(d["source_row"])): d for d in _truth(county.truth, "defects")
     }
-    with psycopg.connect(county["url"]) as conn:
+    with psycopg.connect(county.url) as conn:
         by_shape = dict(
             conn.execute("select shape, sum(rows_read) from audit.batches group by shape")
         )
@@ -128,7 +127,7 @@ def test_a_night_lands_everything_and_validation_matches_the_truth(county) -> No
 
 
 def test_every_batch_reconciles(county) -> None:
-    with psycopg.connect(county["url"]) as conn:
+    with psycopg.connect(county.url) as conn:
         unbalanced = conn.execute(
             "select batch_id from audit.batches"
             " where status <> 'validated' or rows_read <> rows_accepted + rows_quarantined"
@@ -142,9 +141,9 @@ def test_every_batch_reconciles(county) -> None:
 
 
 def test_rerunning_a_date_adds_nothing(county) -> None:
-    before = _raw_row_count(county["url"])
+    before = _raw_row_count(county.url)
     _ingest_range(FIRST_DAY, LAST_DAY)
-    assert _raw_row_count(county["url"]) == before
+    assert _raw_row_count(county.url) == before
 
 
 def test_redelivered_file_adds_nothing_and_a_changed_file_is_a_new_version(county) -> None:
@@ -153,16 +152,16 @@ def test_redelivered_file_adds_nothing_and_a_changed_file_is_a_new_version(count
     )
     folder = engine.systems.drops_dir() / dept.dept_code
     original = sorted(folder.glob("*.csv"))[0]
-    before = _raw_row_count(county["url"])
+    before = _raw_row_count(county.url)
     # The same bytes again under another day's ingestion: recognised by name and hash.
     ingest_source(dept.dept_code, LAST_DAY)
-    assert _raw_row_count(county["url"]) == before
+    assert _raw_row_count(county.url) == before
     # Changed bytes under the same name: a new version, landed as a new batch.
     text = original.read_bytes()
     original.write_bytes(text + text.splitlines(keepends=True)[-1])
     night = ingest_source(dept.dept_code, LAST_DAY)
     assert len(night.batches) == 1
-    assert _raw_row_count(county["url"]) > before
+    assert _raw_row_count(county.url) > before
 
 
 def test_a_stopped_exchange_database_fails_only_its_source_and_recovers(county, monkeypatch):
@@ -218,7 +217,7 @@ def _held(dept_code: str, day: dt.date) -> set[tuple[str, str]]:
 def _assert_everything_landed(county: dict, dept_code: str, day: dt.date) -> None:
     held = _held(dept_code, day)
     assert held
-    assert held <= set(_landed(county["url"]))
+    assert held <= set(_landed(county.url))
 
 
 def test_bad_deliveries_are_quarantined_and_the_night_goes_on(county) -> None:
@@ -236,7 +235,7 @@ def test_bad_deliveries_are_quarantined_and_the_night_goes_on(county) -> None:
     (folder / garbage).write_bytes(b"\xff\xfe\x00garbage\n" * 3)
     ingest_source(dept.dept_code, LAST_DAY)
     reconcile_night(LAST_DAY)
-    with psycopg.connect(county["url"]) as conn:
+    with psycopg.connect(county.url) as conn:
         rejected = dict(
             conn.execute("select file_name, reason from quarantine.rejected_files").fetchall()
         )

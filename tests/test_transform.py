@@ -60,14 +60,14 @@ def _as_of_dates(url: str) -> set[dt.date]:
 
 def test_the_dag_builds_what_a_bare_dbt_build_builds_as_of_the_run_date(county) -> None:
     run_dbt(["build", "--vars", json.dumps({"as_of_date": DAY.isoformat()})])
-    expected = _marts(county["url"])
+    expected = _marts(county.url)
     assert all(expected.values()), "the county produced no rows to compare"
-    assert _as_of_dates(county["url"]) == {DAY}
+    assert _as_of_dates(county.url) == {DAY}
     # Midnight in Jiangyin is still the previous day in UTC: the county day is read in CST.
     night = dt.datetime.combine(DAY, dt.time(0, 30), COUNTY_TIMEZONE)
     assert run_dag("credit_transform", logical_date=night) == "success"
-    assert _marts(county["url"]) == expected
-    assert _as_of_dates(county["url"]) == {DAY}
+    assert _marts(county.url) == expected
+    assert _as_of_dates(county.url) == {DAY}
 
 
 def _raw_event(kind_index: int, county_day: str | None) -> AssetEventDagRunReferenceResult:
