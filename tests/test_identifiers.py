@@ -10,14 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import ric, uscc
+from stdnum.iso7064 import mod_11_10
 
 from credit import identifiers
 from credit.identifiers import (
     IdentifierKind,
+    check_organisation_code,
+    check_registration_number,
     check_resident_id,
+    check_subject_identifier,
     check_uscc,
     classify,
     hash_identifier,
+    make_registration_number,
     make_uscc,
     mask_resident_id,
     normalise,
@@ -141,3 +146,54 @@ def test_hmac_from_pads_is_hmac(key: bytes, message: bytes) -> None:
     inner, outer = identifiers.hmac_pads(key)
     from_pads = hashlib.sha256(outer + hashlib.sha256(inner + message).digest()).hexdigest()
     assert from_pads == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+# Legacy identifiers: a registration number as GS15-2006 builds it, and an organisation code.
+LEGACY_NUMBER = make_registration_number("320281", "00012345")
+
+
+def test_registration_numbers_carry_an_iso_7064_mod_11_10_check_digit() -> None:
+    assert mod_11_10.is_valid(LEGACY_NUMBER)
+    assert check_registration_number(LEGACY_NUMBER).is_valid
+    assert check_registration_number(f" {LEGACY_NUMBER[:6]}-{LEGACY_NUMBER[6:]} ").is_valid
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "missing"),
+        (LEGACY_NUMBER[:14], "length"),
+        (LEGACY_NUMBER[:14] + "A", "format"),
+        (LEGACY_NUMBER[:14] + str((int(LEGACY_NUMBER[14]) + 1) % 10), "check_digit"),
+    ],
+)
+def test_registration_number_problems_are_named(text: str, problem: str) -> None:
+    assert check_registration_number(text).problem == problem
+
+
+def test_organisation_codes_are_checked_as_inside_a_uscc() -> None:
+    code = REAL_USCC[0][8:17]
+    assert check_organisation_code(code).is_valid
+    assert check_organisation_code(code[:8] + ("0" if code[8] != "0" else "1")).problem == (
+        "check_digit"
+    )
+    assert check_organisation_code(code[:8]).problem == "length"
+    assert (
+        check_organisation_code("1922038-2").is_valid
+        == check_organisation_code("19220382").is_valid
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (REAL_USCC[0], IdentifierKind.USCC),
+        (LEGACY_NUMBER, IdentifierKind.REGISTRATION_NUMBER),
+        (REAL_USCC[0][8:17], IdentifierKind.ORGANISATION_CODE),
+        ("9144030019220382", IdentifierKind.USCC),  # a mistyped USCC stays one
+    ],
+)
+def test_a_subject_identifier_is_checked_by_its_length(text: str, kind: IdentifierKind) -> None:
+    result = check_subject_identifier(text)
+    assert result.kind is kind
+    assert result.is_valid == (kind is not IdentifierKind.USCC or text == REAL_USCC[0])

@@ -548,6 +548,16 @@ _valid_ric = st.builds(
     ),
 )
 
+_valid_registration_number = st.builds(
+    identifiers.make_registration_number,
+    st.just("320281"),
+    st.text("0123456789", min_size=8, max_size=8),
+)
+_valid_organisation_code = st.builds(
+    lambda body: body + identifiers.organisation_code_check_char(body),
+    st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=8, max_size=8),
+)
+
 
 def _edits(code: str) -> st.SearchStrategy[str]:
     position = st.integers(0, len(code))
@@ -564,6 +574,8 @@ def _edits(code: str) -> st.SearchStrategy[str]:
 identifier_text = st.one_of(
     _valid_uscc.flatmap(_edits),
     _valid_ric.flatmap(_edits),
+    _valid_registration_number.flatmap(_edits),
+    _valid_organisation_code.flatmap(_edits),
     st.text(_ALPHABET, max_size=20),
     st.text(max_size=20),
 )
@@ -576,19 +588,26 @@ identifier_text = st.one_of(
 def test_sql_identifier_checks_agree_with_python(conn: psycopg.Connection, text: str) -> None:
     if "\x00" in text:
         return  # PostgreSQL text cannot hold NUL; landing never stores one
-    uscc_problem, ric_problem, normal = conn.execute(
-        "select audit.uscc_problem(%s), audit.resident_id_problem(%s),"
-        " audit.normalise_identifier(%s)",
-        (text, text, text),
+    checks = {
+        "uscc": identifiers.check_uscc,
+        "resident_id": identifiers.check_resident_id,
+        "registration_number": identifiers.check_registration_number,
+        "organisation_code": identifiers.check_organisation_code,
+        "subject_identifier": identifiers.check_subject_identifier,
+    }
+    *problems, normal = conn.execute(
+        "select "
+        + ", ".join(f"audit.{name}_problem(%s)" for name in checks)
+        + ", audit.normalise_identifier(%s)",
+        [text] * (len(checks) + 1),
     ).fetchone()
-    uscc, resident = identifiers.check_uscc(text), identifiers.check_resident_id(text)
-    assert (uscc_problem is None) == uscc.is_valid
-    assert (ric_problem is None) == resident.is_valid
-    # SQL upper-cases ASCII only; Python's full case mapping can change a length (ß -> SS),
-    # which never makes a valid code but names a different problem.
-    if len(normal) == len(identifiers.normalise(text)):
-        assert uscc_problem == uscc.problem
-        assert ric_problem == resident.problem
+    for sql_problem, (name, check) in zip(problems, checks.items(), strict=True):
+        python = check(text)
+        assert (sql_problem is None) == python.is_valid, name
+        # SQL upper-cases ASCII only; Python's full case mapping can change a length (ß -> SS),
+        # which never makes a valid code but names a different problem.
+        if len(normal) == len(identifiers.normalise(text)):
+            assert sql_problem == python.problem, name
 
 
 def _python_iso_date(text: str) -> bool:

@@ -7,8 +7,12 @@
 * Resident identity number (居民身份证号码, GB 11643): 18 characters keying natural persons of
   the key groups (重点人群).  Personal information: outside the restricted ``raw`` schema it only
   appears as :func:`hash_identifier` and :func:`mask_resident_id`.
-* Legacy identifiers in old source rows: the 15-digit business registration number
-  (工商注册号) and the 9-character organisation code.
+* Legacy identifiers (旧标识) in old source rows, from before the 2015 reform that replaced them
+  with the USCC (三证合一): the 15-digit business registration number (工商注册号, GS15-2006:
+  a six-digit registration authority code, eight digits, an ISO 7064 MOD 11,10 check digit by
+  ``python-stdnum``) and the 9-character organisation code (组织机构代码, GB 11714), which lives
+  on as positions 9-17 of the USCC. :func:`check_subject_identifier` accepts either in place
+  of a USCC; the warehouse maps them to the USCC where a registration record links them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from enum import StrEnum
 
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
+from stdnum.iso7064 import mod_11_10
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,7 @@ USCC_CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+_ORG_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SEPARATORS = re.compile(r"[\s\-_./·]")
 
 
@@ -114,10 +120,7 @@ def check_uscc(text: str | None) -> IdentifierCheck:
         return IdentifierCheck(value, kind, "format")
     if value[1] not in USCC_CATEGORIES.get(value[0], ()):
         return IdentifierCheck(value, kind, "authority")
-    org_code = value[8:17]
-    if any(char not in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ" for char in org_code[:8]):
-        return IdentifierCheck(value, kind, "format")
-    if organisation_code_check_char(org_code[:8]) != org_code[8]:
+    if not check_organisation_code(value[8:17]).is_valid:
         return IdentifierCheck(value, kind, "organisation_code_check")
     if uscc.calc_check_digit(value[:17]) != value[17]:
         return IdentifierCheck(value, kind, "check_digit")
@@ -144,6 +147,62 @@ def check_resident_id(text: str | None) -> IdentifierCheck:
     if ric.calc_check_digit(value) != value[17]:
         return IdentifierCheck(value, kind, "check_digit")
     return IdentifierCheck(value, kind)
+
+
+def check_registration_number(text: str | None) -> IdentifierCheck:
+    """Check a 15-digit business registration number (工商注册号) after normalising it.
+
+    Problems: ``missing``, ``length``, ``format`` (not all digits) or ``check_digit``.
+    """
+    value = normalise(text)
+    kind = IdentifierKind.REGISTRATION_NUMBER
+    if not value:
+        return IdentifierCheck(value, kind, "missing")
+    if len(value) != 15:
+        return IdentifierCheck(value, kind, "length")
+    if not value.isdigit():
+        return IdentifierCheck(value, kind, "format")
+    if not mod_11_10.is_valid(value):
+        return IdentifierCheck(value, kind, "check_digit")
+    return IdentifierCheck(value, kind)
+
+
+def check_organisation_code(text: str | None) -> IdentifierCheck:
+    """Check a 9-character organisation code (组织机构代码, GB 11714) after normalising it.
+
+    Problems: ``missing``, ``length``, ``format`` or ``check_digit``.
+    """
+    value = normalise(text)
+    kind = IdentifierKind.ORGANISATION_CODE
+    if not value:
+        return IdentifierCheck(value, kind, "missing")
+    if len(value) != 9:
+        return IdentifierCheck(value, kind, "length")
+    if any(char not in _ORG_CODE_ALPHABET for char in value[:8]):
+        return IdentifierCheck(value, kind, "format")
+    if organisation_code_check_char(value[:8]) != value[8]:
+        return IdentifierCheck(value, kind, "check_digit")
+    return IdentifierCheck(value, kind)
+
+
+def check_subject_identifier(text: str | None) -> IdentifierCheck:
+    """Check what a record names an organisation by: a USCC or, in old rows, a legacy identifier.
+
+    The normalised length decides: 15 characters are checked as a registration number, 9 as an
+    organisation code, anything else as a USCC (so a mistyped USCC is reported as one).
+    """
+    value = normalise(text)
+    if len(value) == 15:
+        return check_registration_number(value)
+    if len(value) == 9:
+        return check_organisation_code(value)
+    return check_uscc(value)
+
+
+def make_registration_number(authority: str, sequence: str) -> str:
+    """A valid registration number: six-digit authority code, eight digits, check digit."""
+    body = authority + sequence
+    return body + mod_11_10.calc_check_digit(body)
 
 
 def make_uscc(authority_category: str, division: str, org_code_body: str) -> str:

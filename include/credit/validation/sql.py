@@ -86,6 +86,50 @@ begin
     return value;
 end $$;
 
+create or replace function audit.organisation_code_problem(raw text) returns text
+language plpgsql immutable parallel safe as $$
+declare
+    v text := audit.normalise_identifier(raw);
+    weights constant int[] := array[3, 7, 9, 10, 5, 8, 4, 2];
+    total int := 0;
+    remainder int;
+    ch text;
+begin
+    -- credit.identifiers.check_organisation_code: the same problems in the same order.
+    if v = '' then return 'missing'; end if;
+    if length(v) <> 9 then return 'length'; end if;
+    if substr(v, 1, 8) !~ '^[0-9A-Z]{{8}}$' then return 'format'; end if;
+    for i in 1..8 loop
+        ch := substr(v, i, 1);
+        total := total + (case when ch ~ '[0-9]' then ascii(ch) - 48 else ascii(ch) - 55 end)
+                         * weights[i];
+    end loop;
+    remainder := 11 - total % 11;
+    -- (a CASE inside IF would end the condition at its first THEN in PL/pgSQL)
+    ch := case remainder when 10 then 'X' when 11 then '0' else remainder::text end;
+    if substr(v, 9, 1) <> ch then return 'check_digit'; end if;
+    return null;
+end $$;
+
+create or replace function audit.registration_number_problem(raw text) returns text
+language plpgsql immutable parallel safe as $$
+declare
+    v text := audit.normalise_identifier(raw);
+    checksum int := 5;
+begin
+    -- credit.identifiers.check_registration_number: the same problems in the same order.
+    if v = '' then return 'missing'; end if;
+    if length(v) <> 15 then return 'length'; end if;
+    if v !~ '^[0-9]{{15}}$' then return 'format'; end if;
+    -- ISO 7064 MOD 11,10 as stdnum.iso7064.mod_11_10 computes it: valid when it ends at 1.
+    for i in 1..15 loop
+        checksum := ((case checksum when 0 then 10 else checksum end) * 2 % 11
+                     + ascii(substr(v, i, 1)) - 48) % 10;
+    end loop;
+    if checksum <> 1 then return 'check_digit'; end if;
+    return null;
+end $$;
+
 create or replace function audit.uscc_problem(raw text) returns text
 language plpgsql immutable parallel safe as $$
 declare
@@ -93,10 +137,7 @@ declare
     alphabet constant text := '0123456789ABCDEFGHJKLMNPQRTUWXY';
     weights constant int[] := array[1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10,
                                     30, 28];
-    org_weights constant int[] := array[3, 7, 9, 10, 5, 8, 4, 2];
     total int := 0;
-    remainder int;
-    ch text;
 begin
     -- credit.identifiers.check_uscc: the same problems in the same order.
     if v = '' then return 'missing'; end if;
@@ -105,18 +146,9 @@ begin
         return 'format';
     end if;
     if substr(v, 1, 2) not in ({_AUTHORITY_CATEGORIES}) then return 'authority'; end if;
-    for i in 1..8 loop
-        ch := substr(v, 8 + i, 1);
-        total := total + (case when ch ~ '[0-9]' then ascii(ch) - 48 else ascii(ch) - 55 end)
-                         * org_weights[i];
-    end loop;
-    remainder := 11 - total % 11;
-    -- (a CASE inside IF would end the condition at its first THEN in PL/pgSQL)
-    ch := case remainder when 10 then 'X' when 11 then '0' else remainder::text end;
-    if substr(v, 17, 1) <> ch then
+    if audit.organisation_code_problem(substr(v, 9, 9)) is not null then
         return 'organisation_code_check';
     end if;
-    total := 0;
     for i in 1..17 loop
         total := total + (strpos(alphabet, substr(v, i, 1)) - 1) * weights[i];
     end loop;
@@ -124,6 +156,17 @@ begin
         return 'check_digit';
     end if;
     return null;
+end $$;
+
+-- credit.identifiers.check_subject_identifier: a USCC, or a legacy identifier by its length.
+create or replace function audit.subject_identifier_problem(raw text) returns text
+language plpgsql immutable parallel safe as $$
+begin
+    return case length(audit.normalise_identifier(raw))
+        when 15 then audit.registration_number_problem(raw)
+        when 9 then audit.organisation_code_problem(raw)
+        else audit.uscc_problem(raw)
+    end;
 end $$;
 
 create or replace function audit.resident_id_problem(raw text) returns text
@@ -167,6 +210,16 @@ language sql immutable parallel safe as $$ select audit.uscc_problem(raw) is nul
 
 create or replace function audit.resident_id_is_valid(raw text) returns boolean
 language sql immutable parallel safe as $$ select audit.resident_id_problem(raw) is null $$;
+
+create or replace function audit.registration_number_is_valid(raw text) returns boolean
+language sql immutable parallel safe as $$
+    select audit.registration_number_problem(raw) is null
+$$;
+
+create or replace function audit.subject_identifier_is_valid(raw text) returns boolean
+language sql immutable parallel safe as $$
+    select audit.subject_identifier_problem(raw) is null
+$$;
 
 -- Casts that cannot fail: NULL unless the text has the exact ISO form validation accepts.
 create or replace function audit.iso_date(value text) returns date

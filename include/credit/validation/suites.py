@@ -36,7 +36,10 @@ VERSION_EXPRESSIONS = ("btrim(change_type)", "left(btrim(updated_at), 10)")
 IDENTIFIER_PROBLEM_FUNCTIONS = {
     "uscc": "audit.uscc_is_valid",
     "resident_id": "audit.resident_id_is_valid",
+    "registration_number": "audit.registration_number_is_valid",
 }
+# A USCC column that may hold a legacy identifier instead (catalogue ``legacy: true``).
+LEGACY_IDENTIFIER_FUNCTION = "audit.subject_identifier_is_valid"
 CAST_FUNCTIONS = {"date": "audit.iso_date", "timestamp": "audit.iso_timestamp"}
 
 Expectation = dict[str, Any]
@@ -171,11 +174,16 @@ def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectati
             name,
             regex=IDENTIFIER_NORMAL_PATTERN,
         )
+        check = (
+            LEGACY_IDENTIFIER_FUNCTION
+            if column.legacy
+            else IDENTIFIER_PROBLEM_FUNCTIONS[column.identifier]
+        )
         yield _rows(
             f"{column.identifier}_check",
             name,
             f"""select raw_row_id from {{batch}} where {name} is not null
-                and not {IDENTIFIER_PROBLEM_FUNCTIONS[column.identifier]}({name})""",
+                and not {check}({name})""",
         )
     if name in DEPARTMENT_CODE_COLUMNS:
         yield _expectation(
