@@ -25,6 +25,7 @@ class Column:
     codes: dict[str, str] = field(default_factory=dict)
     not_future: bool = False
     identifier: str | None = None
+    legacy: bool = False
     required_if: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -88,5 +89,6 @@ def _column(entry: dict) -> Column:
         codes={str(k): str(v) for k, v in entry.get("codes", {}).items()},
         not_future=bool(entry.get("not_future", False)),
         identifier=entry.get("identifier"),
+        legacy=bool(entry.get("legacy", False)),
         required_if={k: tuple(v) for k, v in entry.get("required_if", {}).items()},
     )

@@ -138,8 +138,15 @@ def raw_table(kind: str) -> sql.Composed:
 
 
 def create_landing_tables(conn: psycopg.Connection) -> None:
-    """Create the audit, quarantine and ``raw.<kind>`` tables when missing."""
+    """Create the audit, quarantine and ``raw.<kind>`` tables when missing, and add the columns
+    a newer catalogue gives a kind (landed columns are nullable text, so old rows stay as
+    they are)."""
     conn.execute(AUDIT_DDL)
+    landed: dict[str, set[str]] = {}
+    for table, column in conn.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+    ):
+        landed.setdefault(table, set()).add(column)
     for kind in record_kinds().values():
         columns = [
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS
@@ -150,6 +157,13 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
                 raw_table(kind.name), sql.SQL(", ").join(columns)
             )
         )
+        # Only on an older table's missing columns: ALTER TABLE locks even when it changes nothing.
+        for name in sorted(set(kind.column_names) - landed.get(kind.name, set(kind.column_names))):
+            conn.execute(
+                sql.SQL("alter table {} add column if not exists {} text").format(
+                    raw_table(kind.name), sql.Identifier(name)
+                )
+            )
         conn.execute(
             sql.SQL("create index if not exists {} on {} (batch_id)").format(
                 sql.Identifier(f"{kind.name}_batch_idx"), raw_table(kind.name)

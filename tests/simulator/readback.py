@@ -18,9 +18,10 @@ import openpyxl
 import psycopg
 from psycopg import sql
 from stdnum.cn import ric, uscc
+from stdnum.iso7064 import mod_11_10
 
-from credit.catalogue import RecordKind, record_kind
-from credit.identifiers import normalise
+from credit.catalogue import Column, RecordKind, record_kind
+from credit.identifiers import check_organisation_code, normalise
 from credit.simulator import systems
 from credit.sources import sources
 
@@ -137,6 +138,17 @@ def detect(rows: list[SourceRow]) -> set[tuple[Any, ...]]:
     return found
 
 
+def _identifier_is_valid(column: Column, value: str) -> bool:
+    """stdnum's checks; a legacy column may hold a registration number or organisation code."""
+    if column.legacy and len(value) == 15:
+        return mod_11_10.is_valid(value)
+    if column.legacy and len(value) == 9:
+        return check_organisation_code(value).is_valid
+    if column.identifier == "registration_number":
+        return mod_11_10.is_valid(value)
+    return uscc.is_valid(value) if column.identifier == "uscc" else ric.is_valid(value)
+
+
 def _row_defect(row: SourceRow, kind: RecordKind, organs: set[str]) -> str | None:
     values = row.values
     if row.truncated:
@@ -154,10 +166,9 @@ def _row_defect(row: SourceRow, kind: RecordKind, organs: set[str]) -> str | Non
             column.identifier
             and value
             and column.name not in ("authority_code", "source_unit_code")
+            and not _identifier_is_valid(column, value)
         ):
-            valid = uscc.is_valid(value) if column.identifier == "uscc" else ric.is_valid(value)
-            if not valid:
-                return "bad_check_digit"
+            return "bad_check_digit"
     if any(c.mandatory and not values.get(c.name) for c in kind.columns):
         return "missing_mandatory"
     day = str(values["updated_at"])[:10]

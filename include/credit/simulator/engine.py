@@ -29,7 +29,14 @@ from credit.simulator.lifecycle import SEVERITY_CODE, FollowUp, publicity_window
 from credit.simulator.population import Population, build_population, write_population
 from credit.simulator.progress import progress_rows, quarter_reported_on
 from credit.simulator.randomness import poisson, stream
-from credit.simulator.records import BUILDERS, DayContext, Row, pick_subjects, registration_row
+from credit.simulator.records import (
+    BUILDERS,
+    DayContext,
+    Row,
+    legacy_names,
+    pick_subjects,
+    registration_row,
+)
 from credit.simulator.seasonality import activity_factor
 from credit.simulator.settings import effective_config, scale
 from credit.sources import Source, sources
@@ -278,8 +285,10 @@ def _emit(
 ) -> None:
     source, day, kind = ctx.source, ctx.day, record_kind(kind_name)
     csv_file = source.shape == "drop_folder" and (source.file_format or "csv") == "csv"
+    legacy = legacy_names(ctx, kind, clean)
+    sent = [{**row, "uscc": legacy[i]} if i in legacy else row for i, row in enumerate(clean)]
     rng = stream(ctx.seed, "defects", day, source.dept_code, kind_name)
-    rows = inject(clean, kind, rng, ctx.config["defects"], day, csv_file)
+    rows = inject(sent, kind, rng, ctx.config["defects"], day, csv_file)
     _stamp(rows, source, kind_name, day)
     if source.shape == "exchange_db":
         identities = systems.write_exchange(conn, source, kind, rows)
@@ -304,6 +313,16 @@ def _emit(
     first: dict[int, Any] = {}
     for row, identity in zip(rows, identities, strict=True):
         first.setdefault(row.origin, identity)
+    for index, identifier in legacy.items():
+        writer.write(
+            "legacy_identifiers",
+            {
+                **where,
+                "source_row": first[index],
+                "uscc": clean[index]["uscc"],
+                "legacy_identifier": identifier,
+            },
+        )
     if kind_name == "dishonesty":
         for index, original in enumerate(originals):
             writer.write(

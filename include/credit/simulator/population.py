@@ -14,13 +14,13 @@ import csv
 import datetime as dt
 import random
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import astuple, dataclass, field, fields, replace
 from functools import cache
 from pathlib import Path
 
 from stdnum.cn import ric
 
-from credit.identifiers import make_uscc
+from credit.identifiers import make_registration_number, make_uscc, organisation_code_of
 from credit.reference import JIANGYIN_DIVISION, divisions
 from credit.simulator.randomness import stream, weighted
 from credit.simulator.settings import Scale, simulator_config
@@ -91,6 +91,9 @@ class Subject:
     established: int  # date ordinal
     exit_date: int  # date ordinal, 0 while still registered
     exit_kind: str  # 注销 | 吊销 | ""
+    # Legacy identifiers of subjects founded before the 2015 reform, "" for later ones.
+    registration_number: str = ""  # 工商注册号, market regulation's categories
+    organisation_code: str = ""  # 组织机构代码, organisations (USCC positions 9-17)
 
     @property
     def subject_type(self) -> str:
@@ -121,6 +124,7 @@ class Population:
     persons_by_dept: dict[str, list[int]]
     established_on: dict[int, list[int]]
     exits_on: dict[int, list[int]]
+    by_uscc: dict[str, int] = field(default_factory=dict)
     # Sampling pools per (dept_code, organisations only), filled on first use.
     pools: dict[tuple[str, bool], list[Sequence[int]]] = field(default_factory=dict)
 
@@ -237,6 +241,7 @@ def build_population(seed: int, scale: Scale, start: dt.date) -> Population:
                 exit_kind="",
             )
         )
+    subjects = _with_legacy_identifiers(subjects, pop_cfg, config["legacy_identifiers"])
     subjects = _with_exits(subjects, rng, start_ordinal, horizon_days, pop_cfg, config)
     persons = _key_group_persons(rng, ids, scale.persons, start, config["departments"])
     return _indexed(subjects, persons)
@@ -245,6 +250,39 @@ def build_population(seed: int, scale: Scale, start: dt.date) -> Population:
 def _authority(category: str) -> str:
     """Registration authority (pos 1): 9 market regulation, 5 civil affairs, 1 staffing office."""
     return {"5": "5", "1": "1"}.get(category[0], "9")
+
+
+def _with_legacy_identifiers(subjects: list[Subject], pop_cfg: dict, legacy: dict) -> list[Subject]:
+    """Old identifiers for the subjects founded before the reform, drawing no random numbers
+    (the rest of the population stays as it was): a registration number for market
+    regulation's categories, numbered in founding order, and the organisation code inside the
+    USCC for every organisation."""
+    reform = dt.date.fromisoformat(str(legacy["reform_date"])).toordinal()
+    registered_by_market = set(pop_cfg["registrars"]["market_regulation"])
+    authority = str(legacy["registration_authority"])
+    numbered = sorted(
+        (subject.established, index)
+        for index, subject in enumerate(subjects)
+        if subject.established < reform and subject.category in registered_by_market
+    )
+    numbers = {
+        index: make_registration_number(authority, f"{sequence:08d}")
+        for sequence, (_, index) in enumerate(numbered, start=1)
+    }
+    result = []
+    for index, subject in enumerate(subjects):
+        if subject.established >= reform:
+            result.append(subject)
+            continue
+        organisation = subject.subject_type == ORGANISATION
+        result.append(
+            replace(
+                subject,
+                registration_number=numbers.get(index, ""),
+                organisation_code=organisation_code_of(subject.uscc) if organisation else "",
+            )
+        )
+    return result
 
 
 def _with_exits(
@@ -263,12 +301,10 @@ def _with_exits(
         earliest = max(start_ordinal, subject.established + 30)
         exit_day = earliest + rng.randrange(max(1, start_ordinal + horizon_days - earliest))
         kind = "吊销" if rng.random() < pop_cfg["revoked_share_of_exits"] else "注销"
-        result[index] = Subject(
-            **{
-                **{f.name: getattr(subject, f.name) for f in fields(Subject)},
-                "exit_date": next_working_day(dt.date.fromordinal(exit_day)).toordinal(),
-                "exit_kind": kind,
-            }
+        result[index] = replace(
+            subject,
+            exit_date=next_working_day(dt.date.fromordinal(exit_day)).toordinal(),
+            exit_kind=kind,
         )
     return result
 
@@ -288,6 +324,7 @@ def _key_group_persons(
 def _indexed(subjects: list[Subject], persons: list[Person]) -> Population:
     population = Population(subjects, persons, {}, {}, {}, {}, {})
     for index, subject in enumerate(subjects):
+        population.by_uscc[subject.uscc] = index
         population.by_section.setdefault(subject.section, []).append(index)
         population.by_category.setdefault(subject.category, []).append(index)
         population.established_on.setdefault(subject.established, []).append(index)

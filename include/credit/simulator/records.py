@@ -13,9 +13,10 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from credit.catalogue import RecordKind
 from credit.reference import Department
 from credit.simulator.population import NATURAL_PERSON, Population
-from credit.simulator.randomness import weighted
+from credit.simulator.randomness import stream, weighted
 from credit.sources import Source
 from credit.workdays import add_months, add_working_days
 
@@ -334,6 +335,7 @@ def registration_row(ctx: DayContext, index: int, event: str) -> Row:
     return {
         "uscc": subject.uscc,
         "subject_name": subject.name,
+        "registration_number": subject.registration_number or None,
         "subject_category": category_label,
         "legal_rep": subject.legal_rep,
         "legal_rep_id_number": subject.legal_rep_id,
@@ -348,6 +350,30 @@ def registration_row(ctx: DayContext, index: int, event: str) -> Row:
         **authority_columns(ctx),
         **trailer(ctx),
     }
+
+
+def legacy_names(ctx: DayContext, kind: RecordKind, rows: list[Row]) -> dict[int, str]:
+    """Which of the day's rows name their subject by a legacy identifier instead of its USCC:
+    row index → the identifier. Only kinds whose USCC column accepts one (catalogue
+    ``legacy: true``), only subjects founded before the reform, at the configured share."""
+    if not any(column.legacy for column in kind.columns):
+        return {}
+    config = ctx.config["legacy_identifiers"]
+    rng = stream(ctx.seed, "legacy", ctx.day, ctx.source.dept_code, kind.name)
+    names = {}
+    for index, row in enumerate(rows):
+        found = ctx.population.by_uscc.get(str(row.get("uscc")))
+        if found is None or rng.random() >= float(config["share"]):
+            continue
+        subject = ctx.population.subjects[found]
+        by_code = rng.random() < float(config["organisation_code_share"])
+        choices = [subject.organisation_code, subject.registration_number]
+        if not by_code:
+            choices.reverse()
+        identifier = next((choice for choice in choices if choice), None)
+        if identifier:
+            names[index] = identifier
+    return names
 
 
 Builder = Callable[[DayContext, random.Random, SubjectRef, int], Row]

@@ -3,6 +3,8 @@
 * ``defects.jsonl``: every injected defect by (dept_code, shape, record_kind, source row);
 * ``dishonesty.jsonl``: every dishonesty record with its true severity and dates;
 * ``lifecycle.jsonl``: every lifecycle event of a dishonesty record, by the row that carries it;
+* ``legacy_identifiers.jsonl``: every row that named its subject by a legacy identifier, with the
+  subject's true USCC;
 * ``subjects.csv`` / ``persons.csv``: the population.
 
 Ingestion never reads this folder; tests score validation and the warehouse against it.
@@ -14,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-FILES = ("defects.jsonl", "dishonesty.jsonl", "lifecycle.jsonl")
+FILES = ("defects.jsonl", "dishonesty.jsonl", "lifecycle.jsonl", "legacy_identifiers.jsonl")
 
 
 class TruthWriter:
