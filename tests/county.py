@@ -21,6 +21,13 @@ QUARTER_FIRST_DAY = date(2026, 1, 5)
 QUARTER_LAST_DAY = date(2026, 4, 8)
 
 
+def source_ref(source_row: dict) -> str:
+    """The warehouse's ``source_ref`` of a row the truth names by its identity in its system."""
+    if "file" in source_row:
+        return f"{source_row['file']}:{source_row['line']}"
+    return source_row["record_id"]
+
+
 @dataclass(frozen=True)
 class County:
     """A simulated county's warehouse, ground truth and the environment that points at them."""

@@ -18,6 +18,7 @@ import pytest
 
 import credit.dbt
 from credit.dbt import run_dbt
+from credit.identifiers import hash_identifier
 from credit.paths import DBT_PROJECT_DIR
 from credit.sources import sources
 from credit.workdays import add_months
@@ -75,6 +76,17 @@ class Truth:
         self.events: dict[str, list[dict]] = defaultdict(list)
         for event in _truth(folder, "lifecycle"):
             self.events[event["decision_doc_no"]].append(event)
+        self.legacy = {
+            _row(line): line["legacy_identifier"] for line in _truth(folder, "legacy_identifiers")
+        }
+
+    def subject_key(self, record: dict, links: set[str]) -> str:
+        """The record's subject key in the warehouse: the true USCC (or person's hash), unless
+        the row named the subject by a legacy identifier that no registration links."""
+        legacy = self.legacy.get(_row(record))
+        if legacy and legacy not in links:
+            return legacy
+        return record["uscc"] or f"P:{hash_identifier(record['id_number'])}"
 
     def clean_life(self, doc_no: str) -> dict[str, str] | None:
         """Event → date of a record's follow-ups; None when one of them was quarantined."""

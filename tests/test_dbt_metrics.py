@@ -12,7 +12,6 @@ from datetime import date, timedelta
 
 import psycopg
 
-from credit.identifiers import hash_identifier
 from tests.county import QUARTER_FIRST_DAY, QUARTER_LAST_DAY
 from tests.test_dbt_lifecycle import Truth, _expected_exit, _records
 
@@ -42,6 +41,13 @@ def _truth_intervals(county) -> list[dict]:
     cannot say what the pipeline rightly made of it."""
     truth = Truth(county.truth)
     facts = _records(county.url)
+    with psycopg.connect(county.url) as conn:
+        links = {
+            row[0]
+            for row in conn.execute(
+                "select legacy_identifier from staging.stg_legacy_identifier_links"
+            )
+        }
     clean = {record["decision_doc_no"]: record for record in truth.records}
     intervals = []
     for doc, fact in facts.items():
@@ -56,7 +62,7 @@ def _truth_intervals(county) -> list[dict]:
             subject, start = fact["subject_key"], fact["decision_date"]
             department, severity = fact["dept_code"], fact["severity_code"]
         else:
-            subject = record["uscc"] or f"P:{hash_identifier(record['id_number'])}"
+            subject = truth.subject_key(record, links)
             start = date.fromisoformat(record["decision_date"])
             department, severity = record["dept_code"], record["severity_code"]
         intervals.append(

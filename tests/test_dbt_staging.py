@@ -21,8 +21,9 @@ from credit import dbt_codegen, identifiers
 from credit.catalogue import record_kinds
 from credit.dbt import run_dbt
 from credit.ingest import ingest_source, reconcile_night
+from credit.simulator import truth
 from credit.sources import sources
-from tests.county import simulated_county
+from tests.county import County, simulated_county, source_ref
 
 FIRST_DAY = dt.date(2026, 1, 5)  # a Monday
 FIRST_NIGHT = dt.date(2026, 1, 9)
@@ -58,14 +59,14 @@ def test_keyword_names_are_the_ones_sqlfluff_knows() -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, warehouse_url) -> Iterator[str]:
-    """A county ingested over two nights, dbt built after each; yields its warehouse URL."""
+def built(tmp_path_factory, warehouse_url) -> Iterator[County]:
+    """A county ingested over two nights, dbt built after each."""
     with simulated_county(tmp_path_factory, "dbt", FIRST_DAY, SECOND_NIGHT) as county:
         _ingest_night(FIRST_NIGHT, list(sources()))
         run_dbt(["run", "--select", "+fct_credit_records"])
         _ingest_night(SECOND_NIGHT, SECOND_NIGHT_SOURCES)
         run_dbt(["build"])
-        yield county.url
+        yield county
 
 
 def _ingest_night(day: dt.date, dept_codes: Sequence[str]) -> None:
@@ -91,7 +92,7 @@ def _accepted(conn: psycopg.Connection, kind: str) -> set[int]:
 
 
 def test_staging_holds_exactly_the_accepted_rows(built) -> None:
-    with psycopg.connect(built) as conn:
+    with psycopg.connect(built.url) as conn:
         quarantined = conn.execute("select count(*) from quarantine.rejected_rows").fetchone()[0]
         assert quarantined > 0, "the county should have delivered defects"
         for name in record_kinds():
@@ -113,7 +114,7 @@ def test_staging_holds_exactly_the_accepted_rows(built) -> None:
 
 
 def test_credit_records_count_every_accepted_version_once(built) -> None:
-    with psycopg.connect(built) as conn:
+    with psycopg.connect(built.url) as conn:
         accepted = {(name, i) for name in record_kinds() for i in _accepted(conn, name)}
         facts = conn.execute(
             "select record_kind, raw_row_id from marts.fct_credit_records"
@@ -145,7 +146,7 @@ def test_credit_records_count_every_accepted_version_once(built) -> None:
 
 
 def test_one_subject_row_per_subject_key(built) -> None:
-    with psycopg.connect(built) as conn:
+    with psycopg.connect(built.url) as conn:
         rows, keys = conn.execute(
             "select count(*), count(distinct subject_key) from marts.dim_subjects"
         ).fetchone()
@@ -165,7 +166,7 @@ def test_one_subject_row_per_subject_key(built) -> None:
 
 
 def test_no_clear_resident_id_outside_raw(built) -> None:
-    with psycopg.connect(built) as conn:
+    with psycopg.connect(built.url) as conn:
         columns = conn.execute(
             """
             select table_schema, table_name, column_name from information_schema.columns
@@ -218,7 +219,7 @@ def _raw_resident_ids(conn: psycopg.Connection) -> set[str]:
 
 def test_sql_hash_and_mask_equal_python(built) -> None:
     samples = ["32028119800101123X", "320281198001011237", " ３２０２８１１９８００１０１１２３x "]
-    with psycopg.connect(built) as conn:
+    with psycopg.connect(built.url) as conn:
         samples += [
             row[0]
             for row in conn.execute(
@@ -243,3 +244,70 @@ def test_docs_generate_describes_the_marts(built) -> None:
         "fct_dishonesty_records",
         "dossiers",
     } <= documented
+
+
+def test_a_record_named_by_a_legacy_identifier_lands_on_the_subject_its_registration_links(
+    built,
+) -> None:
+    """Rows naming an old subject by its registration number or organisation code are accepted
+    and keyed by the subject's USCC once a registration links the identifier, also when the
+    registration came a night after the row (the incremental fact re-writes the row)."""
+    sent = {
+        (line["record_kind"], source_ref(line["source_row"])): line
+        for line in truth.read(built.truth, "legacy_identifiers")
+    }
+    defective = {
+        (line["record_kind"], source_ref(line["source_row"]))
+        for line in truth.read(built.truth, "defects")
+    }
+    with psycopg.connect(built.url) as conn:
+        links = dict(
+            conn.execute("select legacy_identifier, uscc from staging.stg_legacy_identifier_links")
+        )
+        facts = {
+            (kind, ref): (subject_key, legacy, night)
+            for kind, ref, subject_key, legacy, night in conn.execute(
+                "select record_kind, source_ref, subject_key, legacy_identifier, logical_date"
+                " from marts.fct_credit_records"
+            )
+        }
+        landed = {
+            (kind, ref)
+            for kind in record_kinds()
+            for (ref,) in conn.execute(
+                sql.SQL("select source_ref from raw.{}").format(sql.Identifier(kind))
+            )
+        }
+        linked_on = dict(
+            conn.execute(
+                """select l.legacy_identifier, min(r.logical_date)
+                   from staging.stg_legacy_identifier_links l
+                   join staging.stg_raw__registrations_versions r
+                     on l.legacy_identifier in (r.registration_number, substr(r.uscc, 9, 9))
+                   group by 1"""
+            )
+        )
+        unlinked_subjects = dict(
+            conn.execute(
+                "select subject_key, uscc from marts.dim_subjects"
+                " where legacy_identifier is not null"
+            )
+        )
+    clean = [key for key in sent if key in landed and key not in defective]
+    assert clean, "the county sent no clean row with a legacy identifier"
+    assert all(key in facts for key in clean), "a clean row with a legacy identifier was lost"
+    late = 0
+    for key, (subject_key, legacy, night) in facts.items():
+        if legacy is None:
+            continue
+        line = sent[key]
+        assert legacy == line["legacy_identifier"]
+        if legacy in links:
+            assert links[legacy] == line["uscc"], key
+            assert subject_key == line["uscc"], key
+            late += night < linked_on[legacy]
+        else:
+            assert subject_key == legacy, key
+            assert unlinked_subjects[legacy] is None
+    assert any(legacy in links for _, legacy, _ in facts.values())
+    assert late > 0, "no row was linked by a registration of a later night"

@@ -25,7 +25,7 @@ from credit.ingest import (
 )
 from credit.simulator import engine
 from credit.sources import sources
-from tests.county import simulated_county
+from tests.county import simulated_county, source_ref
 
 FIRST_DAY = dt.date(2026, 1, 6)  # a Tuesday: one working day is enough
 LAST_DAY = FIRST_DAY
@@ -42,12 +42,6 @@ def county(tmp_path_factory, airflow_ready) -> Iterator[dict]:
 def _truth(folder: Path, name: str) -> list[dict]:
     with (folder / f"{name}.jsonl").open(encoding="utf-8") as f:
         return [json.loads(line) for line in f]
-
-
-def _source_ref(source_row: dict) -> str:
-    if "file" in source_row:
-        return f"{source_row['file']}:{source_row['line']}"
-    return source_row["record_id"]
 
 
 def _csv_drop_source():
@@ -107,7 +101,7 @@ def test_an_unreachable_system_fails_only_its_own_tasks_in_the_dag(county, monke
 def test_a_night_lands_everything_and_validation_matches_the_truth(county) -> None:
     landed = _landed(county.url)
     defects = {
-        (d["record_kind"], _source_ref(d["source_row"])): d for d in _truth(county.truth, "defects")
+        (d["record_kind"], source_ref(d["source_row"])): d for d in _truth(county.truth, "defects")
     }
     with psycopg.connect(county.url) as conn:
         by_shape = dict(

@@ -92,6 +92,14 @@ LINEAGE: tuple[tuple[str, str, list[str]], ...] = (
         [],
     ),
     (
+        "legacy_identifier",
+        "旧标识 The legacy identifier the row named its subject by instead of a USCC (15-digit "
+        "registration number 工商注册号 or 9-character organisation code 组织机构代码); uscc then "
+        "holds the USCC a registration links it to, and subject_key is the legacy identifier "
+        "itself while no registration does. Null when the row sent a USCC.",
+        [],
+    ),
+    (
         "record_date",
         "记录日期 The record's main date (decision, listing, event date, ...).",
         ["not_null"],
@@ -138,7 +146,7 @@ def _typed(column: Column) -> list[tuple[str, str]]:
             (f"audit.hash_identifier({name})", f"{name}_hash"),
             (f"audit.mask_identifier({name})", f"{name}_masked"),
         ]
-    if column.identifier == "uscc":
+    if column.identifier in ("uscc", "registration_number"):
         return [(f"nullif(audit.normalise_identifier({name}), '')", name)]
     if column.type == "date":
         return [(f"audit.iso_date(btrim({name}))", name)]
@@ -157,14 +165,23 @@ def _typed(column: Column) -> list[tuple[str, str]]:
     return typed
 
 
+def _legacy_column(kind: RecordKind) -> Column | None:
+    """The USCC column that may hold a legacy identifier instead (catalogue ``legacy: true``)."""
+    legacy = [column for column in kind.columns if column.legacy]
+    if len(legacy) > 1:
+        raise ValueError(f"record kind {kind.name} has more than one legacy identifier column")
+    return legacy[0] if legacy else None
+
+
 def _subject_key(kind: RecordKind) -> str:
     names = kind.column_names
     if "subject_type" in names:
         id_hash = "'P:' || id_number_hash" if "id_number" in names else "null"
+        organisation = "coalesce(uscc, legacy_identifier)" if _legacy_column(kind) else "uscc"
         return (
             "case\n"
             f"            when subject_type_code = 'natural_person' then {id_hash}\n"
-            "            else uscc\n"
+            f"            else {organisation}\n"
             "        end"
         )
     if "uscc" in names:
@@ -172,15 +189,47 @@ def _subject_key(kind: RecordKind) -> str:
     return "null::text"
 
 
+def _linked_cte(column: Column) -> str:
+    """The CTE that maps a legacy identifier in ``column`` to the USCC a registration links."""
+    sent = f"renamed.{column.name}_as_sent"
+    return f"""-- A legacy identifier (旧标识) sent for the USCC: the USCC a registration links.
+linked as (
+
+    select
+        renamed.*,
+        case
+            when length({sent}) = 18 then {sent}
+            else links.uscc
+        end as {column.name},
+        case
+            when length({sent}) <> 18 then {sent}
+        end as legacy_identifier
+    from renamed
+    left join {{{{ ref('stg_legacy_identifier_links') }}}} as links
+        on {sent} = links.legacy_identifier
+
+),
+
+"""
+
+
 def render_versions_sql(kind: RecordKind) -> str:
-    typed = [pair for column in kind.columns for pair in _typed(column)]
+    legacy = _legacy_column(kind)
+    typed = [
+        (expr, f"{name}_as_sent" if legacy is not None and name == legacy.name else name)
+        for column in kind.columns
+        for expr, name in _typed(column)
+    ]
     renamed = "\n".join(
         f"        {expr} as {name}{'' if last else ','}"
         + ("  -- noqa: RF04" if name in SQL_KEYWORD_NAMES else "")
         for last, (expr, name) in ((i == len(typed) - 1, pair) for i, pair in enumerate(typed))
     )
     key_parts = ", ".join(kind.business_key)
-    columns = ",\n".join(f"        {name}" for _, name in typed)
+    columns = ",\n".join(f"        {name}" for column in kind.columns for _, name in _typed(column))
+    linked = _linked_cte(legacy) if legacy is not None else ""
+    keyed_from = "linked" if legacy is not None else "renamed"
+    no_legacy = "" if legacy is not None else "\n        null::text as legacy_identifier,"
     return f"""{HEADER}-- {kind.label} ({kind.name}): every accepted version, typed.
 
 with
@@ -205,15 +254,15 @@ renamed as (
 
 ),
 
-keyed as (
+{linked}keyed as (
 
     select
         *,
         '{kind.name}'::text as record_kind,
         concat_ws('|', dept_code, {key_parts}) as record_key,
-        {_subject_key(kind)} as subject_key,
+        {_subject_key(kind)} as subject_key,{no_legacy}
         {RECORD_DATE_COLUMNS[kind.name]} as record_date
-    from renamed
+    from {keyed_from}
 
 ),
 
@@ -229,6 +278,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
 {columns},
         row_number() over (
@@ -283,7 +333,10 @@ def _column_docs(column: Column) -> list[dict[str, Any]]:
     elif column.required_if:
         ((other, values),) = column.required_if.items()
         listed = ", ".join(f"'{v}'" for v in values)
-        not_null = [{"not_null": {"config": {"where": f"{other} in ({listed})"}}}]
+        where = f"{other} in ({listed})"
+        if column.legacy:  # a legacy identifier no registration links leaves it empty
+            where += " and legacy_identifier is null"
+        not_null = [{"not_null": {"config": {"where": where}}}]
     if is_resident_id(column):
         return [
             {

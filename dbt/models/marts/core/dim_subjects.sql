@@ -72,6 +72,11 @@ final as (
         )::text as subject_kind,
         coalesce(registered.uscc, mention.uscc)::text as uscc,
         substr(coalesce(registered.uscc, mention.uscc), 9, 9)::text as organisation_code,
+        registered.registration_number::text as registration_number,
+        case
+            when mention.subject_kind <> 'natural_person' and mention.uscc is null
+                then seen.subject_key
+        end::text as legacy_identifier,
         coalesce(registered.subject_name, mention.subject_name)::text as subject_name,
         registered.subject_category::text as subject_category,
         coalesce(registered.legal_rep, mention.legal_rep)::text as legal_rep,

@@ -1,7 +1,9 @@
 {#- 信用记录 Every accepted version of every record kind, one row each.
 
     Incremental: a night adds the rows of the batches after the last one loaded, and re-writes
-    the older versions of the records those rows touch, so is_latest_version stays right. -#}
+    the older versions of the records those rows touch, so is_latest_version stays right. Rows
+    still keyed by a legacy identifier (no registration linked it yet) are re-written too, so a
+    link that arrives later moves them to the subject's USCC. -#}
 {{
     config(
         materialized='incremental',
@@ -38,6 +40,7 @@ versions as (
             record_kind,
             record_key,
             subject_key,
+            legacy_identifier,
             dept_code,
             record_date,
             change_type_code,
@@ -62,6 +65,14 @@ touched_records as (
     from versions
     {% if is_incremental() %}
         where batch_id > (select coalesce(max(loaded.batch_id), 0) from {{ this }} as loaded)
+
+        union
+
+        select
+            record_kind,
+            record_key
+        from {{ this }}
+        where legacy_identifier is not null and subject_key = legacy_identifier
     {% endif %}
 
 ),
@@ -85,6 +96,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         dept_code,
         record_date as event_date,
         change_type_code,

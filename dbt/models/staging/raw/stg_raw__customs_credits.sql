@@ -22,6 +22,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
         uscc,
         subject_name,

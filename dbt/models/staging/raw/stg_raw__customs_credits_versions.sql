@@ -53,6 +53,7 @@ keyed as (
         'customs_credit'::text as record_kind,
         concat_ws('|', dept_code, uscc, decision_date) as record_key,
         uscc as subject_key,
+        null::text as legacy_identifier,
         decision_date as record_date
     from renamed
 
@@ -70,6 +71,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
         uscc,
         subject_name,

@@ -22,6 +22,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
         subject_name,
         subject_type,

@@ -50,6 +50,7 @@ keyed as (
         'progress_report'::text as record_kind,
         concat_ws('|', dept_code, quarter, seq_no) as record_key,
         null::text as subject_key,
+        null::text as legacy_identifier,
         submitted_date as record_date
     from renamed
 
@@ -67,6 +68,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
         quarter,
         seq_no,

@@ -26,7 +26,7 @@ renamed as (
             when '自然人' then 'natural_person'
             when '个体工商户' then 'individual_business'
         end as subject_type_code,
-        nullif(audit.normalise_identifier(uscc), '') as uscc,
+        nullif(audit.normalise_identifier(uscc), '') as uscc_as_sent,
         nullif(btrim(legal_rep), '') as legal_rep,
         audit.hash_identifier(legal_rep_id_number) as legal_rep_id_number_hash,
         audit.mask_identifier(legal_rep_id_number) as legal_rep_id_number_masked,
@@ -58,6 +58,24 @@ renamed as (
 
 ),
 
+-- A legacy identifier (旧标识) sent for the USCC: the USCC a registration links.
+linked as (
+
+    select
+        renamed.*,
+        case
+            when length(renamed.uscc_as_sent) = 18 then renamed.uscc_as_sent
+            else links.uscc
+        end as uscc,
+        case
+            when length(renamed.uscc_as_sent) <> 18 then renamed.uscc_as_sent
+        end as legacy_identifier
+    from renamed
+    left join {{ ref('stg_legacy_identifier_links') }} as links
+        on renamed.uscc_as_sent = links.legacy_identifier
+
+),
+
 keyed as (
 
     select
@@ -66,10 +84,10 @@ keyed as (
         concat_ws('|', dept_code, dishonesty_doc_no) as record_key,
         case
             when subject_type_code = 'natural_person' then 'P:' || id_number_hash
-            else uscc
+            else coalesce(uscc, legacy_identifier)
         end as subject_key,
         completion_date as record_date
-    from renamed
+    from linked
 
 ),
 
@@ -85,6 +103,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
         subject_name,
         subject_type,

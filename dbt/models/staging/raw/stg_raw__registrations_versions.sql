@@ -21,6 +21,7 @@ renamed as (
         logical_date,
         nullif(audit.normalise_identifier(uscc), '') as uscc,
         nullif(btrim(subject_name), '') as subject_name,
+        nullif(audit.normalise_identifier(registration_number), '') as registration_number,
         nullif(btrim(subject_category), '') as subject_category,
         nullif(btrim(legal_rep), '') as legal_rep,
         audit.hash_identifier(legal_rep_id_number) as legal_rep_id_number_hash,
@@ -63,6 +64,7 @@ keyed as (
         'registration'::text as record_kind,
         concat_ws('|', dept_code, uscc, registration_event, event_date) as record_key,
         uscc as subject_key,
+        null::text as legacy_identifier,
         event_date as record_date
     from renamed
 
@@ -80,9 +82,11 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
         uscc,
         subject_name,
+        registration_number,
         subject_category,
         legal_rep,
         legal_rep_id_number_hash,

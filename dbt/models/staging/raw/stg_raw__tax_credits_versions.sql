@@ -49,6 +49,7 @@ keyed as (
         'tax_credit'::text as record_kind,
         concat_ws('|', dept_code, uscc, tax_year, evaluation_date) as record_key,
         uscc as subject_key,
+        null::text as legacy_identifier,
         evaluation_date as record_date
     from renamed
 
@@ -66,6 +67,7 @@ final as (
         record_kind,
         record_key,
         subject_key,
+        legacy_identifier,
         record_date,
         uscc,
         subject_name,
