@@ -4,9 +4,16 @@
     are mapped through this model; the latest registration wins if two USCCs claim one. -#}
 with
 
+-- Only the columns used: every staging view of a kind naming a subject joins this one, and the
+-- registrations' other columns include the legal representative's hashed ID (costly per row).
 registrations as (
 
-    select * from {{ ref('stg_raw__registrations_versions') }}
+    select
+        uscc,
+        registration_number,
+        event_date,
+        raw_row_id
+    from {{ ref('stg_raw__registrations_versions') }}
     where version_rank = 1 and change_type_code <> 'revoke'
 
 ),
