@@ -33,8 +33,9 @@ county day** (dbt var `as_of_date`): the `as_of_date` param of a manual run, els
 that `credit_ingest`'s raw asset events carry, else the run's date in China Standard Time.
 Cosmos renders one task per dbt node from `dbt/target/manifest.json` (written by
 `credit airflow prepare`, so parsing this file never runs dbt); each task runs `dbt build` on
-its node in-process, tests included, so a failing test stops what depends on it. Scheduled on
-the `raw.*` assets of `credit_ingest`; publishes the `marts` asset for the exports.
+its node in-process, tests included, so a failing test stops what depends on it (without writing
+dbt's JSON artifacts, which cost more than most nodes). Scheduled on the `raw.*` assets of
+`credit_ingest`; publishes the `marts` asset for the exports (Cosmos emits no per-table assets).
 """,
 )
 def credit_transform():

@@ -3,7 +3,11 @@
 DAG files must parse fast and never run dbt, so the manifest is written beforehand by
 :func:`parse_manifest` (``credit airflow prepare`` does it) and Cosmos reads it
 (``LoadMode.DBT_MANIFEST``). Tasks run dbt in-process (``InvocationMode.DBT_RUNNER``): a dbt
-subprocess costs seconds before any SQL runs.
+subprocess costs seconds before any SQL runs. Each task is still a whole dbt invocation that loads
+every node of the project (partial parse, graph), so tasks skip dbt's JSON artifacts
+(``--no-write-json``): writing manifest.json twice and graph.gpickle cost more than building a
+staging view and its tests, and nothing reads them (the DAG renders the prepared manifest; Cosmos'
+per-table lineage, which would, is off).
 
 The marts describe one county day, dbt's ``as_of_date`` var: a first task resolves it
 (:func:`run_as_of_date`) and every dbt task reads it from that task's XCom.
@@ -102,9 +106,16 @@ def cosmos_task_group_args() -> dict[str, Any]:
             load_method=LoadMode.DBT_MANIFEST,
             # One task per node runs `dbt build` on it: the node and its tests together.
             test_behavior=TestBehavior.BUILD,
+            # No per-table Airflow assets from Cosmos' lineage (it reads run_results.json, which
+            # the tasks no longer write): `publish_marts` publishes the asset the exports wait on.
+            emit_datasets=False,
         ),
         "operator_args": {
             "install_deps": False,
+            # Each task is one `dbt build` of a ~900-node project: dbt would write manifest.json
+            # twice, graph.gpickle and run_results.json every time (seconds per task) for
+            # nothing to read them (see render_config's emit_datasets).
+            "dbt_cmd_global_flags": ["--no-write-json"],
             # Templated per run: the day resolved by the first task of the DAG.
             "vars": {"as_of_date": f"{{{{ ti.xcom_pull(task_ids='{AS_OF_TASK_ID}') }}}}"},
             # Where the warehouse is, resolved when the DAG is parsed (never starting a server).
