@@ -29,8 +29,9 @@ from credit.transform import AS_OF_PARAM, AS_OF_TASK_ID, cosmos_task_group_args
 
 Builds the dbt project (`dbt/`) into the warehouse: seeds (reference data and rules), staging
 views over the accepted raw rows, intermediate models and the marts analysts query, **as of one
-county day** (dbt var `as_of_date`): the `as_of_date` param of a manual run, else the county day
-that `credit_ingest`'s raw asset events carry, else the run's date in China Standard Time.
+county day**: the `as_of_date` param of a manual run, else the county day that `credit_ingest`'s
+raw asset events carry, else the run's date in China Standard Time, passed to every dbt task as
+`CREDIT_AS_OF_DATE` (the default of dbt's `as_of_date` var).
 Cosmos renders one task per dbt node from `dbt/target/manifest.json` (written by
 `credit airflow prepare`, so parsing this file never runs dbt); each task runs `dbt build` on
 its node in-process, tests included, so a failing test stops what depends on it (without writing

@@ -1,7 +1,9 @@
 {#- The as-of date (截至日期) of every lifecycle model: `--vars '{as_of_date: 2026-06-30}'`
-    reconstructs the state of that day; without it, today in the county's time zone. -#}
+    reconstructs the state of that day; else the environment's CREDIT_AS_OF_DATE (how the
+    transform DAG passes it: a changed var makes dbt re-parse the whole project, a changed
+    environment variable only the files that read it); else today in the county's time zone. -#}
 {%- set county_timezone = var('county_timezone', 'Asia/Shanghai') -%}
-{%- set as_of_date = var('as_of_date', none) -%}
+{%- set as_of_date = var('as_of_date', env_var('CREDIT_AS_OF_DATE', '')) -%}
 
 with
 
