@@ -3,7 +3,8 @@
 With ``CREDIT_WAREHOUSE_URL`` set, the tests use that server; unset, they start (and at the end
 stop) the project's embedded PostgreSQL, as a user's fresh machine would.  Either way they work
 in their own databases (``<warehouse>_test`` and its siblings), dropped and recreated per session,
-and in a temporary data folder, so a demo's warehouse is never touched.
+and in a temporary data folder (dbt's target and logs included), so a demo's warehouse is never
+touched and two sessions can run side by side.
 
 The environment is set at import time because Airflow reads its configuration when first imported.
 """
@@ -33,6 +34,9 @@ TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="credit-tests-"))
 
 os.environ[warehouse.ENV_URL] = TEST_WAREHOUSE_URL
 os.environ["CREDIT_DATA_DIR"] = str(TEST_DATA_DIR)
+# dbt's manifest, partial-parse file and logs too, so sessions side by side never share them.
+os.environ["DBT_TARGET_PATH"] = str(TEST_DATA_DIR / "dbt_target")
+os.environ["DBT_LOG_PATH"] = str(TEST_DATA_DIR / "dbt_logs")
 os.environ.setdefault("CREDIT_ID_HASH_KEY", "test-suite-key")
 os.environ["CREDIT_RETRY_DELAY_SECONDS"] = "0"  # a failing task's retries run at once
 
