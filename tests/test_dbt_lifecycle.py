@@ -80,13 +80,14 @@ class Truth:
             _row(line): line["legacy_identifier"] for line in _truth(folder, "legacy_identifiers")
         }
 
-    def subject_key(self, record: dict, links: set[str]) -> str:
-        """The record's subject key in the warehouse: the true USCC (or person's hash), unless
-        the row named the subject by a legacy identifier that no registration links."""
-        legacy = self.legacy.get(_row(record))
-        if legacy and legacy not in links:
-            return legacy
-        return record["uscc"] or f"P:{hash_identifier(record['id_number'])}"
+    def subject_keys(self, record: dict, links: set[str]) -> list[str]:
+        """The keys the warehouse may rightly file a record under: its subject's true key (USCC
+        or person's hash) first, then each legacy identifier that one of its rows (the original,
+        a correction) named the subject by and no registration links."""
+        rows = [_row(record), *(_row(event) for event in self.events[record["decision_doc_no"]])]
+        sent = [self.legacy[row] for row in rows if row in self.legacy]
+        unlinked = [identifier for identifier in sent if identifier not in links]
+        return [record["uscc"] or f"P:{hash_identifier(record['id_number'])}", *unlinked]
 
     def clean_life(self, doc_no: str) -> dict[str, str] | None:
         """Event → date of a record's follow-ups; None when one of them was quarantined."""

@@ -62,7 +62,8 @@ def _truth_intervals(county) -> list[dict]:
             subject, start = fact["subject_key"], fact["decision_date"]
             department, severity = fact["dept_code"], fact["severity_code"]
         else:
-            subject = truth.subject_key(record, links)
+            keys = truth.subject_keys(record, links)
+            subject = fact["subject_key"] if fact["subject_key"] in keys else keys[0]
             start = date.fromisoformat(record["decision_date"])
             department, severity = record["dept_code"], record["severity_code"]
         intervals.append(
