@@ -191,22 +191,10 @@ def _subject_key(kind: RecordKind) -> str:
 
 def _linked_cte(column: Column) -> str:
     """The CTE that maps a legacy identifier in ``column`` to the USCC a registration links."""
-    sent = f"renamed.{column.name}_as_sent"
     return f"""-- A legacy identifier (旧标识) sent for the USCC: the USCC a registration links.
 linked as (
 
-    select
-        renamed.*,
-        case
-            when length({sent}) = 18 then {sent}
-            else links.uscc
-        end as {column.name},
-        case
-            when length({sent}) <> 18 then {sent}
-        end as legacy_identifier
-    from renamed
-    left join {{{{ ref('stg_legacy_identifier_links') }}}} as links
-        on {sent} = links.legacy_identifier
+    {{{{ linked_subject_identifier('renamed', '{column.name}') }}}}
 
 ),
 

@@ -61,18 +61,7 @@ renamed as (
 -- A legacy identifier (旧标识) sent for the USCC: the USCC a registration links.
 linked as (
 
-    select
-        renamed.*,
-        case
-            when length(renamed.uscc_as_sent) = 18 then renamed.uscc_as_sent
-            else links.uscc
-        end as uscc,
-        case
-            when length(renamed.uscc_as_sent) <> 18 then renamed.uscc_as_sent
-        end as legacy_identifier
-    from renamed
-    left join {{ ref('stg_legacy_identifier_links') }} as links
-        on renamed.uscc_as_sent = links.legacy_identifier
+    {{ linked_subject_identifier('renamed', 'uscc') }}
 
 ),
 
