@@ -14,12 +14,21 @@ installation meets them, and transforms once:
    statistics**.  In production the transform and the daily export follow every night's ingest
    (Asset schedules); the marts are built from dated facts, so building them once as of the last
    night gives the same numbers the nightly runs end with.
+
+The terminal shows each step with its time and the summary; everything the DAG runs write (Airflow's
+task logs, dbt, Great Expectations) goes to a log file under ``.data/logs/``, whose end is shown if
+a step fails.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import time as clock
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import psycopg
 from rich.console import Console
@@ -31,6 +40,7 @@ from credit.exports.periods import quarter_bounds
 from credit.exports.schedule import export_day
 from credit.exports.settings import export_settings
 from credit.ingest import API_CONN
+from credit.paths import data_dir
 from credit.simulator import engine
 from credit.simulator.api_server import serve_api
 from credit.simulator.settings import api_token
@@ -51,29 +61,95 @@ def run(*, seed: int, scale: str, first_day: date, quarter: str) -> None:
     nights = demo_nights(quarter)
     if first_day > nights[0]:
         raise ValueError(f"the county must start before {nights[0]} to cover {quarter}")
-    url = warehouse.ensure_warehouse()
-    console.rule(f"warehouse {url}")
+    log = data_dir() / "logs" / f"demo-{datetime.now():%Y%m%d-%H%M%S}.log"
+    console.print(f"Logs of every step: {log}")
+    with _output_to(log):
+        url = warehouse.ensure_warehouse()
+        console.rule(f"warehouse {url}")
+        _step("Airflow metadata and reference data", log, _prepare_airflow)
+        console.rule(f"county: seed {seed}, scale {scale}, {first_day} .. {nights[-1]}")
+        _step("simulate the county", log, _prepare_county, seed, scale, first_day, nights[-1])
+        # The county's HTTP API on a free port, so a demo never collides with another one running.
+        with serve_api(port=0) as api:
+            os.environ[f"AIRFLOW_CONN_{API_CONN.upper()}"] = api.url.replace(
+                "http://", f"http://user:{api_token()}@"
+            )
+            for night in nights:
+                logical_date = datetime.combine(night, time(), airflow_env.COUNTY_TIMEZONE)
+                _step(
+                    f"night of {night}: credit_ingest",
+                    log,
+                    airflow_env.run_dag,
+                    "credit_ingest",
+                    logical_date,
+                )
+        console.rule(f"transform as of {nights[-1]}, daily warnings")
+        _step(
+            "credit_transform (one task per dbt node)",
+            log,
+            airflow_env.run_dag,
+            "credit_transform",
+            None,
+            as_of_date=nights[-1].isoformat(),
+        )
+        _step("credit_export_daily", log, airflow_env.run_dag, "credit_export_daily")
+        export_at = datetime.combine(nights[-1], time(6), airflow_env.COUNTY_TIMEZONE)
+        console.rule(f"quarterly statistics of {quarter}, exported {nights[-1]}")
+        _step(
+            "credit_export_quarterly",
+            log,
+            airflow_env.run_dag,
+            "credit_export_quarterly",
+            export_at,
+        )
+    _summarise(url, first_day, nights[-1])
+
+
+@contextmanager
+def _output_to(log: Path) -> Iterator[None]:
+    """Send this process's and its children's stdout and stderr to ``log``, the console to the
+    terminal: a night's Airflow task logs run to tens of thousands of lines."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    terminal = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    saved = [os.dup(1), os.dup(2)]
+    previous, console.file = console.file, terminal
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with log.open("ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, target in zip(saved, (1, 2), strict=True):
+                os.dup2(fd, target)
+                os.close(fd)
+            console.file = previous
+            terminal.close()
+
+
+def _step(
+    title: str, log: Path, action: Callable[..., object], *args: object, **kwargs: object
+) -> None:
+    """Run one step of the demo under a spinner, then print its time; on failure the log's end."""
+    started = clock.monotonic()
+    try:
+        with console.status(title):
+            action(*args, **kwargs)
+    except Exception:
+        console.print(f"[red]✗ {title}[/] failed; the end of {log}:")
+        with log.open(encoding="utf-8", errors="replace") as lines:
+            console.print("".join(lines.readlines()[-40:]), markup=False, highlight=False)
+        raise
+    minutes, seconds = divmod(round(clock.monotonic() - started), 60)
+    console.print(f"[green]✓[/] {title} [dim]({minutes}m {seconds:02d}s)[/]")
+
+
+def _prepare_airflow() -> None:
     airflow_env.prepare_airflow()
     airflow_env.run_dag("credit_reference")
-    console.rule(f"county: seed {seed}, scale {scale}, {first_day} .. {nights[-1]}")
-    _prepare_county(seed, scale, first_day, nights[-1])
-    # The county's HTTP API on a free port, so a demo never collides with another one running.
-    with serve_api(port=0) as api:
-        os.environ[f"AIRFLOW_CONN_{API_CONN.upper()}"] = api.url.replace(
-            "http://", f"http://user:{api_token()}@"
-        )
-        for night in nights:
-            console.rule(f"night of {night}: ingest")
-            airflow_env.run_dag(
-                "credit_ingest", datetime.combine(night, time(), airflow_env.COUNTY_TIMEZONE)
-            )
-    console.rule(f"transform as of {nights[-1]}, daily warnings")
-    airflow_env.run_dag("credit_transform", as_of_date=nights[-1].isoformat())
-    airflow_env.run_dag("credit_export_daily")
-    export_at = datetime.combine(nights[-1], time(6), airflow_env.COUNTY_TIMEZONE)
-    console.rule(f"quarterly statistics of {quarter}, exported {nights[-1]}")
-    airflow_env.run_dag("credit_export_quarterly", export_at)
-    _summarise(url, first_day, nights[-1])
 
 
 def _prepare_county(seed: int, scale: str, first_day: date, last_day: date) -> None:
