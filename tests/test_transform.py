@@ -1,12 +1,14 @@
-"""The transform DAG: Cosmos renders the dbt project and builds the same warehouse as dbt."""
+"""The transform DAG: Cosmos renders the dbt project and builds the same warehouse as dbt.
+
+Its DAG run rebuilds the shared quarter county, so this module runs after the others that read it
+(pytest's file order); the rebuilt marts equal what they were.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import psycopg
-import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.api.datamodels._generated import AssetReferenceAssetEventDagRun
 from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
@@ -14,24 +16,20 @@ from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
 from credit.airflow_env import COUNTY_TIMEZONE, run_dag
 from credit.assets import COUNTY_DAY_EXTRA, RAW_ASSETS
-from credit.dbt import run_dbt
-from credit.ingest import ingest_source
 from credit.paths import DAGS_DIR
-from credit.sources import sources
-from credit.transform import AS_OF_PARAM, parse_manifest, run_as_of_date
-from tests.county import simulated_county
+from credit.transform import AS_OF_PARAM, run_as_of_date
+from tests.county import QUARTER_LAST_DAY
 
-DAY = dt.date(2026, 1, 6)
 MARTS = ("marts.fct_credit_records", "marts.dim_subjects", "marts.fct_dishonesty_records")
+# What dbt builds (every model; seeds and the snapshot are rebuilt in place by their tasks).
+BUILT_SCHEMAS = ("staging", "intermediate", "marts")
 
 
-@pytest.fixture(scope="module")
-def county(tmp_path_factory, airflow_ready):
-    with simulated_county(tmp_path_factory, "transform", DAY, DAY) as county:
-        for dept_code in sources():
-            ingest_source(dept_code, DAY)
-        parse_manifest()
-        yield county
+def test_cosmos_renders_every_dbt_node_as_a_task(airflow_ready) -> None:
+    dag = DagBag(dag_folder=str(DAGS_DIR)).dags["credit_transform"]
+    task_ids = {task.task_id for task in dag.tasks}
+    for model in ("stg_raw__penalties", "dim_subjects", "fct_dishonesty_records"):
+        assert any(model in task_id for task_id in task_ids), model
 
 
 def _marts(url: str) -> dict[str, list[tuple]]:
@@ -40,13 +38,6 @@ def _marts(url: str) -> dict[str, list[tuple]]:
             table: conn.execute(f"select * from {table} order by 1, 2").fetchall()  # noqa: S608
             for table in MARTS
         }
-
-
-def test_cosmos_renders_every_dbt_node_as_a_task(county) -> None:
-    dag = DagBag(dag_folder=str(DAGS_DIR)).dags["credit_transform"]
-    task_ids = {task.task_id for task in dag.tasks}
-    for model in ("stg_raw__penalties", "dim_subjects", "fct_dishonesty_records"):
-        assert any(model in task_id for task_id in task_ids), model
 
 
 def _as_of_dates(url: str) -> set[dt.date]:
@@ -58,16 +49,23 @@ def _as_of_dates(url: str) -> set[dt.date]:
         }
 
 
-def test_the_dag_builds_what_a_bare_dbt_build_builds_as_of_the_run_date(county) -> None:
-    run_dbt(["build", "--vars", json.dumps({"as_of_date": DAY.isoformat()})])
-    expected = _marts(county.url)
+def test_the_dag_builds_what_a_bare_dbt_build_builds_as_of_the_run_date(
+    quarter_county, airflow_ready
+) -> None:
+    """The shared county was built by a bare `dbt build` as of its last day (tests/county.py).
+    With every model dropped, the DAG's run of that night builds exactly the same marts."""
+    expected = _marts(quarter_county.url)
     assert all(expected.values()), "the county produced no rows to compare"
-    assert _as_of_dates(county.url) == {DAY}
+    assert _as_of_dates(quarter_county.url) == {QUARTER_LAST_DAY}
+    with psycopg.connect(quarter_county.url, autocommit=True) as conn:
+        for schema in BUILT_SCHEMAS:
+            conn.execute(f"drop schema {schema} cascade")
+            conn.execute(f"create schema {schema}")
     # Midnight in Jiangyin is still the previous day in UTC: the county day is read in CST.
-    night = dt.datetime.combine(DAY, dt.time(0, 30), COUNTY_TIMEZONE)
+    night = dt.datetime.combine(QUARTER_LAST_DAY, dt.time(0, 30), COUNTY_TIMEZONE)
     assert run_dag("credit_transform", logical_date=night) == "success"
-    assert _marts(county.url) == expected
-    assert _as_of_dates(county.url) == {DAY}
+    assert _marts(quarter_county.url) == expected
+    assert _as_of_dates(quarter_county.url) == {QUARTER_LAST_DAY}
 
 
 def _raw_event(kind_index: int, county_day: str | None) -> AssetEventDagRunReferenceResult:
