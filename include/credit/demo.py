@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sys
 import time as clock
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
@@ -141,7 +142,7 @@ def _step(
     except Exception:
         console.print(f"[red]✗ {title}[/] failed; the end of {log}:")
         with log.open(encoding="utf-8", errors="replace") as lines:
-            console.print("".join(lines.readlines()[-40:]), markup=False, highlight=False)
+            console.print("".join(deque(lines, maxlen=40)), markup=False, highlight=False)
         raise
     minutes, seconds = divmod(round(clock.monotonic() - started), 60)
     console.print(f"[green]✓[/] {title} [dim]({minutes}m {seconds:02d}s)[/]")
