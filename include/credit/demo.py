@@ -141,6 +141,8 @@ def _step(
             action(*args, **kwargs)
     except Exception:
         console.print(f"[red]✗ {title}[/] failed; the end of {log}:")
+        sys.stdout.flush()  # what Python still buffers belongs at the log's end
+        sys.stderr.flush()
         with log.open(encoding="utf-8", errors="replace") as lines:
             console.print("".join(deque(lines, maxlen=40)), markup=False, highlight=False)
         raise
