@@ -182,8 +182,8 @@ def test_quarterly_statistics_workbook(quarter_county) -> None:
 
     reported = _scalar(
         url,
-        "select count(*) from staging.stg_raw__progress_reports where quarter = '2026Q1'"
-        " and change_type_code is distinct from 'revoke'",
+        "select count(*) from staging.stg_raw__progress_reports"
+        " where is_latest and quarter = '2026Q1' and change_type_code is distinct from 'revoke'",
     )
     assert reported > 0, "the departments sent their Attachment 2 rows"
     assert len(_body(book["附件2汇总"])) == reported
@@ -191,7 +191,7 @@ def test_quarterly_statistics_workbook(quarter_county) -> None:
     departments = _scalar(
         url,
         "select count(distinct dept_code) from staging.stg_raw__progress_reports"
-        " where quarter = '2026Q1'",
+        " where is_latest and quarter = '2026Q1'",
     )
     assert len(forms) == departments
     form = openpyxl.load_workbook(forms[0])["附件2"]

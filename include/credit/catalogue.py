@@ -37,6 +37,7 @@ class RecordKind:
     label: str
     columns: tuple[Column, ...]
     business_key: tuple[str, ...]
+    record_date: str
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -69,7 +70,12 @@ def record_kinds() -> dict[str, RecordKind]:
         missing = set(entry["business_key"]) - set(names)
         if missing:
             raise ValueError(f"business key of {name} names unknown columns {missing}")
-        kinds[name] = RecordKind(name, entry["label"], tuple(columns), tuple(entry["business_key"]))
+        record_date = entry["record_date"]
+        if record_date not in names or not columns[names.index(record_date)].mandatory:
+            raise ValueError(f"record date of {name} must be a mandatory column of the kind")
+        kinds[name] = RecordKind(
+            name, entry["label"], tuple(columns), tuple(entry["business_key"]), record_date
+        )
     return kinds
 
 
@@ -80,13 +86,18 @@ def record_kind(name: str) -> RecordKind:
 def _column(entry: dict) -> Column:
     if entry["type"] not in COLUMN_TYPES:
         raise ValueError(f"column {entry['name']} has unknown type {entry['type']!r}")
+    values = tuple(str(v) for v in entry.get("values", ()))
+    codes = {str(k): str(v) for k, v in entry.get("codes", {}).items()}
+    # Staging maps every accepted value to its code: a value without one would stage as NULL.
+    if codes and (entry["type"] != "enum" or set(codes) != set(values)):
+        raise ValueError(f"codes of column {entry['name']} must name exactly its enum values")
     return Column(
         name=entry["name"],
         label=entry["label"],
         type=entry["type"],
         mandatory=bool(entry["mandatory"]),
-        values=tuple(str(v) for v in entry.get("values", ())),
-        codes={str(k): str(v) for k, v in entry.get("codes", {}).items()},
+        values=values,
+        codes=codes,
         not_future=bool(entry.get("not_future", False)),
         identifier=entry.get("identifier"),
         legacy=bool(entry.get("legacy", False)),

@@ -171,7 +171,7 @@ PROGRESS_SQL = """
 select dept_code, seq_no, policy_documents, policy_source, key_measures,
     implementation_progress, achievements, problems_and_suggestions, submitted_date
 from staging.stg_raw__progress_reports
-where quarter = %(quarter)s and change_type_code is distinct from 'revoke'
+where is_latest and quarter = %(quarter)s and change_type_code is distinct from 'revoke'
 order by dept_code, seq_no
 """
 

@@ -35,7 +35,7 @@ penalties as (
         null::date as repaired_date,
         penalty_doc_no as source_doc_no
     from {{ ref('stg_raw__penalties') }}
-    where change_type_code <> 'revoke' and subject_key is not null
+    where is_latest and change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -50,7 +50,7 @@ court as (
         null::date as repaired_date,
         case_no as source_doc_no
     from {{ ref('stg_raw__court_enforcements') }}
-    where change_type_code <> 'revoke' and subject_key is not null
+    where is_latest and change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -66,7 +66,7 @@ tax as (
         ) as next_evaluation_date,
         record_key
     from {{ ref('stg_raw__tax_credits') }}
-    where change_type_code <> 'revoke' and subject_key is not null
+    where is_latest and change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -110,7 +110,7 @@ commendations as (
         null::date as repaired_date,
         record_key as source_doc_no
     from {{ ref('stg_raw__commendations') }}
-    where change_type_code <> 'revoke' and subject_key is not null
+    where is_latest and change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -127,7 +127,7 @@ industry_levels as (
         null::date as repaired_date,
         evaluation_no as source_doc_no
     from {{ ref('stg_raw__industry_evaluations') }}
-    where change_type_code <> 'revoke' and subject_key is not null
+    where is_latest and change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -144,7 +144,7 @@ customs as (
         null::date as repaired_date,
         record_key as source_doc_no
     from {{ ref('stg_raw__customs_credits') }}
-    where change_type_code <> 'revoke' and subject_key is not null
+    where is_latest and change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -163,7 +163,8 @@ inspections as (
         record_key as source_doc_no
     from {{ ref('stg_raw__inspections') }}
     where
-        change_type_code <> 'revoke'
+        is_latest
+        and change_type_code <> 'revoke'
         and subject_key is not null
         and (result like '发现问题%' or result = '通过登记的住所（经营场所）无法联系')
 

@@ -15,25 +15,25 @@ as_of as (
 
 rectification_versions as (
 
-    select * from {{ ref('stg_raw__rectifications_versions') }}
+    select * from {{ ref('stg_raw__rectifications') }}
 
 ),
 
 interview_versions as (
 
-    select * from {{ ref('stg_raw__interviews_versions') }}
+    select * from {{ ref('stg_raw__interviews') }}
 
 ),
 
 repair_versions as (
 
-    select * from {{ ref('stg_raw__credit_repairs_versions') }}
+    select * from {{ ref('stg_raw__credit_repairs') }}
 
 ),
 
 objection_versions as (
 
-    select * from {{ ref('stg_raw__objections_versions') }}
+    select * from {{ ref('stg_raw__objections') }}
 
 ),
 

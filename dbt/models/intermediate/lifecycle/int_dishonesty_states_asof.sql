@@ -24,7 +24,7 @@ followups as (
 
 penalty_versions as (
 
-    select * from {{ ref('stg_raw__penalties_versions') }}
+    select * from {{ ref('stg_raw__penalties') }}
 
 ),
 

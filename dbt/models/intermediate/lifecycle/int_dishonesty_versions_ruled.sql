@@ -7,7 +7,7 @@ with
 
 versions as (
 
-    select * from {{ ref('stg_raw__dishonesties_versions') }}
+    select * from {{ ref('stg_raw__dishonesties') }}
 
 ),
 

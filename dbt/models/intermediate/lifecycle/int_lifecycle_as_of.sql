@@ -4,17 +4,17 @@
     environment variable only the files that read it); else today in the county's time zone. -#}
 {%- set county_timezone = var('county_timezone', 'Asia/Shanghai') -%}
 {%- set as_of_date = var('as_of_date', env_var('CREDIT_AS_OF_DATE', '')) -%}
+{%- if as_of_date -%}
+    {%- set as_of_expression = "'" ~ as_of_date ~ "'::date" -%}
+{%- else -%}
+    {%- set as_of_expression = "(now() at time zone '" ~ county_timezone ~ "')::date" -%}
+{%- endif -%}
 
 with
 
 parameters as (
 
-    select
-        {% if as_of_date -%}
-            '{{ as_of_date }}'::date
-        {%- else -%}
-            (now() at time zone '{{ county_timezone }}')::date
-        {%- endif %} as as_of_date
+    select {{ as_of_expression }} as as_of_date
 
 ),
 

@@ -1,23 +1,17 @@
 {#- Every accepted record version that names a subject, from every kind, reduced to the
     subject's columns: what dim_subjects picks each subject's attributes and dates from. -#}
-{%- set subject_group_models = [
-    'stg_raw__permits_versions',
-    'stg_raw__penalties_versions',
-    'stg_raw__dishonesties_versions',
-    'stg_raw__court_enforcements_versions',
-    'stg_raw__inspections_versions',
-    'stg_raw__commendations_versions',
-    'stg_raw__industry_evaluations_versions',
-    'stg_raw__rectifications_versions',
-    'stg_raw__interviews_versions',
-    'stg_raw__commitments_versions',
-    'stg_raw__credit_repairs_versions',
-    'stg_raw__objections_versions',
-] -%}
-{%- set uscc_only_models = [
-    'stg_raw__tax_credits_versions',
-    'stg_raw__customs_credits_versions',
-] -%}
+{#- By what the kind's rows say of their subject: a subject type (行政相对人类别) beside the
+    identifiers, or only a USCC (tax, customs); registrations are the register itself. -#}
+{%- set subject_group_models = [] %}
+{%- set uscc_only_models = [] %}
+{%- for name, kind in record_kinds().items() if name != 'registration' %}
+    {%- set columns = kind.columns | map(attribute='name') | list %}
+    {%- if 'subject_type' in columns %}
+        {%- do subject_group_models.append(kind.model) %}
+    {%- elif 'uscc' in columns %}
+        {%- do uscc_only_models.append(kind.model) %}
+    {%- endif %}
+{%- endfor %}
 
 with
 
@@ -40,7 +34,7 @@ registrations as (
         record_date,
         updated_at,
         raw_row_id
-    from {{ ref('stg_raw__registrations_versions') }}
+    from {{ ref('stg_raw__registrations') }}
 
 ),
 

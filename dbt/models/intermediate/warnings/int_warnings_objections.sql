@@ -18,7 +18,7 @@ rules as (
 objections as (
 
     select * from {{ ref('stg_raw__objections') }}
-    where change_type_code <> 'revoke'
+    where is_latest and change_type_code <> 'revoke'
 
 ),
 

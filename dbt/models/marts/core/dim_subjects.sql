@@ -13,7 +13,7 @@ mentions as (
 registrations as (
 
     select * from {{ ref('stg_raw__registrations') }}
-    where change_type_code <> 'revoke'
+    where is_latest and change_type_code <> 'revoke'
 
 ),
 

@@ -12,30 +12,11 @@
         on_schema_change='fail',
     )
 }}
-{%- set versions_models = [
-    'stg_raw__registrations_versions',
-    'stg_raw__permits_versions',
-    'stg_raw__penalties_versions',
-    'stg_raw__dishonesties_versions',
-    'stg_raw__court_enforcements_versions',
-    'stg_raw__tax_credits_versions',
-    'stg_raw__customs_credits_versions',
-    'stg_raw__inspections_versions',
-    'stg_raw__commendations_versions',
-    'stg_raw__industry_evaluations_versions',
-    'stg_raw__rectifications_versions',
-    'stg_raw__interviews_versions',
-    'stg_raw__commitments_versions',
-    'stg_raw__credit_repairs_versions',
-    'stg_raw__objections_versions',
-    'stg_raw__progress_reports_versions',
-] -%}
-
 with
 
 versions as (
 
-    {% for model in versions_models %}
+    {% for kind in record_kinds().values() %}
         select
             record_kind,
             record_key,
@@ -49,8 +30,8 @@ versions as (
             raw_row_id,
             source_ref,
             logical_date,
-            version_rank
-        from {{ ref(model) }}
+            is_latest
+        from {{ ref(kind.model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -105,7 +86,7 @@ final as (
         raw_row_id,
         source_ref,
         logical_date,
-        version_rank = 1 as is_latest_version
+        is_latest as is_latest_version
     from delta
 
 )

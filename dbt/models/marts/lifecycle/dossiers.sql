@@ -23,7 +23,7 @@ records as (
 
 commendation_versions as (
 
-    select * from {{ ref('stg_raw__commendations_versions') }}
+    select * from {{ ref('stg_raw__commendations') }}
 
 ),
 
@@ -37,7 +37,7 @@ all_versions as (
             record_key,
             updated_at,
             raw_row_id
-        from {{ ref('stg_raw__' ~ kind ~ '_versions') }}
+        from {{ ref('stg_raw__' ~ kind ~ '') }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

@@ -25,7 +25,7 @@ commendations as (
             else valid_to + 1
         end as honour_end
     from {{ ref('stg_raw__commendations') }}
-    where subject_key is not null
+    where is_latest and subject_key is not null
 
 ),
 

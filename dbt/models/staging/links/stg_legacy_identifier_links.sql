@@ -13,8 +13,8 @@ registrations as (
         registration_number,
         event_date,
         raw_row_id
-    from {{ ref('stg_raw__registrations_versions') }}
-    where version_rank = 1 and change_type_code <> 'revoke'
+    from {{ ref('stg_raw__registrations') }}
+    where is_latest and change_type_code <> 'revoke'
 
 ),
 
