@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import psycopg
+from psycopg import sql
 
 from credit import warehouse
 from credit.catalogue import RecordKind, record_kind
@@ -173,12 +174,32 @@ def reconcile_night(logical_date: date) -> dict[str, int]:
     ]
     if broken:
         raise ReconciliationError("; ".join(broken))
+    analyze_night(url, logical_date)
     return {
         "batches": len(batches),
         "rows_read": sum(b[2] for b in batches),
         "rows_accepted": sum(b[3] for b in batches),
         "rows_quarantined": sum(b[4] for b in batches),
     }
+
+
+def analyze_night(url: str, logical_date: date) -> None:
+    """Refresh the planner's statistics of what the night wrote (the raw tables of its kinds,
+    the batches, the quarantine), so the transform is planned on their real size: autovacuum may
+    be off or behind, and an unanalysed table is planned as a few rows."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        kinds = [
+            row[0]
+            for row in conn.execute(
+                "select distinct record_kind from audit.batches where logical_date = %s",
+                (logical_date,),
+            )
+        ]
+        tables = [sql.Identifier("raw", kind) for kind in sorted(kinds)] + [
+            sql.Identifier("audit", "batches"),
+            sql.Identifier("quarantine", "rejected_rows"),
+        ]
+        conn.execute(sql.SQL("analyze {}").format(sql.SQL(", ").join(tables)))
 
 
 def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
