@@ -202,10 +202,10 @@ def test_quarterly_statistics_workbook(quarter_county) -> None:
 
 
 def test_collection_counts_the_batches_of_its_window(quarter_county) -> None:
-    # The shared county caught up in one night (logical date 2026-04-08): count that window.
+    # The shared county caught up in one night (logical date 2026-04-08): count its quarter.
     window = {"start": dt.date(2026, 4, 1), "end": QUARTER_LAST_DAY}
     with psycopg.connect(quarter_county.url) as conn:
-        rows = conn.execute(COLLECTION_SQL, window).fetchall()
+        rows = conn.execute(COLLECTION_SQL, {"quarter": "2026Q2"}).fetchall()
         received, quarantined = conn.execute(
             "select sum(rows_read), sum(rows_quarantined) from audit.batches"
             " where logical_date between %(start)s and %(end)s",
@@ -221,6 +221,13 @@ def test_quarter_not_yet_closed_is_refused(quarter_county) -> None:
 
     with pytest.raises(ExportError, match="2026Q2 ends 2026-06-30"):
         export_quarterly_statistics("2026Q2")
+
+
+def test_quarter_before_the_monitoring_window_is_refused(quarter_county) -> None:
+    from credit.exports.daily import ExportError
+
+    with pytest.raises(ExportError, match="2025Q1 is outside the marts' monitoring window"):
+        export_quarterly_statistics("2025Q1")
 
 
 def test_formula_text_comes_out_as_text(tmp_path: Path) -> None:

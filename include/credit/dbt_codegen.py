@@ -244,7 +244,7 @@ def render_sources_yml() -> str:
             },
             {
                 "name": "audit",
-                "description": "审计 Ingestion audit: batches and their validation.",
+                "description": "审计 Ingestion audit: batches, their validation, source errors.",
                 "schema": "audit",
                 "tables": [
                     {
@@ -252,7 +252,14 @@ def render_sources_yml() -> str:
                         "description": (
                             "批次 One row per landed batch; status 'validated' once checked."
                         ),
-                    }
+                    },
+                    {
+                        "name": "source_errors",
+                        "description": (
+                            "系统连接失败 One row per failed attempt to read a department's "
+                            "system (unreachable database or API, unreadable folder)."
+                        ),
+                    },
                 ],
             },
             {
@@ -265,7 +272,13 @@ def render_sources_yml() -> str:
                         "description": (
                             "隔离行 Quarantined raw rows, by record_kind and raw_row_id."
                         ),
-                    }
+                    },
+                    {
+                        "name": "rejected_files",
+                        "description": (
+                            "拒收文件 Delivered files rejected whole, with the reason."
+                        ),
+                    },
                 ],
             },
         ],

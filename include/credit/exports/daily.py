@@ -25,28 +25,12 @@ from credit.warehouse import warehouse_url
 
 KIND = "daily_warnings"
 
+# The warnings the day's notices list, with their names: the mart rpt_warning_notices (dbt
+# exposure daily_warnings); this module lays them out per recipient.
 WARNINGS_SQL = """
-select
-    warnings.warning_id,
-    warnings.rule_code,
-    warnings.rule_name,
-    warnings.severity_code,
-    warnings.responsible_dept_code,
-    coalesce(departments.name_zh, warnings.responsible_dept_code) as dept_name,
-    warnings.subject_name,
-    coalesce(subjects.uscc, subjects.id_number_masked) as subject_identifier,
-    warnings.division_code,
-    divisions.name_zh as division_name,
-    warnings.raised_date,
-    warnings.status,
-    warnings.facts
-from marts.fct_warnings as warnings
-left join marts.dim_subjects as subjects on warnings.subject_key = subjects.subject_key
-left join reference.departments as departments
-    on warnings.responsible_dept_code = departments.dept_code
-left join reference.jiangyin_divisions as divisions
-    on warnings.division_code = divisions.division_code
-where warnings.status <> 'closed' or warnings.raised_date = %(day)s
+select warning_id, rule_code, rule_name, severity_code, responsible_dept_code, dept_name,
+    subject_name, subject_identifier, division_code, division_name, raised_date, status, facts
+from marts.rpt_warning_notices
 """
 
 WARNING_COLUMNS = (
@@ -82,9 +66,9 @@ def marts_as_of_date(conn: psycopg.Connection) -> date:
     return max(days)
 
 
-def fetch_warnings(conn: psycopg.Connection, day: date) -> list[dict[str, Any]]:
+def fetch_warnings(conn: psycopg.Connection) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cursor:
-        return cursor.execute(WARNINGS_SQL, {"day": day}).fetchall()
+        return cursor.execute(WARNINGS_SQL).fetchall()
 
 
 def _as_listed(day: date, warnings: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -112,7 +96,7 @@ def export_daily_warnings(day: date | None = None) -> Export:
         marts_day = marts_as_of_date(conn)
         if day is not None and day != marts_day:
             raise ExportError(f"the marts are as of {marts_day}, not {day}: transform {day} first")
-        rows = fetch_warnings(conn, marts_day)
+        rows = fetch_warnings(conn)
     export = write_daily_warnings(marts_day, rows)
     record_export(url, export)
     return export

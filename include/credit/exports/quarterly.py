@@ -45,40 +45,14 @@ PROGRESS_FORM_COLUMNS = (
     Column("problems_and_suggestions", "问题困难及工作建议"),
 )
 
+# Every table is a mart of dbt's reporting area (dbt/models/marts/reporting, exposure
+# quarterly_statistics): this module only picks the quarter's rows and lays them out.
 COLLECTION_SQL = """
-with
-batches as (
-    select dept_code, count(*) as batches, sum(rows_read) as received,
-        sum(rows_accepted) as accepted, sum(rows_quarantined) as quarantined
-    from audit.batches
-    where logical_date between %(start)s and %(end)s
-    group by dept_code
-),
-files as (
-    select dept_code, count(*) as rejected_files
-    from quarantine.rejected_files
-    where logical_date between %(start)s and %(end)s
-    group by dept_code
-),
-errors as (
-    select dept_code, count(*) as source_errors
-    from audit.source_errors
-    where logical_date between %(start)s and %(end)s
-    group by dept_code
-)
-select
-    departments.dept_code,
-    departments.name_zh as dept_name,
-    coalesce(batches.batches, 0) as batches,
-    coalesce(batches.received, 0) as received,
-    coalesce(batches.accepted, 0) as accepted,
-    coalesce(batches.quarantined, 0) as quarantined,
-    coalesce(files.rejected_files, 0) as rejected_files,
-    coalesce(errors.source_errors, 0) as source_errors
-from reference.departments as departments
-left join batches on departments.dept_code = batches.dept_code
-left join files on departments.dept_code = files.dept_code
-left join errors on departments.dept_code = errors.dept_code
+select dept_code, dept_name, batches, rows_received as received, rows_accepted as accepted,
+    rows_quarantined as quarantined, quarantined_share as quarantine_share, rejected_files,
+    source_errors, progress_rows
+from marts.rpt_collection_by_department
+where quarter_label = %(quarter)s
 """
 
 METRICS_SQL = """
@@ -90,88 +64,32 @@ where period_start between %(start)s and %(end)s and grain = %(grain)s
 """
 
 GRADES_SQL = """
-with latest as (
-    select distinct on (subject_key) subject_key, domain_code, grade
-    from marts.fct_subject_grades
-    where evaluation_date <= %(end)s
-    order by subject_key, evaluation_date desc
-)
-select
-    domain_code,
-    count(*) filter (where grade = 'A') as grade_a,
-    count(*) filter (where grade = 'B') as grade_b,
-    count(*) filter (where grade = 'C') as grade_c,
-    count(*) filter (where grade = 'D') as grade_d,
-    count(*) as subjects
-from latest
-group by domain_code
+select domain_code, domain_zh, grade_a, grade_b, grade_c, grade_d, subjects
+from marts.rpt_grades_by_domain
+where quarter_label = %(quarter)s
 order by domain_code
 """
 
 PLANS_SQL = """
-select
-    plan_quarter,
-    dept_code,
-    count(*) filter (where grade = 'A') as grade_a,
-    count(*) filter (where grade = 'B') as grade_b,
-    count(*) filter (where grade = 'C') as grade_c,
-    count(*) filter (where grade = 'D') as grade_d,
-    count(*) as drawn,
-    count(joint_visit_id) as in_joint_visits
-from marts.fct_inspection_plans
+select plan_quarter, dept_code, grade_a, grade_b, grade_c, grade_d, drawn, in_joint_visits
+from marts.rpt_inspection_plans_by_department
 where plan_quarter in (%(quarter)s, %(next_quarter)s)
-group by plan_quarter, dept_code
 """
 
 LIFECYCLE_SQL = """
-select
-    dept_code,
-    count(*) filter (where rectification_deadline between %(start)s and %(end)s)
-        as rectification_due,
-    count(*) filter (where rectification_deadline between %(start)s and %(end)s
-        and rectification_outcome = 'in_time') as rectified_in_time,
-    count(*) filter (where rectification_deadline between %(start)s and %(end)s
-        and rectification_outcome = 'late') as rectified_late,
-    count(*) filter (where rectification_deadline between %(start)s and %(end)s
-        and rectification_outcome = 'not_rectified') as not_rectified,
-    count(*) filter (where reminder_interview_due_date between %(start)s and %(end)s)
-        as reminder_due,
-    count(*) filter (where reminder_interview_date between %(start)s and %(end)s)
-        as reminder_held,
-    count(*) filter (where warning_interview_due_date between %(start)s and %(end)s)
-        as warning_due,
-    count(*) filter (where warning_interview_date between %(start)s and %(end)s)
-        as warning_held,
-    count(*) filter (where repair_application_date between %(start)s and %(end)s)
-        as repair_applied,
-    count(*) filter (where repair_decision_date between %(start)s and %(end)s
-        and repair_decision_code = 'approved') as repair_approved,
-    count(*) filter (where repair_decision_date between %(start)s and %(end)s
-        and repair_decision_code = 'refused') as repair_refused,
-    count(*) filter (where exit_date between %(start)s and %(end)s and exit_reason = 'repair')
-        as exit_repair,
-    count(*) filter (where objection_filed_date between %(start)s and %(end)s)
-        as objection_filed,
-    count(*) filter (where objection_outcome_date between %(start)s and %(end)s)
-        as objection_closed,
-    count(*) filter (where objection_outcome_date between %(start)s and %(end)s
-        and objection_outcome = 'confirm') as objection_confirmed,
-    count(*) filter (where objection_outcome_date between %(start)s and %(end)s
-        and objection_outcome = 'correct') as objection_corrected,
-    count(*) filter (where objection_outcome_date between %(start)s and %(end)s
-        and objection_outcome = 'revoke') as objection_revoked,
-    count(*) filter (where objection_filed_date <= %(end)s
-        and (objection_outcome_date is null or objection_outcome_date > %(end)s))
-        as objection_pending
-from marts.fct_dishonesty_records
-group by dept_code
+select dept_code, rectification_due, rectified_in_time, rectified_late, not_rectified,
+    reminder_due, reminder_held, warning_due, warning_held, repair_applied, repair_approved,
+    repair_refused, exit_repair, objection_filed, objection_closed, objection_confirmed,
+    objection_corrected, objection_revoked, objection_pending
+from marts.rpt_dishonesty_lifecycle_by_department
+where quarter_label = %(quarter)s
 """
 
 PROGRESS_SQL = """
 select dept_code, seq_no, policy_documents, policy_source, key_measures,
     implementation_progress, achievements, problems_and_suggestions, submitted_date
-from staging.stg_raw__progress_reports
-where is_latest and quarter = %(quarter)s and change_type_code is distinct from 'revoke'
+from marts.rpt_progress_reports
+where quarter = %(quarter)s
 order by dept_code, seq_no
 """
 
@@ -190,6 +108,8 @@ def export_quarterly_statistics(quarter: str | None = None) -> Export:
         if as_of < end:
             raise ExportError(f"{quarter} ends {end}; the marts are only as of {as_of}")
         data = fetch_quarter(conn, quarter)
+    if not data["collection"]:
+        raise ExportError(f"{quarter} is outside the marts' monitoring window (as of {as_of})")
     export = write_quarterly_statistics(quarter, as_of, data)
     record_export(url, export)
     return export
@@ -292,13 +212,7 @@ def _dept_order(dept_code: str) -> int:
 
 
 def _collection(data, names, quarter: str) -> Table:
-    reported = {}
-    for row in data["progress"]:
-        reported[row["dept_code"]] = reported.get(row["dept_code"], 0) + 1
     rows = sorted(data["collection"], key=lambda r: _dept_order(r["dept_code"]))
-    for row in rows:
-        row["quarantine_share"] = row["quarantined"] / row["received"] if row["received"] else None
-        row["progress_rows"] = reported.get(row["dept_code"], 0)
     keys = ("batches", "received", "accepted", "quarantined", "rejected_files", "source_errors")
     total = {key: sum(row[key] for row in rows) for key in (*keys, "progress_rows")}
     total["dept_name"] = "合计"
@@ -422,10 +336,7 @@ def _stock_and_flows(data, names) -> list[Table]:
 
 
 def _grades(data, names) -> Table:
-    rows = [
-        {**row, "domain": names["domain"].get(row["domain_code"], row["domain_code"])}
-        for row in data["grades"]
-    ]
+    rows = [{**row, "domain": row["domain_zh"]} for row in data["grades"]]
     if rows:
         keys = ("grade_a", "grade_b", "grade_c", "grade_d", "subjects")
         rows.append({"domain": "合计", **{key: sum(row[key] for row in rows) for key in keys}})

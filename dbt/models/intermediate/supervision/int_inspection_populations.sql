@@ -6,22 +6,13 @@
 
 with
 
-window_bounds as (
-
-    select * from {{ ref('int_monitoring_window') }}
-
-),
-
 quarters as (
 
     select
-        spine.quarter_start::date as quarter_start,
-        (spine.quarter_start + interval '3 months' - interval '1 day')::date as quarter_end,
-        to_char(spine.quarter_start, 'YYYY"Q"Q') as plan_quarter
-    from window_bounds
-    cross join lateral generate_series(
-        window_bounds.window_start, window_bounds.window_end, interval '3 months'
-    ) as spine (quarter_start)
+        quarter_start,
+        quarter_end,
+        quarter_label as plan_quarter
+    from {{ ref('int_monitoring_quarters') }}
 
 ),
 
