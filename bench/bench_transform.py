@@ -1,18 +1,21 @@
-"""Benchmark of the nightly transform: the Cosmos DAG against a bare ``dbt build``.
+"""Benchmark of the nightly transform: ``credit_transform`` against a bare ``dbt build``.
 
-A simulated county (``--scale``, ``--days``) is ingested night by night into a scratch warehouse
-``<warehouse>_bench_transform`` (ingestion is not timed). Then, on the same data:
+A simulated county (``--scale``, seed 42, 2026-01-01 to 2026-04-08, as ``make demo`` builds it)
+is ingested in one catch-up night into a scratch warehouse ``<warehouse>_bench_transform``, and
+the reference data loaded by ``credit_reference`` (none of this is timed). Then, on the same
+data, as of 2026-04-08, each a process of its own as a user would start it:
 
-* ``dbt build``: the whole project in one in-process dbt invocation, first full, then again
-  (the incremental fact tables take only the new batches);
-* ``credit_transform``: the Airflow DAG that Cosmos renders from the manifest, one task per dbt
-  node running ``dbt build`` on it, run in-process with ``dag.test()``.
+* ``dbt build --full-refresh``: the whole project from scratch (``dbt`` command line);
+* ``dbt build`` with the night's selection (what ``credit_transform`` builds: everything but
+  the reference data) and ``credit airflow run credit_transform 2026-04-08`` (the one-task
+  DAG under ``dag.test()``), alternately, ``--runs`` times each: their ratio is the DAG's cost;
+* with ``--watcher``, once: the same night rendered by Cosmos in ``ExecutionMode.WATCHER``
+  (``bench/dags/transform_watcher.py``: one producer ``dbt build`` and a sensor task per model).
 
-Both build as of the last simulated day (dbt var ``as_of_date``; the DAG's run date).
+Medians are reported. Results go to ``bench/results/transform-<scale>.json`` and replace the
+"Transform" section of ``docs/benchmarks.md``.
 
-Results replace the "Transform" section of ``docs/benchmarks.md``.
-
-    .venv/bin/python bench/bench_transform.py [--scale demo] [--days 14] [--no-doc]
+    .venv/bin/python bench/bench_transform.py [--scale demo] [--runs 3] [--watcher] [--no-doc]
 """
 
 from __future__ import annotations
@@ -21,20 +24,30 @@ import argparse
 import datetime as dt
 import json
 import os
+import platform
 import re
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
-FIRST_DAY = dt.date(2026, 1, 5)
+RESULTS = ROOT / "bench" / "results"
+VENV_BIN = Path(sys.executable).parent
+FIRST_DAY = dt.date(2026, 1, 1)
+NIGHT = dt.date(2026, 4, 8)
+SEED = 42
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="demo")
-    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--watcher", action="store_true", help="also time Cosmos WATCHER mode")
     parser.add_argument("--no-doc", action="store_true", help="print only")
     args = parser.parse_args()
 
@@ -44,14 +57,16 @@ def main() -> None:
     os.environ[warehouse.ENV_URL] = f"{base}_bench_transform"
     os.environ["CREDIT_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-transform-")
     os.environ["DBT_TARGET_PATH"] = str(Path(os.environ["CREDIT_DATA_DIR"]) / "dbt_target")
-    for suffix in ("", "_airflow", "_exchange"):
-        warehouse.drop_database(f"{os.environ[warehouse.ENV_URL]}{suffix}")
+    _drop_databases()
     try:
-        timings, nodes, tasks, rows = run(args.scale, args.days)
+        result = run(args)
     finally:
-        for suffix in ("", "_airflow", "_exchange"):
-            warehouse.drop_database(f"{os.environ[warehouse.ENV_URL]}{suffix}")
-    section = render(args, timings, nodes, tasks, rows)
+        _drop_databases()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"transform-{args.scale}.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    section = render(result)
     print(section)
     if not args.no_doc:
         text = DOC.read_text(encoding="utf-8")
@@ -60,89 +75,219 @@ def main() -> None:
         DOC.write_text(text, encoding="utf-8")
 
 
-def run(scale: str, days: int) -> tuple[dict[str, float], int, int, int]:
-    from credit import airflow_env
-    from credit.dbt import run_dbt
-    from credit.ingest import ingest_source, prepare_landing
+def _drop_databases() -> None:
+    from credit import warehouse
+
+    for suffix in ("", "_airflow", "_exchange"):
+        warehouse.drop_database(f"{os.environ[warehouse.ENV_URL]}{suffix}")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    source_rows = build_county(args.scale)
+    dbt_env = _dbt_environment()
+    _run([VENV_BIN / "credit", "airflow", "prepare"])
+    _run([VENV_BIN / "credit", "airflow", "run", "credit_reference", NIGHT.isoformat()])
+    _run([VENV_BIN / "dbt", "parse", *_project_flags()], dbt_env)
+    nodes = _node_count(Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json")
+    timings: dict[str, list[dict[str, float]]] = {"full_refresh": [], "bare": [], "dag": []}
+    from credit.transform import NIGHTLY_BUILD
+
+    dbt = [VENV_BIN / "dbt"]
+    for _ in range(args.runs):
+        timings["full_refresh"].append(
+            _timed([*dbt, "build", "--full-refresh", *_project_flags()], dbt_env)
+        )
+    for _ in range(args.runs):
+        timings["bare"].append(_timed([*dbt, *NIGHTLY_BUILD, *_project_flags()], dbt_env))
+        timings["dag"].append(
+            _timed([VENV_BIN / "credit", "airflow", "run", "credit_transform", NIGHT.isoformat()])
+        )
+    if args.watcher:
+        timings["watcher"] = [_timed([sys.executable, __file__, "--watcher-run"], _watcher_env())]
+    medians = {
+        name: statistics.median(run["seconds"] for run in runs) for name, runs in timings.items()
+    }
+    ratios = [
+        dag["seconds"] / bare["seconds"]
+        for bare, dag in zip(timings["bare"], timings["dag"], strict=True)
+    ]
+    return {
+        "benchmark": "transform",
+        "scale": args.scale,
+        "date": dt.date.today().isoformat(),
+        "commit": _commit(),
+        "machine": _machine(),
+        "load_average_5min_end": round(os.getloadavg()[1], 2),
+        "source_rows": source_rows,
+        "credit_record_versions": _credit_record_versions(),
+        "dbt_nodes": nodes,
+        "runs": args.runs,
+        "median_seconds": {name: round(seconds, 2) for name, seconds in medians.items()},
+        "dag_to_bare_ratio_median": round(medians["dag"] / medians["bare"], 3),
+        "dag_to_bare_ratio_per_pair": [round(ratio, 3) for ratio in ratios],
+        "peak_rss_mb": {
+            name: round(max(run["peak_rss_mb"] for run in runs)) for name, runs in timings.items()
+        },
+        "timings": timings,
+    }
+
+
+def build_county(scale: str) -> int:
+    """The county, its catch-up night ingested (not timed)."""
+    import psycopg
+
+    from credit.ingest import API_CONN, ingest_source, prepare_landing, reconcile_night
     from credit.simulator import engine
     from credit.simulator.api_server import serve_api
+    from credit.simulator.settings import api_token
     from credit.sources import sources
+    from credit.warehouse import warehouse_url
 
-    last_day = FIRST_DAY + dt.timedelta(days=days - 1)
-    engine.create_county(7, scale, FIRST_DAY)
-    engine.advance(last_day)
+    engine.create_county(SEED, scale, FIRST_DAY)
+    engine.advance(NIGHT)
     prepare_landing()
-    with serve_api():
-        for offset in range(days):
-            for dept_code in sources():
-                ingest_source(dept_code, FIRST_DAY + dt.timedelta(days=offset))
-    airflow_env.prepare_airflow()
-    as_of = ["--vars", json.dumps({"as_of_date": last_day.isoformat()})]
-    timings = {}
-    began = time.perf_counter()
-    result = run_dbt(["build", *as_of])
-    timings["dbt build (full)"] = time.perf_counter() - began
-    nodes = len(result.results)
-    began = time.perf_counter()
-    run_dbt(["build", *as_of])
-    timings["dbt build (again, incremental)"] = time.perf_counter() - began
-    from airflow.dag_processing.dagbag import DagBag
+    with serve_api(port=0) as api:
+        os.environ[f"AIRFLOW_CONN_{API_CONN.upper()}"] = api.url.replace(
+            "http://", f"http://user:{api_token()}@"
+        )
+        for dept_code in sources():
+            ingest_source(dept_code, NIGHT)
+    reconcile_night(NIGHT)
+    with psycopg.connect(warehouse_url()) as conn:
+        read = conn.execute("select coalesce(sum(rows_read), 0) from audit.batches").fetchone()[0]
+    return int(read)
 
-    tasks = len(DagBag(dag_folder=str(ROOT / "dags")).dags["credit_transform"].tasks)
-    began = time.perf_counter()
-    night = dt.datetime.combine(last_day, dt.time(1), airflow_env.COUNTY_TIMEZONE)
-    airflow_env.run_dag("credit_transform", logical_date=night)
-    timings["credit_transform DAG (Cosmos, dag.test)"] = time.perf_counter() - began
+
+def _credit_record_versions() -> int:
     import psycopg
 
     from credit.warehouse import warehouse_url
 
     with psycopg.connect(warehouse_url()) as conn:
-        rows = conn.execute("select count(*) from marts.fct_credit_records").fetchone()[0]
-    return timings, nodes, tasks, rows
+        return int(conn.execute("select count(*) from marts.fct_credit_records").fetchone()[0])
 
 
-def render(
-    args: argparse.Namespace, timings: dict[str, float], nodes: int, tasks: int, rows: int
-) -> str:
-    load = f"{os.getloadavg()[1]:.1f}"  # the last five minutes: the DAG run
+def _project_flags() -> list[str]:
+    return ["--project-dir", str(ROOT / "dbt"), "--profiles-dir", str(ROOT / "dbt")]
+
+
+def _dbt_environment() -> dict[str, str]:
+    from credit.dbt import profile_environment
+    from credit.transform import AS_OF_ENV
+    from credit.warehouse import ensure_warehouse
+
+    return {**profile_environment(ensure_warehouse()), AS_OF_ENV: NIGHT.isoformat()}
+
+
+def _watcher_env() -> dict[str, str]:
+    from credit.transform import AS_OF_ENV
+
+    return {AS_OF_ENV: NIGHT.isoformat()}
+
+
+def _run(command: list[Any], env: dict[str, str] | None = None) -> None:
+    subprocess.run(
+        [str(part) for part in command],
+        env={**os.environ, **(env or {})},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _timed(command: list[Any], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall seconds and peak RSS of one command, run as its own process."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [str(part) for part in command],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command} failed")
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def _node_count(manifest: Path) -> dict[str, int]:
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for node in document["nodes"].values():
+        counts[node["resource_type"]] = counts.get(node["resource_type"], 0) + 1
+    counts["unit_test"] = len(document.get("unit_tests", {}))
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def _machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+def _commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def watcher_run() -> None:
+    """Child process of ``--watcher``: the WATCHER DAG under ``dag.test()``, from bench/dags."""
+    from credit import airflow_env
+
+    airflow_env.apply_airflow_environment()
+    dags = str(ROOT / "bench" / "dags")
+    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = dags  # before Airflow reads its configuration
+    from airflow.dag_processing.dagbag import DagBag
+
+    night = dt.datetime.combine(NIGHT, dt.time(1), airflow_env.COUNTY_TIMEZONE)
+    run = DagBag(dag_folder=dags).dags["credit_transform_watcher"].test(logical_date=night)
+    if str(run.state) != "success":
+        raise SystemExit(f"credit_transform_watcher ended {run.state}")
+
+
+def render(result: dict[str, Any]) -> str:
+    medians = result["median_seconds"]
+    nodes = result["dbt_nodes"]
     lines = [
         "## Transform",
         "",
-        f"`bench/bench_transform.py --scale {args.scale} --days {args.days}`, "
-        f"{dt.date.today()}, {os.cpu_count()} CPUs (shared: {load} load average while it ran): "
-        f"{rows:,} credit-record versions in "
-        f"`marts.fct_credit_records`, {nodes} dbt nodes (models, seeds, snapshots, tests), "
-        f"{tasks} Airflow tasks in the Cosmos DAG.",
+        f"`bench/bench_transform.py --scale {result['scale']} --runs {result['runs']}`, "
+        f"{result['date']}, commit {result['commit']}, {result['machine']}: the demo county "
+        f"({result['source_rows']:,} source rows, one catch-up night), as of {NIGHT}; "
+        f"{nodes['total']} dbt nodes ({nodes.get('model', 0)} models, {nodes.get('test', 0)} "
+        f"tests, {nodes.get('unit_test', 0)} unit tests, {nodes.get('seed', 0)} seeds). Each "
+        "command is a process of its own; medians of the runs, the pair alternated. Load average "
+        f"(5 min) at the end: {result['load_average_5min_end']}.",
         "",
-        "| run | seconds |",
-        "|---|---|",
-        *(f"| {name} | {seconds:.1f} |" for name, seconds in timings.items()),
+        "| run | median seconds | peak RSS (MB) |",
+        "|---|---|---|",
+        f"| `dbt build --full-refresh` (everything from scratch) | {medians['full_refresh']:.1f} "
+        f"| {result['peak_rss_mb']['full_refresh']} |",
+        f"| `dbt build` of the night's selection | {medians['bare']:.1f} "
+        f"| {result['peak_rss_mb']['bare']} |",
+        f"| `credit airflow run credit_transform` (one task, `dag.test()`) | {medians['dag']:.1f} "
+        f"| {result['peak_rss_mb']['dag']} |",
+    ]
+    if "watcher" in medians:
+        lines.append(
+            f"| Cosmos `ExecutionMode.WATCHER` DAG (`dag.test()`) | {medians['watcher']:.1f} "
+            f"| {result['peak_rss_mb']['watcher']} |"
+        )
+    lines += [
         "",
-        "Cosmos pays Airflow's per-task cost (a task instance, its state, a dbt invocation) for "
-        "every node, in exchange for per-model retries, logs and the dbt graph in the UI. Each "
-        "task's `dbt build` loads the whole project before it builds its node. Measured on 8 "
-        "staging-view tasks under `dag.test()` (load about 3): dbt's partial parse 0.5 s, the "
-        "graph of every node and test edge 0.4 s, the view, its tests and the on-run-start hook "
-        "1.6 s; then Cosmos resets dbt's adapters and runs `gc.collect()` (1.2 s in the long-"
-        "lived `dag.test()` process), and `dag.test()` adds about 2 s of its own. Until "
-        "2026-11-26 every task also wrote manifest.json twice, graph.gpickle and run_results.json"
-        " (2.3 s) that nothing reads; the tasks now pass `--no-write-json` (the same 8 tasks back"
-        " to back: dbt invocation 5.1 s -> 2.8 s, Cosmos task 6.6 s -> 4.5 s; median DAG task 8.6"
-        " s -> 6.9 s; the DAG took 864.5 s at load 3.2 before, with 961 nodes, and 642.7 s on "
-        "2026-11-25 at load 4.9, with 902). The run's day reaches dbt as the environment "
-        "variable `CREDIT_AS_OF_DATE`, not as `--vars`: a new var made the first task of each run"
-        " re-parse the whole project (~20 s, and with the LocalExecutor every task of the first "
-        "parallel wave at once), while a changed environment variable re-parses only the model "
-        "that reads it. In-process dbt "
-        "(`InvocationMode.DBT_RUNNER`) avoids a subprocess per task; `dag.test()` runs the tasks "
-        "one at a time, while the LocalExecutor runs independent nodes in parallel. The machine "
-        "is shared with other jobs (see the load average), which inflates both timings; read the "
-        "ratio rather than the seconds.",
+        f"The DAG costs {result['dag_to_bare_ratio_median']:.2f}x the bare build (per pair: "
+        f"{', '.join(f'{r:.2f}' for r in result['dag_to_bare_ratio_per_pair'])}).",
         "",
     ]
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--watcher-run"]:
+        watcher_run()
+    else:
+        main()

@@ -1,11 +1,10 @@
-"""Airflow DAG ``credit_transform``: the dbt warehouse, rendered by Cosmos."""
+"""Airflow DAG ``credit_transform``: the dbt warehouse, one ``dbt build`` a night."""
 
 from airflow.sdk import Param, dag, task
-from cosmos import DbtTaskGroup
 
 from credit.airflow_env import DAG_DEFAULT_ARGS
 from credit.assets import MARTS_ASSET, RAW_ASSETS
-from credit.transform import AS_OF_PARAM, AS_OF_TASK_ID, cosmos_task_group_args
+from credit.transform import AS_OF_PARAM
 
 
 @dag(
@@ -23,38 +22,36 @@ from credit.transform import AS_OF_PARAM, AS_OF_TASK_ID, cosmos_task_group_args
             description="Build the marts as of this county day; empty: the run's own day.",
         )
     },
-    tags=["credit", "transform", "dbt", "cosmos"],
+    tags=["credit", "transform", "dbt"],
     doc_md="""
 ### Transform (数据加工)
 
-Builds the dbt project (`dbt/`) into the warehouse: seeds (reference data and rules), staging
-views over the accepted raw rows, intermediate models and the marts analysts query, **as of one
-county day**: the `as_of_date` param of a manual run, else the county day that `credit_ingest`'s
-raw asset events carry, else the run's date in China Standard Time, passed to every dbt task as
-`CREDIT_AS_OF_DATE` (the default of dbt's `as_of_date` var).
-Cosmos renders one task per dbt node from `dbt/target/manifest.json` (written by
-`credit airflow prepare`, so parsing this file never runs dbt); each task runs `dbt build` on
-its node in-process, tests included, so a failing test stops what depends on it (without writing
-dbt's JSON artifacts, which cost more than most nodes). Scheduled on the `raw.*` assets of
-`credit_ingest`; publishes the `marts` asset for the exports (Cosmos emits no per-table assets).
+Builds the dbt project (`dbt/`) into the warehouse in **one `dbt build`**: the rule seeds, the
+staging views over the accepted raw rows, the intermediate models and the marts analysts query,
+with their tests, **as of one county day**: the `as_of_date` param of a manual run, else the
+county day that `credit_ingest`'s raw asset events carry, else the run's date in China Standard
+Time (passed to dbt as `CREDIT_AS_OF_DATE`). The reference seeds belong to `credit_reference`.
+
+Every node's status (run, pass, fail, skip, with its time and message) is in the `build` task's
+log, its XCom, and the table `audit.dbt_node_results`. When a node fails, the task fails; its
+retry (or clearing it) runs `dbt retry`: only the failed nodes and those they skipped run again.
+Scheduled on the `raw.*` assets of `credit_ingest`; publishes the `marts` asset for the exports.
 """,
 )
 def credit_transform():
-    @task(task_id=AS_OF_TASK_ID)
-    def as_of_date(params=None, triggering_asset_events=None, logical_date=None, dag_run=None):
-        """The county day the marts describe, read by every dbt task."""
-        from credit.transform import run_as_of_date
+    @task(outlets=[MARTS_ASSET])
+    def build(
+        params=None, triggering_asset_events=None, logical_date=None, dag_run=None, ti=None
+    ) -> dict:
+        """One dbt build of the warehouse as of the run's county day (dbt retry of what failed,
+        on a later attempt)."""
+        from credit.transform import build_marts, run_as_of_date
 
         run_date = logical_date or dag_run.run_after
-        return run_as_of_date(params, triggering_asset_events or {}, run_date).isoformat()
+        as_of = run_as_of_date(params, triggering_asset_events or {}, run_date)
+        return build_marts(as_of, run_id=dag_run.run_id, attempt=ti.try_number)
 
-    dbt = DbtTaskGroup(group_id="dbt", **cosmos_task_group_args())
-
-    @task(outlets=[MARTS_ASSET])
-    def publish_marts() -> None:
-        """Marks the marts as updated for the export DAGs."""
-
-    as_of_date() >> dbt >> publish_marts()
+    build()
 
 
 credit_transform()

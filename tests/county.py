@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,10 +64,8 @@ def simulated_county(
     from credit.simulator import engine
     from credit.simulator.api_server import start_api
     from credit.simulator.settings import api_token
-    from credit.transform import manifest_path
 
     url = f"{warehouse.warehouse_url()}_{name}"
-    prepared_manifest = manifest_path()  # the one `credit airflow prepare` wrote for the DAGs
     env = {
         warehouse.ENV_URL: url,
         "CREDIT_DATA_DIR": str(tmp_path_factory.mktemp(name)),
@@ -76,9 +73,6 @@ def simulated_county(
         "DBT_LOG_PATH": str(tmp_path_factory.mktemp(f"{name}_dbt_logs")),
     }
     with County(url=url, truth=Path(), env=env).active():
-        if prepared_manifest.exists():  # the transform DAG reads it from dbt's target path
-            manifest_path().parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(prepared_manifest, manifest_path())
         engine.create_county(11, "test", first_day)
         engine.advance(last_day)
         prepare_landing()

@@ -1,4 +1,5 @@
-"""The transform DAG: Cosmos renders the dbt project and builds the same warehouse as dbt.
+"""The transform DAG: one dbt build a night, each node's status recorded, a failed node retried
+alone.
 
 Its DAG run rebuilds the shared quarter county, so this module runs after the others that read it
 (pytest's file order); the rebuilt marts equal what they were.
@@ -7,6 +8,8 @@ Its DAG run rebuilds the shared quarter county, so this module runs after the ot
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 from airflow.dag_processing.dagbag import DagBag
@@ -15,21 +18,22 @@ from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
 from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
 from credit.airflow_env import COUNTY_TIMEZONE, run_dag
-from credit.assets import COUNTY_DAY_EXTRA, RAW_ASSETS
+from credit.assets import COUNTY_DAY_EXTRA, MARTS_ASSET, RAW_ASSETS
 from credit.paths import DAGS_DIR
-from credit.transform import AS_OF_PARAM, run_as_of_date
+from credit.transform import AS_OF_PARAM, PASSED_STATUSES, run_as_of_date
 from tests.county import QUARTER_LAST_DAY
 
 MARTS = ("marts.fct_credit_records", "marts.dim_subjects", "marts.fct_dishonesty_records")
-# What dbt builds (every model; seeds and the snapshot are rebuilt in place by their tasks).
+# What the night builds (every model; seeds and the snapshot are rebuilt in place).
 BUILT_SCHEMAS = ("staging", "intermediate", "marts")
+# A reference table the night reads but never rebuilds (credit_reference owns it).
+FAULTY_TABLE = "jiangyin_divisions"
 
 
-def test_cosmos_renders_every_dbt_node_as_a_task(airflow_ready) -> None:
+def test_the_dag_is_one_dbt_build_publishing_the_marts(airflow_ready) -> None:
     dag = DagBag(dag_folder=str(DAGS_DIR)).dags["credit_transform"]
-    task_ids = {task.task_id for task in dag.tasks}
-    for model in ("stg_raw__penalties", "dim_subjects", "fct_dishonesty_records"):
-        assert any(model in task_id for task_id in task_ids), model
+    assert [task.task_id for task in dag.tasks] == ["build"]
+    assert [outlet.name for outlet in dag.tasks[0].outlets] == [MARTS_ASSET.name]
 
 
 def _marts(url: str) -> dict[str, list[tuple]]:
@@ -49,11 +53,58 @@ def _as_of_dates(url: str) -> set[dt.date]:
         }
 
 
-def test_the_dag_builds_what_a_bare_dbt_build_builds_as_of_the_run_date(
+@contextmanager
+def _fails_once(url: str, table: str) -> Iterator[None]:
+    """The first query that reads ``reference.<table>`` fails; later ones read it as it was."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"alter table reference.{table} rename to {table}_kept")
+        conn.execute("create sequence reference.fault_calls")
+        conn.execute(
+            """
+            create function reference.fault_once() returns boolean
+            language plpgsql volatile as $$
+            begin
+                if nextval('reference.fault_calls') = 1 then
+                    raise exception 'injected fault: the first read fails';
+                end if;
+                return true;
+            end $$
+            """
+        )
+        conn.execute(
+            f"create view reference.{table} as"  # noqa: S608
+            f" select * from reference.{table}_kept where reference.fault_once()"
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"drop view reference.{table}")
+            conn.execute("drop function reference.fault_once()")
+            conn.execute("drop sequence reference.fault_calls")
+            conn.execute(f"alter table reference.{table}_kept rename to {table}")
+
+
+def _node_results(url: str) -> dict[int, dict[str, str]]:
+    """Per attempt of the one run recorded: node → status (the project hook left out)."""
+    attempts: dict[int, dict[str, str]] = {}
+    with psycopg.connect(url) as conn:
+        runs = conn.execute("select distinct run_id from audit.dbt_node_results").fetchall()
+        assert len(runs) == 1, runs
+        for attempt, unique_id, status in conn.execute(
+            "select attempt, unique_id, status from audit.dbt_node_results"
+            " where resource_type <> 'operation'"
+        ):
+            attempts.setdefault(attempt, {})[unique_id] = status
+    return attempts
+
+
+def test_a_failed_node_is_retried_alone_and_the_night_builds_what_dbt_builds(
     quarter_county, airflow_ready
 ) -> None:
     """The shared county was built by a bare `dbt build` as of its last day (tests/county.py).
-    With every model dropped, the DAG's run of that night builds exactly the same marts."""
+    With every model dropped, the DAG's run of that night builds exactly the same marts, although
+    its first attempt fails on one node: the retry runs that node and what it skipped, no more."""
     expected = _marts(quarter_county.url)
     assert all(expected.values()), "the county produced no rows to compare"
     assert _as_of_dates(quarter_county.url) == {QUARTER_LAST_DAY}
@@ -63,9 +114,21 @@ def test_the_dag_builds_what_a_bare_dbt_build_builds_as_of_the_run_date(
             conn.execute(f"create schema {schema}")
     # Midnight in Jiangyin is still the previous day in UTC: the county day is read in CST.
     night = dt.datetime.combine(QUARTER_LAST_DAY, dt.time(0, 30), COUNTY_TIMEZONE)
-    assert run_dag("credit_transform", logical_date=night) == "success"
+    with _fails_once(quarter_county.url, FAULTY_TABLE):
+        assert run_dag("credit_transform", logical_date=night) == "success"
+
     assert _marts(quarter_county.url) == expected
     assert _as_of_dates(quarter_county.url) == {QUARTER_LAST_DAY}
+    attempts = _node_results(quarter_county.url)
+    assert sorted(attempts) == [1, 2], "one failed attempt, then its retry"
+    first, retry = attempts[1], attempts[2]
+    failed = {node for node, status in first.items() if status == "error"}
+    skipped = {node for node, status in first.items() if status == "skipped"}
+    assert len(failed) == 1, failed
+    assert skipped, "the failed node's descendants waited for it"
+    assert set(retry) == failed | skipped
+    assert set(retry.values()) <= {*PASSED_STATUSES, "warn"}
+    assert len(first) > 3 * len(retry), "the retry ran only what the failure left undone"
 
 
 def _raw_event(kind_index: int, county_day: str | None) -> AssetEventDagRunReferenceResult:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pendulum
 
 from credit.paths import DAGS_DIR, PLUGINS_DIR, PROJECT_ROOT, airflow_home
-from credit.transform import parse_manifest
 from credit.warehouse import database_url, ensure_database, sqlalchemy_url, warehouse_url
 
 WAREHOUSE_CONN_ID = "credit_warehouse"
@@ -65,9 +64,20 @@ def prepare_airflow() -> dict[str, str]:
     """Create Airflow's metadata database and bring its schema up to date."""
     values = apply_airflow_environment()
     ensure_database(database_url("airflow"))
-    airflow_command(["db", "migrate"], values)
-    parse_manifest()  # the transform DAG renders dbt from it
+    if not _metadata_is_current():
+        airflow_command(["db", "migrate"], values)
     return values
+
+
+def _metadata_is_current() -> bool:
+    """Whether the metadata schema is at this Airflow's migration heads: ``airflow db migrate``
+    costs seconds in a process of its own, and every ``credit airflow run`` prepares Airflow."""
+    from airflow.utils import db
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        current = db._get_current_revision(session)
+    return current in db._get_script_object().get_heads()
 
 
 def airflow_command(args: list[str], values: dict[str, str] | None = None) -> None:
@@ -109,10 +119,11 @@ def run_dag(dag_id: str, logical_date: datetime | None = None, **conf: object) -
     bag = DagBag(dag_folder=str(DAGS_DIR))
     if bag.import_errors:
         raise DagRunFailed(f"DAG files failed to import: {bag.import_errors}")
-    # Cosmos runs gc.collect() after each dbt task. In a long-lived process (the demo, a test
-    # session) that holds Airflow, dbt and Great Expectations, one full collection walks millions
-    # of objects: most of a transform run's time went there. Frozen, the objects that exist before
-    # the run are left out of every collection, which then sees only the run's own garbage.
+    # In a long-lived process (the demo, a test session) that holds Airflow, dbt and Great
+    # Expectations, one full garbage collection walks millions of objects (when the transform ran
+    # one Cosmos task per node, each followed by gc.collect(), most of its time went there).
+    # Frozen, the objects that exist before the run are left out of every collection, which then
+    # sees only the run's own garbage.
     gc.freeze()
     try:
         run = bag.dags[dag_id].test(logical_date=logical_date, run_conf=conf or None)

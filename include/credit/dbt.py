@@ -4,11 +4,15 @@ taken from :mod:`credit.warehouse`."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from credit.paths import DBT_PROJECT_DIR
 from credit.warehouse import connection_parts, ensure_warehouse
+
+# The statuses of a node that did not do its job.
+FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 
 def profile_environment(url: str) -> dict[str, str]:
@@ -26,7 +30,7 @@ def profile_environment(url: str) -> dict[str, str]:
 
 
 @contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -43,10 +47,10 @@ class DbtError(RuntimeError):
     """A dbt command failed; the message lists the failing nodes."""
 
 
-def run_dbt(args: Sequence[str]) -> object:
-    """Run one dbt command (``["build", "--select", "reference"]``) and return its result.
+def invoke_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> Any:
+    """Run one dbt command and return dbt's result (``dbtRunnerResult``), failed or not.
 
-    Raises :class:`DbtError` naming the failed nodes when the command does not succeed.
+    ``env`` adds environment variables for the command's duration (e.g. ``CREDIT_AS_OF_DATE``).
     """
     from dbt.cli.main import dbtRunner
 
@@ -58,14 +62,27 @@ def run_dbt(args: Sequence[str]) -> object:
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
     ]
-    with _environment(profile_environment(url)):
-        outcome = dbtRunner().invoke(command)
+    with _environment({**profile_environment(url), **(env or {})}):
+        return dbtRunner().invoke(command)
+
+
+def failure_message(args: Sequence[str], outcome: Any) -> str:
+    """What a failed dbt command reports: its failing nodes, else the exception."""
+    failures = [
+        f"{result.node.unique_id}: {result.status} {result.message or ''}".strip()
+        for result in getattr(outcome.result, "results", None) or []
+        if str(result.status) in FAILED_STATUSES
+    ]
+    detail = "; ".join(failures) or str(outcome.exception)
+    return f"dbt {' '.join(args)} failed: {detail}"
+
+
+def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> object:
+    """Run one dbt command (``["build", "--select", "reference"]``) and return its result.
+
+    Raises :class:`DbtError` naming the failed nodes when the command does not succeed.
+    """
+    outcome = invoke_dbt(args, env)
     if not outcome.success:
-        failures = [
-            f"{result.node.unique_id}: {result.status} {result.message or ''}".strip()
-            for result in getattr(outcome.result, "results", None) or []
-            if str(result.status) in {"error", "fail", "runtime error"}
-        ]
-        detail = "; ".join(failures) or str(outcome.exception)
-        raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+        raise DbtError(failure_message(args, outcome))
     return outcome.result

@@ -1,8 +1,7 @@
 """The demo: a simulated county, the nightly chain across a quarter's end, and the exports.
 
-Per-night cost matters (docs/benchmarks.md: an ingest run takes tens of seconds, the Cosmos
-transform with its one task per dbt node several minutes), so the demo runs nights the way a new
-installation meets them, and transforms once:
+Per-night cost matters (docs/benchmarks.md: an ingest run takes tens of seconds), so the demo
+runs nights the way a new installation meets them, and transforms once:
 
 1. a **catch-up night** two days before the quarter ends: a new installation's first night,
    whose connectors pull every source's backlog since the county's first day (by watermark);
@@ -86,7 +85,7 @@ def run(*, seed: int, scale: str, first_day: date, quarter: str) -> None:
                 )
         console.rule(f"transform as of {nights[-1]}, daily warnings")
         _step(
-            "credit_transform (one task per dbt node)",
+            "credit_transform (one dbt build)",
             log,
             airflow_env.run_dag,
             "credit_transform",

@@ -1,36 +1,85 @@
-"""The transform step: dbt rendered into Airflow tasks by Cosmos, from a parsed manifest.
+"""The transform step (数据加工): one ``dbt build`` a night, as of the run's county day.
 
-DAG files must parse fast and never run dbt, so the manifest is written beforehand by
-:func:`parse_manifest` (``credit airflow prepare`` does it) and Cosmos reads it
-(``LoadMode.DBT_MANIFEST``). Tasks run dbt in-process (``InvocationMode.DBT_RUNNER``): a dbt
-subprocess costs seconds before any SQL runs. Each task is still a whole dbt invocation that loads
-every node of the project (partial parse, graph), so tasks skip dbt's JSON artifacts
-(``--no-write-json``): writing manifest.json twice and graph.gpickle cost more than building a
-staging view and its tests, and nothing reads them (the DAG renders the prepared manifest; Cosmos'
-per-table lineage, which would, is off).
+The ``credit_transform`` DAG's ``build`` task calls :func:`build_marts`: one dbt invocation
+builds the rule seeds, staging, intermediate models and marts with their tests, in dependency
+order, on dbt's own threads. The reference seeds and ``dim_department_domains`` belong to the
+weekly ``credit_reference`` DAG, so the night leaves them alone (``NIGHTLY_BUILD``); the tests
+that read them still run.
 
-The marts describe one county day, dbt's ``as_of_date`` var: a first task resolves it
-(:func:`run_as_of_date`) and every dbt task reads it from that task's XCom, passed as the
-environment variable ``CREDIT_AS_OF_DATE`` that the var defaults to.
+Each node's status comes from dbt's ``run_results``: written to ``audit.dbt_node_results`` (one
+row per node and invocation, for operators and analysts), summarised in the task's log (failures
+with their messages, the slowest nodes) and returned as the task's XCom.
+
+A failed attempt keeps its ``run_results.json`` in the run's state folder
+(``<data>/transform/<run_id>/``). The next attempt of the same run (Airflow's retry, or the task
+cleared by hand) runs ``dbt retry`` on it: only the nodes that failed and those they skipped run
+again; the state folder goes once the night succeeds.
+
+The marts describe one county day, dbt's ``as_of_date`` var: the task resolves it
+(:func:`run_as_of_date`) and dbt reads it from the environment variable
+``CREDIT_AS_OF_DATE`` that the var defaults to (a changed var makes dbt re-parse the whole
+project; a changed environment variable, only the model that reads it).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
+import shutil
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from credit.dbt import profile_environment, run_dbt
-from credit.paths import DBT_PROJECT_DIR
+import psycopg
+
+from credit.dbt import FAILED_STATUSES, DbtError, failure_message, invoke_dbt
+from credit.paths import DBT_PROJECT_DIR, data_dir
 from credit.warehouse import warehouse_url
 
-# The DAG's parameter for manual runs and the task that resolves the day (its XCom feeds dbt).
+log = logging.getLogger(__name__)
+
+# The DAG's parameter for manual runs.
 AS_OF_PARAM = "as_of_date"
-AS_OF_TASK_ID = "as_of_date"
-# How the day reaches dbt from the DAG (read by the model int_lifecycle_as_of).
+# How the day reaches dbt (read by the model int_lifecycle_as_of).
 AS_OF_ENV = "CREDIT_AS_OF_DATE"
+# The night's build: everything but what credit_reference owns. `cautious` keeps the tests that
+# read the reference tables (a record's department, a subject's division) in the night.
+NIGHTLY_BUILD = (
+    "build",
+    "--exclude",
+    "path:seeds/reference",
+    "path:models/marts/reference",
+    "--indirect-selection",
+    "cautious",
+)
+SLOWEST_LOGGED = 10
+# The statuses of nodes that did their job: models and seeds, tests, exposures (nothing to run).
+PASSED_STATUSES = frozenset({"success", "pass", "no-op"})
+
+NODE_RESULTS_DDL = """
+create table if not exists audit.dbt_node_results (
+    invocation_id text not null,
+    run_id text not null,
+    attempt integer not null,
+    as_of_date date not null,
+    command text not null,
+    unique_id text not null,
+    resource_type text not null,
+    status text not null,
+    execution_seconds numeric not null,
+    rows_affected bigint,
+    failures bigint,
+    message text,
+    completed_at timestamptz,
+    primary key (invocation_id, unique_id)
+);
+create index if not exists dbt_node_results_run_idx on audit.dbt_node_results (run_id, attempt);
+"""
 
 
 def run_as_of_date(
@@ -44,8 +93,8 @@ def run_as_of_date(
     latest county day its raw asset events carry (``extra["county_day"]``); any other run takes
     its own date in China Standard Time.
     """
-    # Imported here: credit.airflow_env imports this module, and credit.assets imports Airflow,
-    # which must not load before credit.airflow_env has set its configuration.
+    # Imported here: credit.assets imports Airflow, which must not load before
+    # credit.airflow_env has set its configuration.
     from credit.airflow_env import county_day
     from credit.assets import COUNTY_DAY_EXTRA
 
@@ -60,72 +109,163 @@ def run_as_of_date(
     return max(days) if days else county_day(run_date)
 
 
-def manifest_path() -> Path:
-    """Where ``dbt parse`` writes the manifest: dbt's target path (``DBT_TARGET_PATH`` when set,
-    relative to the project like dbt reads it, else ``dbt/target``)."""
-    target = Path(os.environ.get("DBT_TARGET_PATH") or "target")
-    return DBT_PROJECT_DIR / target / "manifest.json"
+@dataclass(frozen=True)
+class NodeResult:
+    """One node of one dbt invocation, as its ``run_results.json`` reports it."""
+
+    unique_id: str
+    resource_type: str
+    status: str
+    seconds: float
+    rows_affected: int | None
+    failures: int | None
+    message: str | None
+    completed_at: str | None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILED_STATUSES
 
 
-def parse_manifest() -> Path:
-    """Write the manifest (``dbt parse``) that the transform DAG renders."""
-    run_dbt(["parse"])
-    return manifest_path()
+@dataclass(frozen=True)
+class TransformOutcome:
+    """What one attempt's dbt invocation did."""
+
+    invocation_id: str
+    command: str
+    results: tuple[NodeResult, ...]
+
+    @property
+    def statuses(self) -> dict[str, int]:
+        return dict(sorted(Counter(result.status for result in self.results).items()))
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [result for result in self.results if result.failed]
+
+    def summary(self) -> dict[str, Any]:
+        """The task's XCom: the command, counts by status and the failed nodes."""
+        return {
+            "invocation_id": self.invocation_id,
+            "command": self.command,
+            "nodes": len(self.results),
+            "statuses": self.statuses,
+            "failed": [result.unique_id for result in self.failed],
+        }
 
 
-def cosmos_task_group_args() -> dict[str, Any]:
-    """Arguments of the Cosmos ``DbtTaskGroup``: project, profile, execution and rendering."""
-    from cosmos import (
-        ExecutionConfig,
-        ExecutionMode,
-        InvocationMode,
-        LoadMode,
-        ProfileConfig,
-        ProjectConfig,
-        RenderConfig,
-        TestBehavior,
-        TestIndirectSelection,
+def state_dir(run_id: str) -> Path:
+    """Where a DAG run keeps the ``run_results.json`` a retry starts from."""
+    return data_dir() / "transform" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+
+
+def dbt_target_dir() -> Path:
+    """dbt's target path (``DBT_TARGET_PATH``, relative to the project like dbt reads it)."""
+    return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
+    """Build the warehouse as of ``as_of`` in one dbt invocation; return the XCom summary.
+
+    Attempt 1 runs :data:`NIGHTLY_BUILD`; a later attempt of the same run retries the nodes the
+    previous attempt left failed or skipped (``dbt retry``), or builds again when that attempt
+    left no results (killed before dbt wrote them). Raises :class:`DbtError` when a node fails,
+    after its results are recorded.
+    """
+    state = state_dir(run_id)
+    previous = state / "run_results.json"
+    args = ["retry", "--state", str(state)] if attempt > 1 and previous.exists() else NIGHTLY_BUILD
+    outcome = invoke_dbt(args, env={AS_OF_ENV: as_of.isoformat()})
+    written = dbt_target_dir() / "run_results.json"
+    if not written.exists():
+        raise DbtError(failure_message(args, outcome))
+    transform = read_run_results(written)
+    record_node_results(warehouse_url(), transform, run_id=run_id, attempt=attempt, as_of=as_of)
+    log_outcome(transform)
+    if not outcome.success:
+        state.mkdir(parents=True, exist_ok=True)
+        shutil.copy(written, previous)
+        raise DbtError(failure_message(args, outcome))
+    shutil.rmtree(state, ignore_errors=True)
+    return {"as_of_date": as_of.isoformat(), **transform.summary()}
+
+
+def read_run_results(path: Path) -> TransformOutcome:
+    """The invocation and per-node results of a ``run_results.json``."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    args = document.get("args", {})
+    results = []
+    for entry in document["results"]:
+        timing = [step for step in entry.get("timing") or [] if step.get("completed_at")]
+        response = entry.get("adapter_response") or {}
+        results.append(
+            NodeResult(
+                unique_id=entry["unique_id"],
+                resource_type=entry["unique_id"].split(".", 1)[0],
+                status=str(entry["status"]),
+                seconds=float(entry.get("execution_time") or 0.0),
+                rows_affected=response.get("rows_affected"),
+                failures=entry.get("failures"),
+                message=entry.get("message"),
+                completed_at=timing[-1]["completed_at"] if timing else None,
+            )
+        )
+    return TransformOutcome(
+        invocation_id=document["metadata"]["invocation_id"],
+        command=str(args.get("which") or args.get("invocation_command") or ""),
+        results=tuple(results),
     )
 
-    return {
-        "project_config": ProjectConfig(
-            dbt_project_path=DBT_PROJECT_DIR,
-            manifest_path=manifest_path(),
-            project_name="credit",
-            partial_parse=True,
-        ),
-        "profile_config": ProfileConfig(
-            profile_name="credit",
-            target_name="warehouse",
-            profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
-        ),
-        "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
-            invocation_mode=InvocationMode.DBT_RUNNER,
-            # A test runs with the node whose build completes its parents, not with the first.
-            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
-        ),
-        "render_config": RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            # One task per node runs `dbt build` on it: the node and its tests together.
-            test_behavior=TestBehavior.BUILD,
-            # No per-table Airflow assets from Cosmos' lineage (it reads run_results.json, which
-            # the tasks no longer write): `publish_marts` publishes the asset the exports wait on.
-            emit_datasets=False,
-        ),
-        "operator_args": {
-            "install_deps": False,
-            # Each task is one `dbt build` of a ~900-node project: dbt would write manifest.json
-            # twice, graph.gpickle and run_results.json every time (seconds per task) for
-            # nothing to read them (see render_config's emit_datasets).
-            "dbt_cmd_global_flags": ["--no-write-json"],
-            "env": {
-                # Where the warehouse is, resolved when the DAG is parsed (never starting a server).
-                **profile_environment(warehouse_url(start=False)),
-                # Templated per run: the day resolved by the first task of the DAG. Not a dbt var:
-                # new vars make every task re-parse the whole project (~20 s), while dbt re-parses
-                # only the one model that reads this variable.
-                AS_OF_ENV: f"{{{{ ti.xcom_pull(task_ids='{AS_OF_TASK_ID}') }}}}",
-            },
-        },
-    }
+
+def record_node_results(
+    url: str, outcome: TransformOutcome, *, run_id: str, attempt: int, as_of: date
+) -> None:
+    """Store one invocation's node results in ``audit.dbt_node_results`` (idempotent)."""
+    with psycopg.connect(url) as conn:
+        conn.execute(NODE_RESULTS_DDL)
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                """
+                insert into audit.dbt_node_results (
+                    invocation_id, run_id, attempt, as_of_date, command, unique_id,
+                    resource_type, status, execution_seconds, rows_affected, failures, message,
+                    completed_at
+                ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                on conflict (invocation_id, unique_id) do nothing
+                """,
+                [
+                    (
+                        outcome.invocation_id,
+                        run_id,
+                        attempt,
+                        as_of,
+                        outcome.command,
+                        result.unique_id,
+                        result.resource_type,
+                        result.status,
+                        round(result.seconds, 3),
+                        result.rows_affected,
+                        result.failures,
+                        result.message,
+                        result.completed_at,
+                    )
+                    for result in outcome.results
+                ],
+            )
+
+
+def log_outcome(outcome: TransformOutcome) -> None:
+    """The attempt in the task's log: counts, every node that did not pass, the slowest."""
+    log.info(
+        "dbt %s (%s): %s nodes, %s",
+        outcome.command,
+        outcome.invocation_id,
+        len(outcome.results),
+        ", ".join(f"{status} {count}" for status, count in outcome.statuses.items()),
+    )
+    for result in outcome.results:
+        if result.status not in PASSED_STATUSES:
+            log.warning("%s %s: %s", result.status, result.unique_id, result.message or "")
+    slowest = sorted(outcome.results, key=lambda result: result.seconds, reverse=True)
+    for result in slowest[:SLOWEST_LOGGED]:
+        log.info("%6.2f s  %s", result.seconds, result.unique_id)
