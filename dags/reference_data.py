@@ -31,18 +31,10 @@ def credit_reference():
     @task
     def build_reference() -> None:
         from credit.dbt import run_dbt
+        from credit.transform import REFERENCE_SELECTION
 
-        run_dbt(
-            [
-                "build",
-                "--select",
-                "path:seeds/reference",
-                "path:models/marts/reference",
-                # Tests of other models that point at the reference tables wait for those models.
-                "--indirect-selection",
-                "cautious",
-            ]
-        )
+        # Tests of other models that point at the reference tables wait for those models.
+        run_dbt(["build", "--select", *REFERENCE_SELECTION, "--indirect-selection", "cautious"])
 
     @task(outlets=[REFERENCE_ASSET])
     def check_reference(url: str) -> dict[str, int]:

@@ -16,18 +16,13 @@ from cosmos import (
     ProfileConfig,
     ProjectConfig,
     RenderConfig,
+    TestIndirectSelection,
 )
 
 from credit.dbt import profile_environment
 from credit.paths import DBT_PROJECT_DIR
-from credit.transform import AS_OF_ENV, NIGHTLY_BUILD
+from credit.transform import AS_OF_ENV, REFERENCE_SELECTION
 from credit.warehouse import warehouse_url
-
-EXCLUDED = list(
-    NIGHTLY_BUILD[
-        NIGHTLY_BUILD.index("--exclude") + 1 : NIGHTLY_BUILD.index("--indirect-selection")
-    ]
-)
 
 
 @dag(dag_id="credit_transform_watcher", schedule=None, catchup=False)
@@ -47,9 +42,14 @@ def credit_transform_watcher():
             profiles_yml_filepath=Path(DBT_PROJECT_DIR) / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # As the night's own build: keep the tests that read the excluded reference data.
+            test_indirect_selection=TestIndirectSelection.CAUTIOUS,
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, exclude=EXCLUDED),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST, exclude=list(REFERENCE_SELECTION)
+        ),
         operator_args={
             "install_deps": False,
             "env": {
