@@ -208,24 +208,40 @@ def _run(command: list[Any], env: dict[str, str] | None = None) -> None:
     )
 
 
-def _timed(command: list[Any], env: dict[str, str] | None = None) -> dict[str, float]:
-    """Wall seconds and peak RSS of one command, run as its own process."""
+def _timed(
+    command: list[Any], env: dict[str, str] | None = None, timeout: float | None = None
+) -> dict[str, Any]:
+    """Wall seconds and peak RSS of one command, run as its own process (its process group is
+    killed after ``timeout`` seconds, and the run recorded as timed out)."""
     began = time.perf_counter()
     process = subprocess.Popen(
         [str(part) for part in command],
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
-    _, status, usage = os.wait4(process.pid, 0)
+    deadline = None if timeout is None else began + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            os.killpg(process.pid, 9)
+            os.wait4(process.pid, 0)
+            print(f"{command[-1]}: killed after {timeout:.0f} s", flush=True)
+            return {"seconds": None, "timed_out_after": timeout}
+        time.sleep(0.05)
     seconds = time.perf_counter() - began
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{command} failed")
-    return {
+    measured = {
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "load_1min": round(os.getloadavg()[0], 2),
     }
+    print(" ".join(str(part) for part in command[-4:]), measured, flush=True)
+    return measured
 
 
 def _node_count(manifest: Path) -> dict[str, int]:
