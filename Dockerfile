@@ -11,5 +11,5 @@ RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /opt/credit
 COPY pyproject.toml uv.lock README.md ./
 COPY include ./include
-RUN uv sync --frozen --no-dev
+RUN uv sync --frozen --no-dev --compile-bytecode
 COPY . .

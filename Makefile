@@ -37,8 +37,10 @@ clean: ## Remove the virtual environment and all local state (.data)
 	-.venv/bin/credit warehouse stop
 	rm -rf .venv .tools .data dbt/target dbt/logs
 
+# Bytecode compiled at install: a machine that sets PYTHONDONTWRITEBYTECODE would otherwise
+# compile Airflow's and dbt's modules from source in every process (seconds each start).
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	touch $@
 
 .tools/bin/uv:
