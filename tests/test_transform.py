@@ -8,19 +8,23 @@ Its DAG run rebuilds the shared quarter county, so this module runs after the ot
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.api.datamodels._generated import AssetReferenceAssetEventDagRun
 from airflow.sdk.execution_time.comms import AssetEventDagRunReferenceResult
 from airflow.sdk.execution_time.context import TriggeringAssetEventsAccessor
 
+import credit.dbt
+import credit.transform
 from credit.airflow_env import COUNTY_TIMEZONE, run_dag
 from credit.assets import COUNTY_DAY_EXTRA, MARTS_ASSET, RAW_ASSETS
-from credit.paths import DAGS_DIR
-from credit.transform import AS_OF_PARAM, PASSED_STATUSES, run_as_of_date
+from credit.paths import DAGS_DIR, DBT_PROJECT_DIR
+from credit.transform import AS_OF_PARAM, PASSED_STATUSES, build_marts, run_as_of_date
 from tests.county import QUARTER_LAST_DAY
 
 MARTS = ("marts.fct_credit_records", "marts.dim_subjects", "marts.fct_dishonesty_records")
@@ -129,6 +133,42 @@ def test_a_failed_node_is_retried_alone_and_the_night_builds_what_dbt_builds(
     assert set(retry) == failed | skipped
     assert set(retry.values()) <= {*PASSED_STATUSES, "warn"}
     assert len(first) > 3 * len(retry), "the retry ran only what the failure left undone"
+
+
+def _seeds_loaded(url: str, run_id: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        return {
+            row[0]
+            for row in conn.execute(
+                "select unique_id from audit.dbt_node_results"
+                " where run_id = %s and resource_type = 'seed'",
+                (run_id,),
+            )
+        }
+
+
+def test_a_night_loads_only_the_rule_seeds_whose_file_changed(quarter_county, tmp_path) -> None:
+    """After a night that succeeded (the DAG run above), the next loads no unchanged rule seed;
+    one whose file changed is loaded again, with its tests."""
+    expected = _marts(quarter_county.url)
+    assert build_marts(QUARTER_LAST_DAY, run_id="unchanged", attempt=1)["failed"] == []
+    assert _seeds_loaded(quarter_county.url, "unchanged") == set()
+
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    seed = project / "seeds" / "rules" / "measures.csv"
+    text = seed.read_text(encoding="utf-8")
+    seed.write_text(text.replace("NDRC Order 36 (2025)", "NDRC Order 36 of 2025", 1), "utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(credit.dbt, "DBT_PROJECT_DIR", project)
+        patch.setattr(credit.transform, "DBT_PROJECT_DIR", project)
+        build_marts(QUARTER_LAST_DAY, run_id="changed", attempt=1)
+    assert _seeds_loaded(quarter_county.url, "changed") == {"seed.credit.measures"}
+
+    # The project's own file is now the changed one's predecessor: loaded again, as it was.
+    build_marts(QUARTER_LAST_DAY, run_id="restored", attempt=1)
+    assert _seeds_loaded(quarter_county.url, "restored") == {"seed.credit.measures"}
+    assert _marts(quarter_county.url) == expected
 
 
 def _raw_event(kind_index: int, county_day: str | None) -> AssetEventDagRunReferenceResult:

@@ -10,10 +10,15 @@ Each node's status comes from dbt's ``run_results``: written to ``audit.dbt_node
 row per node and invocation, for operators and analysts), summarised in the task's log (failures
 with their messages, the slowest nodes) and returned as the task's XCom.
 
+Rule seeds are loaded when their file changed since the last night that succeeded (its
+manifest is kept in ``<data>/transform/last_success/``; dbt compares the seeds' checksums), and
+every seed on a first night: a night does not reload a dozen unchanged CSV files and test them
+again.
+
 A failed attempt keeps its ``run_results.json`` in the run's state folder
-(``<data>/transform/<run_id>/``). The next attempt of the same run (Airflow's retry, or the task
-cleared by hand) runs ``dbt retry`` on it: only the nodes that failed and those they skipped run
-again; the state folder goes once the night succeeds.
+(``<data>/transform/runs/<run_id>/``). The next attempt of the same run (Airflow's retry, or the
+task cleared by hand) runs ``dbt retry`` on it: only the nodes that failed and those they skipped
+run again; the state folder goes once the night succeeds.
 
 The marts describe one county day, dbt's ``as_of_date`` var: the task resolves it
 (:func:`run_as_of_date`) and dbt reads it from the environment variable
@@ -52,6 +57,9 @@ REFERENCE_SELECTION = ("path:seeds/reference", "path:models/marts/reference")
 # The night's build: everything else. `cautious` keeps the tests that read the reference tables
 # (a record's department, a subject's division) in the night.
 NIGHTLY_BUILD = ("build", "--exclude", *REFERENCE_SELECTION, "--indirect-selection", "cautious")
+# With the manifest of the last night that succeeded, the rule seeds whose file is unchanged
+# since are not loaded and tested again (dbt's state comparison).
+UNCHANGED_SEEDS = "resource_type:seed,state:unmodified"
 SLOWEST_LOGGED = 10
 # The statuses of nodes that did their job: models and seeds, tests, exposures (nothing to run).
 PASSED_STATUSES = frozenset({"success", "pass", "no-op"})
@@ -151,7 +159,28 @@ class TransformOutcome:
 
 def state_dir(run_id: str) -> Path:
     """Where a DAG run keeps the ``run_results.json`` a retry starts from."""
-    return data_dir() / "transform" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+    return data_dir() / "transform" / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
+
+
+def last_success_dir() -> Path:
+    """Where the manifest of the last night that succeeded is kept."""
+    return data_dir() / "transform" / "last_success"
+
+
+def nightly_build() -> list[str]:
+    """The night's dbt command: :data:`NIGHTLY_BUILD`, leaving out the rule seeds unchanged
+    since the last night that succeeded (all are loaded when there is none)."""
+    state = last_success_dir()
+    if not (state / "manifest.json").exists():
+        return list(NIGHTLY_BUILD)
+    position = NIGHTLY_BUILD.index("--indirect-selection")
+    return [
+        *NIGHTLY_BUILD[:position],
+        UNCHANGED_SEEDS,
+        *NIGHTLY_BUILD[position:],
+        "--state",
+        str(state),
+    ]
 
 
 def dbt_target_dir() -> Path:
@@ -162,14 +191,15 @@ def dbt_target_dir() -> Path:
 def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
     """Build the warehouse as of ``as_of`` in one dbt invocation; return the XCom summary.
 
-    Attempt 1 runs :data:`NIGHTLY_BUILD`; a later attempt of the same run retries the nodes the
+    Attempt 1 runs :func:`nightly_build`; a later attempt of the same run retries the nodes the
     previous attempt left failed or skipped (``dbt retry``), or builds again when that attempt
     left no results (killed before dbt wrote them). Raises :class:`DbtError` when a node fails,
     after its results are recorded.
     """
     state = state_dir(run_id)
     previous = state / "run_results.json"
-    args = ["retry", "--state", str(state)] if attempt > 1 and previous.exists() else NIGHTLY_BUILD
+    retrying = attempt > 1 and previous.exists()
+    args = ["retry", "--state", str(state)] if retrying else nightly_build()
     outcome = invoke_dbt(args, env={AS_OF_ENV: as_of.isoformat()})
     written = dbt_target_dir() / "run_results.json"
     if not written.exists():
@@ -182,6 +212,8 @@ def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
         shutil.copy(written, previous)
         raise DbtError(failure_message(args, outcome))
     shutil.rmtree(state, ignore_errors=True)
+    last_success_dir().mkdir(parents=True, exist_ok=True)
+    shutil.copy(dbt_target_dir() / "manifest.json", last_success_dir() / "manifest.json")
     return {"as_of_date": as_of.isoformat(), **transform.summary()}
 
 
