@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from credit.airflow_env import dag_file
 from credit.paths import DAGS_DIR
 
 EXPECTED_DAGS = {
@@ -18,7 +21,6 @@ EXPECTED_DAGS = {
 
 @pytest.fixture(scope="module")
 def dagbag(airflow_ready) -> DagBag:
-    # airflow_ready has written the dbt manifest that the transform DAG renders.
     return DagBag(dag_folder=str(DAGS_DIR))
 
 
@@ -41,6 +43,7 @@ def test_every_dag_file_is_parsed() -> None:
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
 def test_dag_conventions(dagbag: DagBag, dag_id: str) -> None:
     dag = dagbag.dags[dag_id]
+    assert Path(dag.fileloc) == dag_file(dag_id), "credit_<name> lives in dags/<name>.py"
     assert dag.doc_md and len(dag.doc_md.strip()) > 80, "doc_md must say what the DAG does"
     assert dag.tags, "tags help people find the DAG in the UI"
     for task in dag.tasks:
