@@ -42,7 +42,7 @@ FIRST_DAY = dt.date(2026, 1, 1)
 NIGHT = dt.date(2026, 4, 8)
 SEED = 42
 # WATCHER runs its producer and its sensors at once, in LocalExecutor workers: given this long.
-WATCHER_TIMEOUT = 1200
+WATCHER_TIMEOUT = 600
 
 
 def main() -> None:
