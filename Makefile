@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 .PHONY: demo test lint bench airflow-ui stop clean
 
 demo: .venv/.synced ## Simulate the county, run the nightly chain, export (see README)
-	.venv/bin/credit demo
+	.venv/bin/county demo
 
 test: .venv/.synced ## Run the test suite against a real PostgreSQL
 	.venv/bin/pytest $(PYTEST_ARGS)

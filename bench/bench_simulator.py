@@ -33,7 +33,7 @@ CASES = {
 
 def run_case(name: str) -> dict:
     """Inside the child process: create and advance one county, report time and memory."""
-    from credit.simulator import engine
+    from county_sim import engine
 
     scale, start, end = CASES[name]
     began = time.perf_counter()

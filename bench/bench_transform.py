@@ -157,10 +157,10 @@ def build_county(scale: str) -> int:
     """The county, its catch-up night ingested (not timed)."""
     import psycopg
 
+    from county_sim import engine
+    from county_sim.api_server import serve_api
+    from county_sim.settings import api_token
     from credit.ingest import API_CONN, ingest_source, prepare_landing, reconcile_night
-    from credit.simulator import engine
-    from credit.simulator.api_server import serve_api
-    from credit.simulator.settings import api_token
     from credit.sources import sources
     from credit.warehouse import warehouse_url
 

@@ -60,10 +60,10 @@ def simulated_county(
     With ``activate`` the county's environment is set inside the ``with`` block; without, only
     ``County.active()`` sets it (for a county shared by a whole session).
     """
+    from county_sim import engine
+    from county_sim.api_server import start_api
+    from county_sim.settings import api_token
     from credit.ingest import API_CONN, prepare_landing
-    from credit.simulator import engine
-    from credit.simulator.api_server import start_api
-    from credit.simulator.settings import api_token
 
     url = f"{warehouse.warehouse_url()}_{name}"
     env = {

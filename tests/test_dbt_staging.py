@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from county_sim import truth
 from credit import dbt_codegen, identifiers
 from credit.catalogue import record_kinds
 from credit.dbt import run_dbt
 from credit.ingest import ingest_source, reconcile_night
-from credit.simulator import truth
 from credit.sources import sources
 from tests.county import County, simulated_county, source_ref
 

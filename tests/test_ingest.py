@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from county_sim import engine
 from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
 from credit.catalogue import record_kind
 from credit.connectors import SourceUnavailable, day_end, drop_folder, exchange_db, http_api
@@ -23,7 +24,6 @@ from credit.ingest import (
     ingest_source,
     reconcile_night,
 )
-from credit.simulator import engine
 from credit.sources import sources
 from tests.county import simulated_county, source_ref
 

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
+from county_sim.defects import UNKNOWN_UNIT_CODE
 from credit import identifiers
 from credit.catalogue import RecordKind, record_kind, record_kinds
 from credit.landing import SourceRow, create_landing_tables, land_batch
-from credit.simulator.defects import UNKNOWN_UNIT_CODE
 from credit.sources import sources
 from credit.validation import (
     ReconciliationError,

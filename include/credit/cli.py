@@ -1,4 +1,5 @@
-"""The ``credit`` command: the warehouse, Airflow, the county simulator and the demo."""
+"""The ``credit`` command: the warehouse, Airflow and the exports (the simulated county and the
+demo are the ``county`` command, :mod:`county_sim.cli`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import typer
 from rich.console import Console
 
 from credit import airflow_env, warehouse
-from credit.simulator.cli import county_app
 
 app = typer.Typer(
     no_args_is_help=True, help="Jiangyin industry + credit (行业+信用) data platform."
@@ -24,7 +24,6 @@ export_app = typer.Typer(
 )
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(export_app, name="export")
-app.add_typer(county_app, name="county")
 app.add_typer(airflow_app, name="airflow")
 console = Console()
 
@@ -135,18 +134,3 @@ def export_deliver(
 
     for recipient, outcome in deliver(kind, period, force=force).items():
         console.print(f"{recipient}: {outcome}")
-
-
-@app.command()
-def demo(
-    seed: int = typer.Option(42, help="County simulator seed."),
-    scale: str = typer.Option("demo", help="test | demo | jiangyin"),
-    start: str = typer.Option("2026-01-01", help="First simulated day."),
-    quarter: str = typer.Option("2026Q1", help="The quarter whose end the nights cross."),
-) -> None:
-    """Run the whole story: simulate the county, run the nightly chain across a quarter's end,
-    export daily warnings and the quarter's statistics."""
-    airflow_env.apply_airflow_environment()  # before the demo's imports load Airflow
-    from credit import demo as story
-
-    story.run(seed=seed, scale=scale, first_day=date.fromisoformat(start), quarter=quarter)

@@ -29,8 +29,7 @@ from credit.connectors import (
 )
 from credit.landing import SourceRow, create_landing_tables, land_batch
 from credit.paths import data_dir
-from credit.simulator.settings import api_token, simulator_config
-from credit.sources import Source, sources
+from credit.sources import Source, connection_defaults, sources
 from credit.validation import ReconciliationError, validate_batches
 from credit.workdays import is_working_day
 
@@ -54,8 +53,9 @@ class SourceNight:
 
 
 def connection_uri(conn_id: str) -> str | None:
-    """An Airflow-style connection from ``AIRFLOW_CONN_<ID>``, so Airflow and plain Python agree."""
-    return os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    """An Airflow-style connection from ``AIRFLOW_CONN_<ID>``, so Airflow and plain Python agree;
+    while that is unset, the development default of ``sources.yaml`` (``connection_defaults``)."""
+    return os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}") or connection_defaults().get(conn_id)
 
 
 def exchange_url(conn_id: str = EXCHANGE_CONN) -> str:
@@ -70,11 +70,10 @@ def drops_root(conn_id: str = DROPS_CONN) -> Path:
 
 
 def api_client(conn_id: str = API_CONN) -> http_api.ApiClient:
-    """An HTTP API (token as the connection's password); by default the simulator's."""
+    """An HTTP API (token as the connection's password)."""
     uri = connection_uri(conn_id)
     if not uri:
-        api = simulator_config()["api"]
-        return http_api.ApiClient(f"http://{api['host']}:{api['port']}", api_token())
+        raise SourceUnavailable(f"no connection {conn_id!r}: set AIRFLOW_CONN_{conn_id.upper()}")
     parts = urlsplit(uri)
     return http_api.ApiClient(
         f"{parts.scheme}://{parts.hostname}:{parts.port}", parts.password or ""

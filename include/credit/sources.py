@@ -58,3 +58,10 @@ def sources() -> dict[str, Source]:
             field_map=dict(entry.get("field_map") or {}),
         )
     return registry
+
+
+@cache
+def connection_defaults() -> dict[str, str]:
+    """Airflow-style connection URIs used while ``AIRFLOW_CONN_<ID>`` is unset."""
+    with SOURCES_FILE.open(encoding="utf-8") as f:
+        return dict(yaml.safe_load(f).get("connection_defaults") or {})

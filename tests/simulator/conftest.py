@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from credit.simulator import engine
+from county_sim import engine
 
 SEED = 7
 START = dt.date(2026, 1, 5)

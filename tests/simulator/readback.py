@@ -20,9 +20,9 @@ from psycopg import sql
 from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_11_10
 
+from county_sim import systems
 from credit.catalogue import Column, RecordKind, record_kind
 from credit.identifiers import check_organisation_code, normalise
-from credit.simulator import systems
 from credit.sources import sources
 
 CST = dt.timezone(dt.timedelta(hours=8))

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from county_sim import engine
+from county_sim.cli import app
+from county_sim.defects import DEFECT_TYPES, PROTECTED, inject
 from credit.catalogue import record_kind
-from credit.cli import app
-from credit.simulator import engine
-from credit.simulator.defects import DEFECT_TYPES, PROTECTED, inject
 from credit.workdays import add_working_days, is_working_day
 
 PENALTY_ROW = {
@@ -87,6 +87,6 @@ def test_national_day_is_not_a_working_day() -> None:
 
 
 def test_cli_summary(county: engine.CountyState) -> None:
-    result = CliRunner().invoke(app, ["county", "summary"])
+    result = CliRunner().invoke(app, ["summary"])
     assert result.exit_code == 0, result.output
     assert "market_regulation" in result.output and "with defects" in result.output

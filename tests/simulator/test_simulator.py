@@ -18,12 +18,13 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 from stdnum.cn import ric, uscc
 
+from county_sim import engine, systems
+from county_sim import truth as truth_files
+from county_sim.api_server import serve_api
+from county_sim.settings import TOKEN_ENV, api_token, simulator_config
 from credit.catalogue import record_kinds
-from credit.simulator import engine, systems
-from credit.simulator import truth as truth_files
-from credit.simulator.api_server import serve_api
-from credit.simulator.settings import api_token
-from credit.sources import sources
+from credit.ingest import API_CONN, api_client
+from credit.sources import connection_defaults, sources
 from credit.workdays import is_working_day
 from tests.simulator.readback import detect, identity_of, read_all
 
@@ -140,6 +141,18 @@ def test_api_pages_and_rejects_a_wrong_token(county: engine.CountyState) -> None
         assert later["total"] == sum(
             1 for body in pages for i in body["items"] if i["updated_at"] > since
         )
+
+
+def test_the_platforms_default_api_connection_is_where_the_simulator_serves(monkeypatch):
+    """The platform's development default (sources.yaml) and the simulator's own settings
+    (simulator.yaml) are kept apart; on one machine they must meet."""
+    monkeypatch.delenv(f"AIRFLOW_CONN_{API_CONN.upper()}", raising=False)
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    client = api_client()
+    api = simulator_config()["api"]
+    assert API_CONN in connection_defaults()
+    assert client.base_url == f"http://{api['host']}:{api['port']}"
+    assert client.token == api_token()
 
 
 def _get(url: str, token: str) -> dict:

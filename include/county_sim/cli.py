@@ -1,4 +1,5 @@
-"""``credit county``: create a simulated county, advance its systems, serve its API, summarise."""
+"""``county``: create a simulated county, advance its systems, serve its API, summarise, and the
+demo that runs the platform against it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from credit.simulator import engine
-from credit.simulator.api_server import start_api
-from credit.simulator.settings import simulator_config
+from county_sim import engine
+from county_sim.api_server import start_api
+from county_sim.settings import simulator_config
 
-county_app = typer.Typer(
-    no_args_is_help=True, help="The county simulator (县域模拟器): 34 departments' systems."
+app = typer.Typer(
+    no_args_is_help=True,
+    help="The county simulator (县域模拟器): 34 departments' systems, and the demo.",
 )
 console = Console()
 
@@ -28,7 +30,7 @@ def _date(text: str) -> dt.date:
         raise typer.BadParameter(f"{text!r} is not a date like 2026-03-31") from error
 
 
-@county_app.command("create")
+@app.command("create")
 def create(
     seed: Annotated[int, typer.Option(help="Random seed: same seed and scale, same bytes.")] = 42,
     scale: Annotated[str, typer.Option(help="test | demo | jiangyin (simulator.yaml)")] = "demo",
@@ -46,7 +48,7 @@ def create(
     )
 
 
-@county_app.command("advance")
+@app.command("advance")
 def advance(
     to: Annotated[str, typer.Option("--to", help="Last day to generate (YYYY-MM-DD).")],
 ) -> None:
@@ -74,7 +76,7 @@ def advance(
     console.print(f"advanced to {target} in {time.perf_counter() - began:.1f} s")
 
 
-@county_app.command("serve")
+@app.command("serve")
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default from simulator.yaml).")] = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
@@ -92,7 +94,7 @@ def serve(
         console.print("stopped")
 
 
-@county_app.command("summary")
+@app.command("summary")
 def summary() -> None:
     """Print rows per department, kind and shape, and the injected defects."""
     report = engine.summary(engine.load_state())
@@ -110,3 +112,20 @@ def summary() -> None:
     console.print(defects)
     total = sum(row["rows"] for row in report["rows"])
     console.print(f"total {total:,} source rows, {sum(report['defects'].values()):,} with defects")
+
+
+@app.command("demo")
+def demo(
+    seed: Annotated[int, typer.Option(help="County simulator seed.")] = 42,
+    scale: Annotated[str, typer.Option(help="test | demo | jiangyin")] = "demo",
+    start: Annotated[str, typer.Option(help="First simulated day.")] = "2026-01-01",
+    quarter: Annotated[str, typer.Option(help="The quarter whose end is crossed.")] = "2026Q1",
+) -> None:
+    """Run the whole story: simulate the county, run the nightly chain across a quarter's end,
+    export daily warnings and the quarter's statistics."""
+    from credit import airflow_env
+
+    airflow_env.apply_airflow_environment()  # before the demo's imports load Airflow
+    from county_sim import demo as story
+
+    story.run(seed=seed, scale=scale, first_day=_date(start), quarter=quarter)

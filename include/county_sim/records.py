@@ -3,7 +3,7 @@
 Each builder takes the day's context, a random stream, the subject the record is about and a
 sequence number (unique per department, kind and day, for document numbers), and returns a
 clean row keyed by the canonical column names of ``record_kinds.yaml``.  Follow-ups of these
-rows (corrections, rectification, repair, ...) live in :mod:`credit.simulator.lifecycle`.
+rows (corrections, rectification, repair, ...) live in :mod:`county_sim.lifecycle`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from county_sim.population import NATURAL_PERSON, Population
+from county_sim.randomness import stream, weighted
 from credit.catalogue import RecordKind
 from credit.reference import Department
-from credit.simulator.population import NATURAL_PERSON, Population
-from credit.simulator.randomness import stream, weighted
 from credit.sources import Source
 from credit.workdays import add_months, add_working_days
 

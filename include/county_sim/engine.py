@@ -19,17 +19,14 @@ from typing import Any
 
 import psycopg
 
-from credit import warehouse
-from credit.catalogue import record_kind
-from credit.reference import department
-from credit.simulator import systems
-from credit.simulator import truth as truth_files
-from credit.simulator.defects import OutputRow, inject
-from credit.simulator.lifecycle import SEVERITY_CODE, FollowUp, publicity_window, schedule
-from credit.simulator.population import Population, build_population, write_population
-from credit.simulator.progress import progress_rows, quarter_reported_on
-from credit.simulator.randomness import poisson, stream
-from credit.simulator.records import (
+from county_sim import systems
+from county_sim import truth as truth_files
+from county_sim.defects import OutputRow, inject
+from county_sim.lifecycle import SEVERITY_CODE, FollowUp, publicity_window, schedule
+from county_sim.population import Population, build_population, write_population
+from county_sim.progress import progress_rows, quarter_reported_on
+from county_sim.randomness import poisson, stream
+from county_sim.records import (
     BUILDERS,
     DayContext,
     Row,
@@ -37,8 +34,11 @@ from credit.simulator.records import (
     pick_subjects,
     registration_row,
 )
-from credit.simulator.seasonality import activity_factor
-from credit.simulator.settings import effective_config, scale
+from county_sim.seasonality import activity_factor
+from county_sim.settings import effective_config, scale
+from credit import warehouse
+from credit.catalogue import record_kind
+from credit.reference import department
 from credit.sources import Source, sources
 from credit.workdays import is_working_day
 
@@ -108,7 +108,7 @@ def truth_dir() -> Path:
 def load_state() -> CountyState:
     path = state_path()
     if not path.exists():
-        raise FileNotFoundError(f"no county at {path.parent}; run `credit county create` first")
+        raise FileNotFoundError(f"no county at {path.parent}; run `county create` first")
     return CountyState.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 

@@ -1,18 +1,17 @@
-"""Loading the simulator's configuration, ``simulator.yaml`` (the systems it plays are the
-source registry, :mod:`credit.sources`)."""
+"""Loading the simulator's configuration, ``simulator.yaml`` beside this module (the systems it
+plays are the platform's source registry, :mod:`credit.sources`)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from credit.paths import CONFIG_DIR
-
-SIMULATOR_FILE = CONFIG_DIR / "simulator.yaml"
+SIMULATOR_FILE = Path(__file__).resolve().parent / "simulator.yaml"
 TOKEN_ENV = "CREDIT_COUNTY_API_TOKEN"
 
 

@@ -16,8 +16,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from credit.simulator.randomness import stream, weighted
-from credit.simulator.records import DayContext, Row, authority_columns, trailer
+from county_sim.randomness import stream, weighted
+from county_sim.records import DayContext, Row, authority_columns, trailer
 from credit.workdays import add_months, add_working_days, next_working_day
 
 SUBJECT_COLUMNS = (

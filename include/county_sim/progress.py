@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from credit.simulator.records import DayContext, Row, trailer
+from county_sim.records import DayContext, Row, trailer
 from credit.workdays import add_working_days, is_working_day
 
 _SOURCES = (

@@ -3,5 +3,5 @@
 It builds a population of market subjects and key-group persons, then writes, day by day, the
 records each department's system would hold into three shapes of source system (an exchange
 database, a drop folder of files, a JSON HTTP API), with defects injected at configured rates
-and a ground truth kept apart.  Start with :mod:`credit.simulator.engine`.
+and a ground truth kept apart.  Start with :mod:`county_sim.engine`.
 """

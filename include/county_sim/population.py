@@ -20,10 +20,10 @@ from pathlib import Path
 
 from stdnum.cn import ric
 
+from county_sim.randomness import stream, weighted
+from county_sim.settings import Scale, simulator_config
 from credit.identifiers import make_registration_number, make_uscc, organisation_code_of
 from credit.reference import JIANGYIN_DIVISION, divisions
-from credit.simulator.randomness import stream, weighted
-from credit.simulator.settings import Scale, simulator_config
 from credit.workdays import next_working_day
 
 SUBJECT_TYPE = {"92": "个体工商户"}  # everything else is 法人及非法人组织

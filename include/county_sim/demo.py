@@ -34,6 +34,9 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from county_sim import engine
+from county_sim.api_server import serve_api
+from county_sim.settings import api_token
 from credit import airflow_env, warehouse
 from credit.exports.outbox import outbox_dir
 from credit.exports.periods import quarter_bounds
@@ -41,9 +44,6 @@ from credit.exports.schedule import export_day
 from credit.exports.settings import export_settings
 from credit.ingest import API_CONN
 from credit.paths import data_dir
-from credit.simulator import engine
-from credit.simulator.api_server import serve_api
-from credit.simulator.settings import api_token
 from credit.validation import data_docs_dir
 
 console = Console()

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from credit.simulator.settings import api_token, simulator_config
-from credit.simulator.systems import api_dir
+from county_sim.settings import api_token, simulator_config
+from county_sim.systems import api_dir
 from credit.sources import sources
 
 

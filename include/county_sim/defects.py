@@ -12,9 +12,9 @@ import datetime as dt
 import random
 from dataclasses import dataclass
 
+from county_sim.records import Row
 from credit.catalogue import RecordKind
 from credit.identifiers import make_uscc
-from credit.simulator.records import Row
 
 DEFECT_TYPES = (
     "bad_check_digit",

@@ -7,7 +7,7 @@
 * drop folder: ``<data>/county/drops/<dept_code>/<kind>_<YYYYMMDD>.csv|xlsx``, Chinese headers,
   CSV in GBK or UTF-8 with BOM;
 * HTTP API: JSON Lines per department, kind and day under ``<data>/county/api/``, served by
-  :mod:`credit.simulator.api_server`.
+  :mod:`county_sim.api_server`.
 
 Each writer returns the source-row identity of every row it wrote, which the ground truth uses.
 """
@@ -25,10 +25,10 @@ import psycopg
 import xlsxwriter
 from psycopg import sql
 
+from county_sim.defects import OutputRow
 from credit import warehouse
 from credit.catalogue import RecordKind, record_kind
 from credit.paths import data_dir
-from credit.simulator.defects import OutputRow
 from credit.sources import Source
 
 Identity = dict[str, Any]
