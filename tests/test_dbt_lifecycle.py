@@ -185,6 +185,47 @@ def test_a_changed_publicity_rule_moves_repair_eligibility_without_code(
     assert _records(quarter_county.url) == before
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "refusal"),
+    [
+        ("grade", "E", 'violates check constraint "grade_thresholds__grade__check"'),
+        ("grade", "B", 'violates unique constraint "grade_thresholds__grade__unique"'),
+        ("min_score", "", 'column "min_score" of relation "grade_thresholds" violates not-null'),
+    ],
+)
+def test_a_rule_seed_row_that_breaks_its_constraints_is_refused_and_the_rules_stay(
+    quarter_county, tmp_path, column, value, refusal
+) -> None:
+    """The seed's YAML constraints are the database's: the load fails, naming the constraint,
+    what is built on the seed is skipped, and the loaded rules are those of before."""
+    with psycopg.connect(quarter_county.url) as conn:
+        before = conn.execute("select * from rules.grade_thresholds order by grade").fetchall()
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    seed = project / "seeds" / "rules" / "grade_thresholds.csv"
+    with seed.open(encoding="utf-8") as f:
+        rules = list(csv.DictReader(f))
+    rules[0][column] = value
+    with seed.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rules[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rules)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(credit.dbt, "DBT_PROJECT_DIR", project)
+        outcome = credit.dbt.invoke_dbt(
+            ["build", "--select", "grade_thresholds+", "--exclude", "resource_type:unit_test"],
+            {"CREDIT_AS_OF_DATE": LAST_DAY.isoformat()},
+        )
+    statuses = {result.node.unique_id: str(result.status) for result in outcome.result.results}
+    assert statuses.pop("seed.credit.grade_thresholds") == "error"
+    assert statuses and set(statuses.values()) == {"skipped"}
+    message = credit.dbt.failure_message(["build"], outcome)
+    assert refusal in message
+    with psycopg.connect(quarter_county.url) as conn:
+        after = conn.execute("select * from rules.grade_thresholds order by grade").fetchall()
+    assert after == before
+
+
 def test_a_revocation_days_later_moves_the_exit_and_keeps_the_old_version(quarter_county) -> None:
     """An objection's outcome reaches the record as a new version days after the decision."""
     truth = Truth(quarter_county.truth)
