@@ -4,7 +4,7 @@
     are mapped through this model; the latest registration wins if two USCCs claim one. -#}
 with
 
--- Only the columns used: every staging view of a kind naming a subject joins this one, and the
+-- Only the columns used: every staging model of a kind naming a subject joins this one, and the
 -- registrations' other columns include the legal representative's hashed ID (costly per row).
 registrations as (
 
