@@ -8,9 +8,9 @@
 {% macro enforce_seed_constraints() %}
     {%- set actions = [] -%}
     {%- for column in model.columns.values() -%}
+        {%- set quoted = adapter.quote(column.name) -%}
         {%- for constraint in column.constraints -%}
-            {%- set quoted = adapter.quote(column.name) -%}
-            {%- set name = this.identifier ~ '__' ~ column.name ~ '__' ~ constraint.type -%}
+            {%- set name = [this.identifier, column.name, constraint.type] | join('__') -%}
             {%- set name = adapter.quote(name) -%}
             {%- if constraint.type == 'not_null' -%}
                 {%- do actions.append('alter column ' ~ quoted ~ ' set not null') -%}

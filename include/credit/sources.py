@@ -36,10 +36,15 @@ class Source:
 
 
 @cache
+def _registry_file() -> dict:
+    with SOURCES_FILE.open(encoding="utf-8") as f:
+        return dict(yaml.safe_load(f))
+
+
+@cache
 def sources() -> dict[str, Source]:
     """The registry keyed by dept_code, in file order."""
-    with SOURCES_FILE.open(encoding="utf-8") as f:
-        raw = yaml.safe_load(f)
+    raw = _registry_file()
     connections = raw["connections"]
     registry = {}
     for code, entry in raw["sources"].items():
@@ -63,5 +68,4 @@ def sources() -> dict[str, Source]:
 @cache
 def connection_defaults() -> dict[str, str]:
     """Airflow-style connection URIs used while ``AIRFLOW_CONN_<ID>`` is unset."""
-    with SOURCES_FILE.open(encoding="utf-8") as f:
-        return dict(yaml.safe_load(f).get("connection_defaults") or {})
+    return dict(_registry_file().get("connection_defaults") or {})
