@@ -73,7 +73,7 @@ def main() -> None:
     if not args.no_doc:
         text = DOC.read_text(encoding="utf-8")
         pattern = re.compile(r"## Transform\n.*?(?=\n## |\Z)", re.S)
-        text = pattern.sub(section.rstrip(), text) if pattern.search(text) else f"{text}\n{section}"
+        text = pattern.sub(section.rstrip() + "\n", text) if pattern.search(text) else f"{text}\n{section}"
         DOC.write_text(text, encoding="utf-8")
 
 
