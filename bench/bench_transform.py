@@ -73,7 +73,11 @@ def main() -> None:
     if not args.no_doc:
         text = DOC.read_text(encoding="utf-8")
         pattern = re.compile(r"## Transform\n.*?(?=\n## |\Z)", re.S)
-        text = pattern.sub(section.rstrip() + "\n", text) if pattern.search(text) else f"{text}\n{section}"
+        text = (
+            pattern.sub(section.rstrip() + "\n", text)
+            if pattern.search(text)
+            else f"{text}\n{section}"
+        )
         DOC.write_text(text, encoding="utf-8")
 
 
@@ -160,7 +164,13 @@ def build_county(scale: str) -> int:
     from county_sim import engine
     from county_sim.api_server import serve_api
     from county_sim.settings import api_token
-    from credit.ingest import API_CONN, ingest_source, prepare_landing, reconcile_night
+    from credit.ingest import (
+        API_CONN,
+        ingest_source,
+        prepare_landing,
+        reconcile_night,
+        validate_pending,
+    )
     from credit.sources import sources
     from credit.warehouse import warehouse_url
 
@@ -173,6 +183,7 @@ def build_county(scale: str) -> int:
         )
         for dept_code in sources():
             ingest_source(dept_code, NIGHT)
+    validate_pending()
     reconcile_night(NIGHT)
     with psycopg.connect(warehouse_url()) as conn:
         read = conn.execute("select coalesce(sum(rows_read), 0) from audit.batches").fetchone()[0]

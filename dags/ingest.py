@@ -23,7 +23,7 @@ from credit.assets import COUNTY_DAY_EXTRA, RAW_ASSETS
 
 For one logical date (a county day), pulls every department's system registered in
 `include/credit/config/sources.yaml`, one mapped task per department so that one unreachable
-system fails only its own task:
+system fails only its own task (whatever it landed before failing is kept and validated):
 
 * **exchange database** (前置库) and **HTTP API**: rows whose `updated_at` lies after the
   source's watermark (`audit.watermarks`) and before the end of the day;
@@ -31,7 +31,8 @@ system fails only its own task:
   `audit.delivered_files`); unreadable files go to `quarantine.rejected_files`.
 
 Each pull lands as one batch in `raw.<kind>` (COPY, one transaction with its `audit.batches` row
-and watermark), then Great Expectations validates it row by row: failing rows go to
+and watermark). `validate` then runs Great Expectations over the night's batches, one run per
+record kind for all the departments that sent it: failing rows go to
 `quarantine.rejected_rows` with every failed expectation as a reason. `reconcile` checks
 rows read = accepted + quarantined for every batch of the night and publishes the `raw.*`
 assets, each event carrying the county day (`extra.county_day`) for the transform;
@@ -57,14 +58,23 @@ def credit_ingest():
         night = ingest_source(dept_code, county_day(logical_date))
         return {k: v for k, v in asdict(night).items() if k != "logical_date"}
 
+    @task(trigger_rule="all_done")
+    def validate() -> dict:
+        """Every landed batch, also those of sources whose task failed after landing some."""
+        from credit.ingest import validate_pending
+
+        return validate_pending()
+
     @task(trigger_rule="all_done", outlets=RAW_ASSETS)
     def reconcile(logical_date=None, outlet_events=None) -> dict:
         from credit.ingest import reconcile_night
-        from credit.validation import build_data_docs
 
         day = county_day(logical_date)
         totals = reconcile_night(day)
-        build_data_docs()
+        if totals["batches"]:  # a night with nothing new changes no page of the Data Docs
+            from credit.validation import build_data_docs
+
+            build_data_docs()
         for asset in RAW_ASSETS:
             outlet_events[asset].extra = {COUNTY_DAY_EXTRA: day.isoformat()}
         return totals
@@ -74,7 +84,7 @@ def credit_ingest():
         """Reached only when every source task succeeded."""
 
     ingested = ingest.expand(dept_code=prepare())
-    ingested >> reconcile()
+    ingested >> validate() >> reconcile()
     ingested >> all_sources_delivered()
 
 

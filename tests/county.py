@@ -99,7 +99,7 @@ def built_quarter_county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
     department lands the whole period; dbt then builds everything as of the last day.
     """
     from credit.dbt import run_dbt
-    from credit.ingest import ingest_source, reconcile_night
+    from credit.ingest import ingest_source, reconcile_night, validate_pending
     from credit.sources import sources
 
     with simulated_county(
@@ -108,6 +108,7 @@ def built_quarter_county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
         with county.active():
             for dept_code in sources():
                 ingest_source(dept_code, QUARTER_LAST_DAY)
+            validate_pending()
             reconcile_night(QUARTER_LAST_DAY)
             run_dbt(["seed"])
             as_of = json.dumps({"as_of_date": QUARTER_LAST_DAY.isoformat()})

@@ -21,7 +21,7 @@ from county_sim import truth
 from credit import dbt_codegen, identifiers
 from credit.catalogue import record_kinds
 from credit.dbt import run_dbt
-from credit.ingest import ingest_source, reconcile_night
+from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.sources import sources
 from tests.county import County, simulated_county, source_ref
 
@@ -77,6 +77,7 @@ def _ingest_night(day: dt.date, dept_codes: Sequence[str]) -> None:
     """One night that collects everything the systems hold up to ``day``."""
     for dept_code in dept_codes:
         ingest_source(dept_code, day)
+    validate_pending()
     reconcile_night(day)
 
 

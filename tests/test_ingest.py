@@ -23,6 +23,7 @@ from credit.ingest import (
     exchange_url,
     ingest_source,
     reconcile_night,
+    validate_pending,
 )
 from credit.sources import sources
 from tests.county import simulated_county, source_ref
@@ -55,6 +56,7 @@ def _ingest_range(first: dt.date, last: dt.date) -> None:
     while day <= last:
         for dept_code in sources():
             ingest_source(dept_code, day)
+        validate_pending()
         reconcile_night(day)
         day += dt.timedelta(days=1)
 
@@ -228,6 +230,7 @@ def test_bad_deliveries_are_quarantined_and_the_night_goes_on(county) -> None:
     garbage = f"{dept.kinds[0]}_20260102.csv"
     (folder / garbage).write_bytes(b"\xff\xfe\x00garbage\n" * 3)
     ingest_source(dept.dept_code, LAST_DAY)
+    validate_pending()
     reconcile_night(LAST_DAY)
     with psycopg.connect(county.url) as conn:
         rejected = dict(

@@ -291,6 +291,16 @@ def test_data_docs_are_built(conn: psycopg.Connection, data_dir) -> None:
     assert list((index.parent / "validations").rglob("*.html"))
 
 
+def test_data_docs_render_again_only_what_was_validated_since(conn, data_dir) -> None:
+    batch_id, _ = land(conn, "penalty", n=2)
+    validate_batch(conn, batch_id)
+    index = build_data_docs(conn, [batch_id])
+    index.write_text("stale", encoding="utf-8")
+    assert build_data_docs(conn, [batch_id]).read_text(encoding="utf-8") == "stale"
+    validate_batch(conn, batch_id)  # validated again: its page is rendered again
+    assert f"batch_{batch_id}" in build_data_docs(conn, [batch_id]).read_text(encoding="utf-8")
+
+
 def _state(conn: psycopg.Connection, batch_ids: list[int]) -> dict:
     """Everything validation wrote for the batches, without run-specific GX metadata."""
     results = {}

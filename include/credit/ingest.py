@@ -1,7 +1,9 @@
-"""The nightly ingestion of one department's system: extract, land, validate, reconcile.
+"""The nightly ingestion: extract and land each department's system, validate, reconcile.
 
-Each source is handled on its own (an Airflow task each), so one unreachable system fails
-only its own task; its watermark stays put and the next night catches up with no gap.
+Each source is extracted and landed on its own (an Airflow task each), so one unreachable
+system fails only its own task; its watermark stays put and the next night catches up with no
+gap. The night's landed batches are then validated together, one Great Expectations run per
+record kind whatever the number of departments that delivered it (:func:`validate_pending`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from credit.connectors import (
 from credit.landing import SourceRow, create_landing_tables, land_batch
 from credit.paths import data_dir
 from credit.sources import Source, connection_defaults, sources
-from credit.validation import ReconciliationError, validate_batches
 from credit.workdays import is_working_day
 
 EXCHANGE_CONN = "credit_exchange"
@@ -41,15 +42,13 @@ VOLUME_SCALE_ENV = "CREDIT_VOLUME_SCALE"
 
 @dataclass
 class SourceNight:
-    """What one night did for one source: its batches and rejected deliveries."""
+    """What one night landed for one source: its batches, rows read and rejected deliveries."""
 
     dept_code: str
     logical_date: date
     batches: list[int] = field(default_factory=list)
     rejected_files: list[str] = field(default_factory=list)
     rows_read: int = 0
-    rows_accepted: int = 0
-    rows_quarantined: int = 0
 
 
 def connection_uri(conn_id: str) -> str | None:
@@ -89,7 +88,8 @@ def prepare_landing() -> str:
 
 
 def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
-    """Pull everything new from one department's system up to the end of ``logical_date``."""
+    """Pull everything new from one department's system up to the end of ``logical_date`` and
+    land it; :func:`validate_pending` validates it."""
     source = sources().get(dept_code)
     if source is None:
         raise KeyError(f"unknown department {dept_code!r}: not in the source registry")
@@ -102,13 +102,49 @@ def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
             for kind_name in source.kinds:
                 _ingest_incremental(url, source, record_kind(kind_name), logical_date, night)
     except SourceUnavailable as error:
+        # Whatever landed before the failure stays landed and is validated with the night.
         _record_source_error(url, dept_code, logical_date, error)
         raise
-    finally:
-        # Whatever landed before a failure is validated now, not left half-done.
-        _validate_pending(url, dept_code, night)
     check_collection(url, source, logical_date)
     return night
+
+
+def validate_pending() -> dict[str, int]:
+    """Validate every landed, not yet validated batch (the night's, of every source, and any an
+    interrupted run left): the batches of a record kind together, one GX run per kind (and per
+    group of at most 500 batches), not one per source and kind, so a night costs a run per kind
+    that arrived, however many departments sent it. A batch that does not reconcile is marked
+    failed; a kind that fails does not stop the others, which are validated before the error
+    is raised. Returns the counts.
+    """
+    url = warehouse.warehouse_url()
+    with psycopg.connect(url) as conn:
+        pending: dict[str, list[int]] = {}
+        for batch_id, kind_name in conn.execute(
+            "select batch_id, record_kind from audit.batches"
+            " where status = 'landed' order by batch_id"
+        ):
+            pending.setdefault(kind_name, []).append(batch_id)
+    totals = {"batches": 0, "rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0}
+    if not pending:  # a night with nothing new does not pay for importing GX
+        return totals
+    from credit.validation import ReconciliationError, ValidationError, validate_batches
+
+    failures: list[ReconciliationError | ValidationError] = []
+    for batch_ids in pending.values():
+        try:
+            outcomes = validate_batches(url, batch_ids)
+        except (ReconciliationError, ValidationError) as error:
+            failures.append(error)
+            continue
+        for outcome in outcomes:
+            totals["batches"] += 1
+            totals["rows_read"] += outcome.rows_read
+            totals["rows_accepted"] += outcome.accepted
+            totals["rows_quarantined"] += outcome.quarantined
+    if failures:
+        raise type(failures[0])("; ".join(map(str, failures)))
+    return totals
 
 
 def check_collection(url: str, source: Source, logical_date: date) -> bool:
@@ -172,6 +208,8 @@ def reconcile_night(logical_date: date) -> dict[str, int]:
         if status != "validated" or read != (accepted or 0) + (quarantined or 0)
     ]
     if broken:
+        from credit.validation import ReconciliationError
+
         raise ReconciliationError("; ".join(broken))
     analyze_night(url, logical_date)
     return {
@@ -279,6 +317,7 @@ def _ingest_incremental(
                 (source.dept_code, kind.name, pulled.watermark),
             )
     night.batches.append(batch_id)
+    night.rows_read += len(pulled.rows)
 
 
 def _ingest_drops(url: str, source: Source, logical_date: date, night: SourceNight) -> None:
@@ -336,6 +375,7 @@ def _ingest_file(
         )
     seen.add((drop.name, drop.sha256))
     night.batches.append(batch_id)
+    night.rows_read += len(rows)
 
 
 def _reject_file(
@@ -360,33 +400,11 @@ def _reject_file(
     night.rejected_files.append(path.name)
 
 
-def _validate_pending(url: str, dept_code: str, night: SourceNight) -> None:
-    """Validate every landed, not yet validated batch of the source (this night's and any left
-    over by an interrupted run), the batches of each record kind together: one GX run per kind
-    (and per group of at most 500 batches), not one per batch, so a catch-up of months of daily
-    files is not dominated by GX's fixed cost.  A batch that does not reconcile is marked failed;
-    the other kinds are still validated before the error is raised."""
-    with psycopg.connect(url) as conn:
-        pending: dict[str, list[int]] = {}
-        for batch_id, kind_name in conn.execute(
-            "select batch_id, record_kind from audit.batches"
-            " where dept_code = %s and status = 'landed' order by batch_id",
-            (dept_code,),
-        ):
-            pending.setdefault(kind_name, []).append(batch_id)
-    unreconciled: list[ReconciliationError] = []
-    for batch_ids in pending.values():
-        try:
-            outcomes = validate_batches(url, batch_ids)
-        except ReconciliationError as error:
-            unreconciled.append(error)
-            continue
-        for outcome in outcomes:
-            night.rows_read += outcome.rows_read
-            night.rows_accepted += outcome.accepted
-            night.rows_quarantined += outcome.quarantined
-    if unreconciled:
-        raise ReconciliationError("; ".join(map(str, unreconciled)))
-
-
-__all__ = ["SourceNight", "SourceUnavailable", "ingest_source", "prepare_landing"]
+__all__ = [
+    "SourceNight",
+    "SourceUnavailable",
+    "ingest_source",
+    "prepare_landing",
+    "reconcile_night",
+    "validate_pending",
+]

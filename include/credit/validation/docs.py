@@ -25,6 +25,8 @@ from credit.validation.suites import load_suite
 from credit.warehouse import warehouse_url
 
 SITE_NAME = "credit_validation"
+# Which results (batch and validation time) the site last rendered.
+RENDERED_MARKER = ".rendered-results"
 
 
 def data_docs_dir() -> Path:
@@ -40,10 +42,19 @@ def build_data_docs(
 
     Renders the results of ``batch_ids``, or else of the latest logical date validated, so a
     night's build costs that night's batches, not the history (earlier pages stay on disk).
-    ``conn_or_url`` defaults to the warehouse.
+    Results already rendered into the site as they are (the same batches, none validated since)
+    are not rendered again. ``conn_or_url`` defaults to the warehouse.
     """
     site_dir = site_dir or data_docs_dir()
     site_dir.mkdir(parents=True, exist_ok=True)
+    results = _results(conn_or_url, batch_ids)
+    rendered = site_dir / RENDERED_MARKER
+    stamp = " ".join(
+        f"{batch_id}@{validated_at.isoformat()}" for batch_id, _, validated_at, _ in results
+    )
+    index = site_dir / "index.html"
+    if index.exists() and rendered.exists() and rendered.read_text(encoding="utf-8") == stamp:
+        return index
     context = gx.get_context(mode="ephemeral")
     context.add_data_docs_site(
         SITE_NAME,
@@ -58,7 +69,7 @@ def build_data_docs(
     )
     for kind in record_kinds():
         context.suites.add(load_suite(kind))
-    for batch_id, logical_date, validated_at, document in _results(conn_or_url, batch_ids):
+    for batch_id, logical_date, validated_at, document in results:
         result = ExpectationSuiteValidationResult(**document)
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(result.suite_name),
@@ -67,7 +78,8 @@ def build_data_docs(
         )
         context.validation_results_store.set(key, result)
     context.build_data_docs(site_names=[SITE_NAME])
-    return site_dir / "index.html"
+    rendered.write_text(stamp, encoding="utf-8")
+    return index
 
 
 def _results(
