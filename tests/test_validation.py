@@ -20,6 +20,7 @@ from credit.landing import SourceRow, create_landing_tables, land_batch
 from credit.sources import sources
 from credit.validation import (
     ReconciliationError,
+    ValidationError,
     build_data_docs,
     install_validation_sql,
     runner,
@@ -420,23 +421,30 @@ def test_batches_validated_together_as_one_by_one(conn: psycopg.Connection) -> N
     assert statistics == {first: 1, second: 1, third: 1, empty: 0, fourth: 0}
 
 
-def _gx_document(result, stored_ids: int = 20) -> dict:
-    """GX's own result of a one-batch run, trimmed as stored: id lists sorted and cut."""
+# GX's own listing of every failing row, to check the sample of ids a stored result keeps.
+COMPLETE = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": ["raw_row_id"],
+    "partial_unexpected_count": 2**31 - 1,
+    "exclude_unexpected_values": True,
+}
+
+
+def _gx_document(result, complete, stored_ids: int = 20) -> dict:
+    """GX's own result of a one-batch run as stored: its counts, and the first ids of the rows
+    each expectation failed, as GX's COMPLETE run of the same batch lists them."""
     document = result.to_json_dict()
     document.pop("meta")
-    for entry in document["results"]:
+    for entry, listed in zip(document["results"], complete.results, strict=True):
         entry["expectation_config"]["kwargs"].pop("batch_id")
-        outcome = entry["result"]
-        outcome.pop("unexpected_index_query", None)
-        for key in ("unexpected_index_list", "partial_unexpected_index_list"):
-            if outcome.get(key):
-                outcome[key] = [
-                    {name: sorted(ids)[:stored_ids] for name, ids in item.items()}
-                    for item in outcome[key]
-                ]
-        if "details" in outcome:
-            rows = sorted(outcome["details"]["unexpected_rows"], key=lambda r: r["raw_row_id"])
-            outcome["details"]["unexpected_rows"] = rows[:stored_ids]
+        outcome, full = entry["result"], listed.result
+        if "details" in full:
+            ids = sorted(row["raw_row_id"] for row in full["details"]["unexpected_rows"])
+            if ids:
+                outcome["details"] = {"unexpected_rows": [{"raw_row_id": i} for i in ids[:20]]}
+        elif full.get("unexpected_index_list"):
+            ids = sorted(full["unexpected_index_list"][0]["raw_row_id"])
+            outcome["partial_unexpected_index_list"] = [{"raw_row_id": ids[:stored_ids]}]
     return document
 
 
@@ -444,7 +452,8 @@ def _gx_document(result, stored_ids: int = 20) -> dict:
 def test_stored_result_is_what_gx_gives_for_the_batch_alone(
     conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch, rows: int
 ) -> None:
-    """The per-batch result cut from a group's run equals GX's own run on that batch."""
+    """The per-batch result cut from a group's run equals GX's own run on that batch, and the
+    ids it keeps are those GX lists in a COMPLETE run."""
 
     def defects(rows: list[SourceRow]) -> list[SourceRow]:
         changed = []
@@ -468,11 +477,32 @@ def test_stored_result_is_what_gx_gives_for_the_batch_alone(
     )
     validate_batch(conn, batch_id)
     stored = _state(conn, [batch_id])["results"][batch_id]
-    assert stored == _gx_document(results[0])
+    monkeypatch.setattr(runner, "RESULT_FORMAT", COMPLETE)
+    kind = record_kind("penalty")
+    complete = run_suite(
+        runner._sqlalchemy_url(conn), kind, [batch_id], runner._batch_query(kind, [batch_id])
+    )
+    assert stored == _gx_document(results[0], complete)
     failed = {
         e["expectation_config"]["meta"]["rule"] for e in stored["results"] if not e["success"]
     }
     assert failed == ({"non_negative", "uscc_check", "mandatory"} if rows else set())
+
+
+def test_rows_found_other_than_gx_counted_fail_loudly(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SQL pass that names the failing rows must agree with GX, expectation by expectation:
+    a condition that disagrees stops the batch before anything is written."""
+    batch_id, _ = land(conn, "penalty", n=3, change=with_value(0, "fine_amount", "-1"))
+    wrong = "{column} !~ {regex}"  # the negation of what expect_..._not_match_regex fails
+    monkeypatch.setitem(runner._FAILS, "expect_column_values_to_not_match_regex", wrong)
+    with pytest.raises(ValidationError, match=r"non_negative.*GX counted 1 failing rows"):
+        validate_batch(conn, batch_id)
+    status = conn.execute(
+        "select status from audit.batches where batch_id = %s", (batch_id,)
+    ).fetchone()[0]
+    assert status == "landed" and quarantined(conn, batch_id) == {}
 
 
 def test_group_over_gx_row_cap_and_group_size(

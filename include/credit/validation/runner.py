@@ -2,9 +2,12 @@
 
 The batch is a GX query asset over ``raw.<kind>`` restricted to its ``batch_id``, in which a
 blank text (spaces only, full-width spaces included) reads as NULL: a CSV cell with nothing in
-it is a missing value.  The kind's committed suite runs against it with ``COMPLETE`` results
-keyed by ``raw_row_id``; every row that fails any expectation gets one ``quarantine.rejected_rows``
-row listing all its failed expectations.  Everything else is *accepted*: downstream reads
+it is a missing value.  The kind's committed suite runs against it as the gate, with ``BASIC``
+results (per expectation: success and counts, no list of rows or values shipped back to Python).
+Which rows failed comes from one SQL pass over the batch generated from the same suite (each
+expectation's condition, as GX writes it for PostgreSQL), whose count per expectation must equal
+GX's; every row that fails any expectation gets one ``quarantine.rejected_rows`` row listing all
+its failed expectations.  Everything else is *accepted*: downstream reads
 
     select r.* from raw.<kind> r
     join audit.batches b on b.batch_id = r.batch_id and b.status = 'validated'
@@ -40,7 +43,6 @@ from typing import Any
 import great_expectations as gx
 import psycopg
 from great_expectations.core import ExpectationSuiteValidationResult
-from great_expectations.core.expectation_validation_result import ExpectationValidationResult
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.datasource.fluent import GxDatasourceWarning, SQLDatasource
 from psycopg import sql
@@ -60,16 +62,25 @@ from credit.validation.suites import load_suite
 log = logging.getLogger(__name__)
 
 INDEX_COLUMN = "raw_row_id"
-# COMPLETE with the row id as index, and no cap on how many ids GX lists per expectation.
+# Success and counts per expectation; no failing values (personal IDs among them) and no lists.
 RESULT_FORMAT: dict[str, Any] = {
-    "result_format": "COMPLETE",
+    "result_format": "BASIC",
     "unexpected_index_column_names": [INDEX_COLUMN],
-    "partial_unexpected_count": 2**31 - 1,
+    "partial_unexpected_count": 0,
     "exclude_unexpected_values": True,
 }
-# How many ids of each expectation the stored result (and so Data Docs) keeps: the full
-# list is in quarantine.rejected_rows.
+# How many ids of each expectation the stored result (and so Data Docs) keeps, as GX's
+# ``partial_unexpected_index_list``: the full list is in quarantine.rejected_rows.
 STORED_IDS = 20
+# What fails each column map expectation of the suites, as GX's PostgreSQL conditions: a NULL
+# is missing, not unexpected, except for the (not-)null expectations themselves.
+_FAILS: dict[str, str] = {
+    "expect_column_values_to_be_null": "{column} is not null",
+    "expect_column_values_to_not_be_null": "{column} is null",
+    "expect_column_values_to_be_in_set": "not ({column} = any({value_set}))",
+    "expect_column_values_to_match_regex": "{column} !~ {regex}",
+    "expect_column_values_to_not_match_regex": "{column} ~ {regex}",
+}
 _JOIN = re.compile(r"\bjoin\b", re.IGNORECASE)
 
 
@@ -190,8 +201,7 @@ def _validate_group(
     ids = [batch.batch_id for batch in group]
     batch_query = _batch_query(kind, ids)
     result = _run_suite(_sqlalchemy_url(conn), kind, ids, batch_query)
-    failing = _failing(conn, result, batch_query)
-    batch_of = _batch_of_rows(conn, kind, {i for ids_ in failing.values() for i in ids_})
+    failing, batch_of = _failing_rows(conn, result, batch_query)
     failures = _failures(result, failing, batch_of, ids)
     documents = _batch_documents(conn, result, group, failing, batch_of, batch_query)
     checks = run_group_batch_checks(
@@ -341,59 +351,58 @@ def _describe(batch_ids: list[int]) -> str:
     return f"batches {batch_ids[0]}..{batch_ids[-1]} ({len(batch_ids)})"
 
 
-def _failing(
+def _failing_rows(
     conn: psycopg.Connection, result: ExpectationSuiteValidationResult, batch_query: str
-) -> dict[int, list[int]]:
-    """The failing raw row ids of every failed expectation, by its position in the suite."""
-    return {
-        position: _failing_ids(conn, expectation, batch_query)
-        for position, expectation in enumerate(result.results)
-        if not expectation.success
-    }
-
-
-def _failing_ids(
-    conn: psycopg.Connection, expectation: ExpectationValidationResult, batch_query: str
-) -> list[int]:
-    """The ids of the rows one expectation failed, checked against its unexpected count."""
-    config = expectation.expectation_config
-    outcome = expectation.result
-    if config.type == "unexpected_rows_expectation":
-        ids = [row[INDEX_COLUMN] for row in outcome["details"]["unexpected_rows"]]
-        expected = outcome["observed_value"]
-        if len(ids) < expected:
-            # GX keeps at most 200 rows of a custom query; the rest come from the same query.
-            ids = _run_rows_query(conn, config.kwargs["unexpected_rows_query"], batch_query)
-    else:
-        index = outcome.get("unexpected_index_list") or [{INDEX_COLUMN: []}]
-        ids = list(index[0][INDEX_COLUMN])
-        expected = outcome["unexpected_count"]
-    if len(set(ids)) != expected:
-        raise ValidationError(
-            f"{config.meta}: GX counted {expected} failing rows but listed {len(set(ids))}"
+) -> tuple[dict[int, list[int]], dict[int, int]]:
+    """One pass over the batches: the failing raw row ids of every expectation (by its position
+    in the suite, ascending) and the batch of each failing row. Raises :class:`ValidationError`
+    unless every expectation fails exactly as many rows as GX counted."""
+    cases = sql.SQL(", ").join(
+        sql.SQL("case when {} then {} end").format(
+            _fails(entry.expectation_config, batch_query), sql.Literal(position)
         )
-    return sorted({int(i) for i in ids})
+        for position, entry in enumerate(result.results)
+    )
+    query = sql.SQL(
+        "select raw_row_id, batch_id, failed from ("
+        " select b.raw_row_id, b.batch_id, array_remove(array[{}]::int[], null) as failed"
+        " from ({}) as b) as checked"
+        " where cardinality(failed) > 0 order by raw_row_id"
+    ).format(cases, sql.SQL(batch_query))
+    failing: dict[int, list[int]] = {}
+    batch_of: dict[int, int] = {}
+    for raw_row_id, batch_id, failed in conn.execute(query):
+        batch_of[raw_row_id] = batch_id
+        for position in failed:
+            failing.setdefault(position, []).append(raw_row_id)
+    for position, entry in enumerate(result.results):
+        outcome = entry.result
+        counted = outcome.get("observed_value", outcome.get("unexpected_count")) or 0
+        found = len(failing.get(position, []))
+        if counted != found:
+            raise ValidationError(
+                f"{entry.expectation_config.meta}: GX counted {counted} failing rows,"
+                f" the SQL pass found {found}"
+            )
+    return failing, batch_of
 
 
-def _run_rows_query(conn: psycopg.Connection, query: str, batch_query: str) -> list[int]:
-    """A custom expectation's query, with ``{batch}`` substituted the way GX substitutes it."""
-    batch = f"({batch_query})" if _JOIN.search(query) else f"({batch_query}) as subselect"
-    return [row[0] for row in conn.execute(query.format(batch=batch)).fetchall()]
-
-
-def _batch_of_rows(
-    conn: psycopg.Connection, kind: RecordKind, raw_row_ids: set[int]
-) -> dict[int, int]:
-    """The batch of each failing row."""
-    if not raw_row_ids:
-        return {}
-    return dict(
-        conn.execute(
-            sql.SQL("select raw_row_id, batch_id from raw.{} where raw_row_id = any(%s)").format(
-                sql.Identifier(kind.name)
-            ),
-            (sorted(raw_row_ids),),
-        ).fetchall()
+def _fails(config: Any, batch_query: str) -> sql.Composable:
+    """When a row of the batch (alias ``b``) fails one expectation of the suite."""
+    kwargs = config.kwargs
+    if "row_condition" in config.meta:  # a custom query on each row alone: its condition
+        return sql.SQL("({})").format(sql.SQL(config.meta["row_condition"]))
+    if config.type == "unexpected_rows_expectation":
+        query = kwargs["unexpected_rows_query"]
+        # {batch} substituted the way GX substitutes it.
+        batch = f"({batch_query})" if _JOIN.search(query) else f"({batch_query}) as subselect"
+        return sql.SQL("b.raw_row_id in ({})").format(sql.SQL(query.format(batch=batch)))
+    if config.type not in _FAILS:
+        raise ValidationError(f"{config.meta}: no SQL condition for {config.type}")
+    return sql.SQL(_FAILS[config.type]).format(
+        column=sql.SQL("b.{}").format(sql.Identifier(kwargs["column"])),
+        value_set=sql.Literal(list(kwargs.get("value_set") or [])),
+        regex=sql.Literal(kwargs.get("regex")),
     )
 
 
@@ -516,10 +525,9 @@ def _batch_entry(
     group_result = entry["result"]
     unexpected = len(ids)
     if config["type"] == "unexpected_rows_expectation":
-        result: dict[str, Any] = {
-            "observed_value": unexpected,
-            "details": {"unexpected_rows": [{INDEX_COLUMN: i} for i in ids[:STORED_IDS]]},
-        }
+        result: dict[str, Any] = {"observed_value": unexpected}
+        if ids:  # a sample of the failing rows, where GX's COMPLETE format lists them
+            result["details"] = {"unexpected_rows": [{INDEX_COLUMN: i} for i in ids[:STORED_IDS]]}
         return {**entry, "result": result, "success": unexpected == 0}
     unknown = set(group_result) - _MAP_RESULT_KEYS
     if unknown:
@@ -550,6 +558,8 @@ def _batch_entry(
     mostly = config["kwargs"].get("mostly", 1.0)
     success = considered == 0 or (considered - unexpected) / considered >= mostly
     result = {key: computed[key] for key in group_result if key in computed}
+    if ids:  # a sample of the failing rows, under the key GX's SUMMARY format gives it
+        result["partial_unexpected_index_list"] = [{INDEX_COLUMN: ids[:STORED_IDS]}]
     return {**entry, "result": result, "success": success}
 
 

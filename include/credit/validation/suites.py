@@ -131,17 +131,22 @@ def _rows(rule: str, column: str, query: str) -> Expectation:
     )
 
 
+def _row_rule(rule: str, column: str, condition: str) -> Expectation:
+    """A custom-SQL expectation on each row alone: the rows of the batch where ``condition``
+    holds fail. The condition is also kept in ``meta`` for the validation's row pass."""
+    condition = " ".join(condition.split())
+    expectation = _rows(rule, column, f"select raw_row_id from {{batch}} where {condition}")
+    expectation["meta"]["row_condition"] = condition
+    return expectation
+
+
 def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectation]:
     name = column.name
     if column.mandatory:
         yield _expectation("expect_column_values_to_not_be_null", "mandatory", name)
     for other, values in column.required_if.items():
         listed = ", ".join(_literal(value) for value in values)
-        yield _rows(
-            "required_if",
-            name,
-            f"select raw_row_id from {{batch}} where {name} is null and {other} in ({listed})",
-        )
+        yield _row_rule("required_if", name, f"{name} is null and {other} in ({listed})")
     if column.type == "enum":
         yield _expectation(
             "expect_column_values_to_be_in_set", "enum", name, value_set=list(column.values)
@@ -179,11 +184,8 @@ def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectati
             if column.legacy
             else IDENTIFIER_PROBLEM_FUNCTIONS[column.identifier]
         )
-        yield _rows(
-            f"{column.identifier}_check",
-            name,
-            f"""select raw_row_id from {{batch}} where {name} is not null
-                and not {check}({name})""",
+        yield _row_rule(
+            f"{column.identifier}_check", name, f"{name} is not null and not {check}({name})"
         )
     if name in DEPARTMENT_CODE_COLUMNS:
         yield _expectation(
