@@ -28,7 +28,8 @@ system fails only its own task (whatever it landed before failing is kept and va
 * **exchange database** (前置库) and **HTTP API**: rows whose `updated_at` lies after the
   source's watermark (`audit.watermarks`) and before the end of the day;
 * **drop folder**: files up to the day not delivered before (name + sha256 in
-  `audit.delivered_files`); unreadable files go to `quarantine.rejected_files`.
+  `audit.delivered_files`; a file whose name, size and modification time are known is not read
+  again); unreadable files go to `quarantine.rejected_files`.
 
 Each pull lands as one batch in `raw.<kind>` (COPY, one transaction with its `audit.batches` row
 and watermark). `validate` then runs Great Expectations over the night's batches, one run per

@@ -247,6 +247,8 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
     rejected = []
     for folder in sorted(p for p in root.iterdir() if p.name not in sources()):
         files = sorted(folder.iterdir()) if folder.is_dir() else [folder]
+        with psycopg.connect(url) as conn:
+            seen = _Deliveries.load(conn, folder.name)
         for path in files:
             night = SourceNight(folder.name, logical_date)
             _reject_file(
@@ -255,7 +257,7 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
                 path,
                 logical_date,
                 f"unknown department {folder.name!r}: not in the source registry",
-                set(),
+                seen,
                 night,
             )
             rejected.extend(night.rejected_files)
@@ -320,20 +322,61 @@ def _ingest_incremental(
     night.rows_read += len(pulled.rows)
 
 
+@dataclass
+class _Deliveries:
+    """A folder's files delivered or rejected before: by content (name, sha256), and by what the
+    file system says of them (name, size, modification time), so that a file unchanged since is
+    skipped without being read; a file seen only by content (an older row) gets its size and
+    time recorded when it is met again."""
+
+    dept_code: str
+    by_content: set[tuple[str, str]] = field(default_factory=set)
+    by_stat: set[tuple[str, int, int]] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, conn: psycopg.Connection, dept_code: str) -> _Deliveries:
+        seen = cls(dept_code)
+        for name, sha, size, modified_ns in conn.execute(
+            "select file_name, sha256, file_size, modified_ns from audit.delivered_files"
+            " where dept_code = %(dept)s union all"
+            " select file_name, sha256, file_size, modified_ns from quarantine.rejected_files"
+            " where dept_code = %(dept)s",
+            {"dept": dept_code},
+        ):
+            seen.by_content.add((name, sha))
+            if size is not None:
+                seen.by_stat.add((name, size, modified_ns))
+        return seen
+
+    def unchanged(self, path: Path, stat: os.stat_result) -> bool:
+        return (path.name, stat.st_size, stat.st_mtime_ns) in self.by_stat
+
+    def known(self, conn: psycopg.Connection, path: Path, sha: str, stat: os.stat_result) -> bool:
+        """Whether these bytes came before; if so, remember the file's size and time too."""
+        if (path.name, sha) not in self.by_content:
+            return False
+        for table in ("audit.delivered_files", "quarantine.rejected_files"):
+            conn.execute(
+                sql.SQL(
+                    "update {} set file_size = %s, modified_ns = %s"
+                    " where dept_code = %s and file_name = %s and sha256 = %s"
+                ).format(sql.SQL(table)),
+                (stat.st_size, stat.st_mtime_ns, self.dept_code, path.name, sha),
+            )
+        self.remember(path, sha, stat)
+        return True
+
+    def remember(self, path: Path, sha: str, stat: os.stat_result) -> None:
+        self.by_content.add((path.name, sha))
+        self.by_stat.add((path.name, stat.st_size, stat.st_mtime_ns))
+
+
 def _ingest_drops(url: str, source: Source, logical_date: date, night: SourceNight) -> None:
     folder = drops_root(source.conn_id) / source.dept_code
     if not folder.is_dir():
         return
     with psycopg.connect(url) as conn:
-        seen = {
-            (name, sha)
-            for name, sha in conn.execute(
-                "select file_name, sha256 from audit.delivered_files where dept_code = %s"
-                " union all select file_name, sha256 from quarantine.rejected_files"
-                " where dept_code = %s",
-                (source.dept_code, source.dept_code),
-            )
-        }
+        seen = _Deliveries.load(conn, source.dept_code)
     for path in sorted(folder.iterdir()):
         _ingest_file(url, source, path, logical_date, seen, night)
 
@@ -343,13 +386,18 @@ def _ingest_file(
     source: Source,
     path: Path,
     logical_date: date,
-    seen: set[tuple[str, str]],
+    seen: _Deliveries,
     night: SourceNight,
 ) -> None:
     try:
         drop = drop_folder.identify(path)
-        if drop.day > logical_date or (drop.name, drop.sha256) in seen:
+        stat = path.stat()
+        if drop.day > logical_date or seen.unchanged(path, stat):
             return
+        sha = drop_folder.sha256_of(path)
+        with psycopg.connect(url) as conn:
+            if seen.known(conn, path, sha, stat):
+                return
         if drop.kind.name not in source.kinds:
             raise RejectedDelivery(f"{source.dept_code} does not deliver {drop.kind.name}")
         rows: list[SourceRow] = drop_folder.parse(drop, source.field_map).rows
@@ -366,14 +414,15 @@ def _ingest_file(
             source_ref=f"{source.dept_code}/{drop.name}",
             rows=rows,
             received_at=datetime.now(UTC),
-            source_sha256=drop.sha256,
+            source_sha256=sha,
         )
         conn.execute(
-            "insert into audit.delivered_files (dept_code, file_name, sha256, batch_id)"
-            " values (%s, %s, %s, %s)",
-            (source.dept_code, drop.name, drop.sha256, batch_id),
+            "insert into audit.delivered_files"
+            " (dept_code, file_name, sha256, batch_id, file_size, modified_ns)"
+            " values (%s, %s, %s, %s, %s, %s)",
+            (source.dept_code, drop.name, sha, batch_id, stat.st_size, stat.st_mtime_ns),
         )
-    seen.add((drop.name, drop.sha256))
+    seen.remember(path, sha, stat)
     night.batches.append(batch_id)
     night.rows_read += len(rows)
 
@@ -384,19 +433,37 @@ def _reject_file(
     path: Path,
     logical_date: date,
     reason: str,
-    seen: set[tuple[str, str]],
+    seen: _Deliveries,
     night: SourceNight,
 ) -> None:
-    sha = drop_folder.sha256_of(path) if path.is_file() and not path.is_symlink() else "-"
-    if (path.name, sha) in seen:
+    regular = path.is_file() and not path.is_symlink()
+    stat = path.stat() if regular else None
+    if stat is not None and seen.unchanged(path, stat):
         return
+    sha = drop_folder.sha256_of(path) if regular else "-"
     with psycopg.connect(url) as conn:
+        if stat is not None and seen.known(conn, path, sha, stat):
+            return
+        if stat is None and (path.name, sha) in seen.by_content:
+            return
         conn.execute(
             "insert into quarantine.rejected_files (dept_code, file_name, sha256, logical_date,"
-            " reason) values (%s, %s, %s, %s, %s) on conflict do nothing",
-            (dept_code, path.name, sha, logical_date, reason),
+            " reason, file_size, modified_ns) values (%s, %s, %s, %s, %s, %s, %s)"
+            " on conflict do nothing",
+            (
+                dept_code,
+                path.name,
+                sha,
+                logical_date,
+                reason,
+                stat.st_size if stat else None,
+                stat.st_mtime_ns if stat else None,
+            ),
         )
-    seen.add((path.name, sha))
+    if stat is not None:
+        seen.remember(path, sha, stat)
+    else:
+        seen.by_content.add((path.name, sha))
     night.rejected_files.append(path.name)
 
 

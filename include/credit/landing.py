@@ -71,6 +71,8 @@ create table if not exists audit.delivered_files (
     sha256 text not null,
     batch_id bigint references audit.batches (batch_id),
     received_at timestamptz not null default now(),
+    file_size bigint,
+    modified_ns bigint,
     primary key (dept_code, file_name, sha256)
 );
 
@@ -113,9 +115,16 @@ create table if not exists quarantine.rejected_files (
     logical_date date not null,
     reason text not null,
     rejected_at timestamptz not null default now(),
+    file_size bigint,
+    modified_ns bigint,
     primary key (dept_code, file_name, sha256)
 );
 """
+# Columns added to audit tables after their first release: (schema, table) -> column DDL.
+ADDED_AUDIT_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("audit", "delivered_files"): ("file_size bigint", "modified_ns bigint"),
+    ("quarantine", "rejected_files"): ("file_size bigint", "modified_ns bigint"),
+}
 
 
 @dataclass(frozen=True)
@@ -143,10 +152,22 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
     they are)."""
     conn.execute(AUDIT_DDL)
     landed: dict[str, set[str]] = {}
-    for table, column in conn.execute(
-        "select table_name, column_name from information_schema.columns where table_schema = 'raw'"
+    existing: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in conn.execute(
+        "select table_schema, table_name, column_name from information_schema.columns"
+        " where table_schema in ('raw', 'audit', 'quarantine')"
     ):
-        landed.setdefault(table, set()).add(column)
+        existing.setdefault((schema, table), set()).add(column)
+        if schema == "raw":
+            landed.setdefault(table, set()).add(column)
+    for (schema, table), columns in ADDED_AUDIT_COLUMNS.items():
+        for column in columns:
+            if column.split()[0] not in existing.get((schema, table), set()):
+                conn.execute(
+                    sql.SQL("alter table {} add column if not exists {}").format(
+                        sql.Identifier(schema, table), sql.SQL(column)
+                    )
+                )
     for kind in record_kinds().values():
         columns = [
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS

@@ -2,7 +2,9 @@
 
 Files are named ``<kind>_<YYYYMMDD>.csv|xlsx`` inside the department's folder. A file is known
 by its name and content hash: the same bytes delivered again are recognised and skipped, changed
-bytes under the same name are a new version. Headers are the Chinese labels of the catalogue.
+bytes under the same name are a new version. Ingestion hashes only a file whose name, size or
+modification time it has not seen before, so a night reads the day's deliveries, not the
+folder's history. Headers are the Chinese labels of the catalogue.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ class DropFile:
     path: Path
     kind: RecordKind
     day: date
-    sha256: str
 
     @property
     def name(self) -> str:
@@ -50,7 +51,8 @@ def sha256_of(path: Path) -> str:
 
 
 def identify(path: Path) -> DropFile:
-    """What a delivered file is, from its name; :class:`RejectedDelivery` when it is not ours."""
+    """What a delivered file is, from its name (the file is not read); :class:`RejectedDelivery`
+    when it is not ours."""
     match = FILE_NAME.match(path.name)
     if not match:
         raise RejectedDelivery(f"file name {path.name!r} is not <kind>_<YYYYMMDD>.csv|xlsx")
@@ -63,7 +65,7 @@ def identify(path: Path) -> DropFile:
         raise RejectedDelivery(f"file {path.name!r} has no valid date: {error}") from error
     if path.is_symlink() or not path.is_file():
         raise RejectedDelivery(f"{path.name!r} is not a regular file")
-    return DropFile(path, kinds[match["kind"]], day, sha256_of(path))
+    return DropFile(path, kinds[match["kind"]], day)
 
 
 def decode(data: bytes) -> tuple[str, str]:
