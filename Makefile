@@ -25,6 +25,7 @@ lint: .venv/.synced ## ruff (Python) and sqlfluff (dbt SQL)
 bench: .venv/.synced ## Benchmarks; results go to docs/benchmarks.md
 	.venv/bin/python bench/bench_simulator.py
 	.venv/bin/python bench/bench_ingest.py
+	.venv/bin/python bench/bench_nights.py
 	.venv/bin/python bench/bench_transform.py
 
 airflow-ui: .venv/.synced ## Airflow's UI at http://localhost:8080 (airflow standalone)
