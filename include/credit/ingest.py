@@ -351,24 +351,28 @@ class _Deliveries:
     def unchanged(self, path: Path, stat: os.stat_result) -> bool:
         return (path.name, stat.st_size, stat.st_mtime_ns) in self.by_stat
 
-    def known(self, conn: psycopg.Connection, path: Path, sha: str, stat: os.stat_result) -> bool:
+    def known(self, url: str, path: Path, sha: str, stat: os.stat_result | None) -> bool:
         """Whether these bytes came before; if so, remember the file's size and time too."""
         if (path.name, sha) not in self.by_content:
             return False
-        for table in ("audit.delivered_files", "quarantine.rejected_files"):
-            conn.execute(
-                sql.SQL(
-                    "update {} set file_size = %s, modified_ns = %s"
-                    " where dept_code = %s and file_name = %s and sha256 = %s"
-                ).format(sql.SQL(table)),
-                (stat.st_size, stat.st_mtime_ns, self.dept_code, path.name, sha),
-            )
+        if stat is None:
+            return True
+        with psycopg.connect(url) as conn:
+            for table in ("audit.delivered_files", "quarantine.rejected_files"):
+                conn.execute(
+                    sql.SQL(
+                        "update {} set file_size = %s, modified_ns = %s"
+                        " where dept_code = %s and file_name = %s and sha256 = %s"
+                    ).format(sql.SQL(table)),
+                    (stat.st_size, stat.st_mtime_ns, self.dept_code, path.name, sha),
+                )
         self.remember(path, sha, stat)
         return True
 
-    def remember(self, path: Path, sha: str, stat: os.stat_result) -> None:
+    def remember(self, path: Path, sha: str, stat: os.stat_result | None) -> None:
         self.by_content.add((path.name, sha))
-        self.by_stat.add((path.name, stat.st_size, stat.st_mtime_ns))
+        if stat is not None:  # a directory or a link has no size or time of its own here
+            self.by_stat.add((path.name, stat.st_size, stat.st_mtime_ns))
 
 
 def _ingest_drops(url: str, source: Source, logical_date: date, night: SourceNight) -> None:
@@ -395,9 +399,8 @@ def _ingest_file(
         if drop.day > logical_date or seen.unchanged(path, stat):
             return
         sha = drop_folder.sha256_of(path)
-        with psycopg.connect(url) as conn:
-            if seen.known(conn, path, sha, stat):
-                return
+        if seen.known(url, path, sha, stat):
+            return
         if drop.kind.name not in source.kinds:
             raise RejectedDelivery(f"{source.dept_code} does not deliver {drop.kind.name}")
         rows: list[SourceRow] = drop_folder.parse(drop, source.field_map).rows
@@ -441,11 +444,9 @@ def _reject_file(
     if stat is not None and seen.unchanged(path, stat):
         return
     sha = drop_folder.sha256_of(path) if regular else "-"
+    if seen.known(url, path, sha, stat):
+        return
     with psycopg.connect(url) as conn:
-        if stat is not None and seen.known(conn, path, sha, stat):
-            return
-        if stat is None and (path.name, sha) in seen.by_content:
-            return
         conn.execute(
             "insert into quarantine.rejected_files (dept_code, file_name, sha256, logical_date,"
             " reason, file_size, modified_ns) values (%s, %s, %s, %s, %s, %s, %s)"
@@ -460,10 +461,7 @@ def _reject_file(
                 stat.st_mtime_ns if stat else None,
             ),
         )
-    if stat is not None:
-        seen.remember(path, sha, stat)
-    else:
-        seen.by_content.add((path.name, sha))
+    seen.remember(path, sha, stat)
     night.rejected_files.append(path.name)
 
 
