@@ -21,18 +21,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
-import re
 import tempfile
-from pathlib import Path
 from typing import Any
 
-from bench_transform import VENV_BIN, _commit, _machine, _run, _timed
+from common import VENV_BIN, commit, machine, publish, run_command, scratch_warehouse, timed
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
-RESULTS = ROOT / "bench" / "results"
 FIRST_DAY = dt.date(2026, 1, 1)
 CATCH_UP = dt.date(2026, 3, 29)
 ORDINARY = (dt.date(2026, 3, 30), dt.date(2026, 3, 31), dt.date(2026, 4, 1))
@@ -45,38 +39,12 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="print only")
     args = parser.parse_args()
 
-    from credit import warehouse
-
-    os.environ[warehouse.ENV_URL] = f"{warehouse.warehouse_url()}_bench_nights"
     os.environ["CREDIT_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-nights-")
-    _drop_databases()
-    try:
+    with scratch_warehouse("bench_nights"):
         result = run(args)
-    finally:
-        _drop_databases()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"nights-{args.scale}.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    publish(
+        f"nights-{args.scale}", result, render(result), doc=not args.no_doc, before="## Transform"
     )
-    section = render(result)
-    print(section)
-    if not args.no_doc:
-        text = DOC.read_text(encoding="utf-8")
-        pattern = re.compile(r"## Nights\n.*?(?=\n## |\Z)", re.S)
-        if pattern.search(text):
-            text = pattern.sub(section.rstrip() + "\n", text)
-        elif "\n## Transform\n" in text:  # after ingestion, before the transform
-            text = text.replace("\n## Transform\n", f"\n{section}\n## Transform\n", 1)
-        else:
-            text = f"{text.rstrip()}\n\n{section}"
-        DOC.write_text(text, encoding="utf-8")
-
-
-def _drop_databases() -> None:
-    from credit import warehouse
-
-    for suffix in ("", "_airflow", "_exchange"):
-        warehouse.drop_database(f"{os.environ[warehouse.ENV_URL]}{suffix}")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -87,7 +55,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     engine.create_county(SEED, args.scale, FIRST_DAY)
     engine.advance(CATCH_UP)
-    _run([VENV_BIN / "credit", "airflow", "prepare"])
+    run_command([VENV_BIN / "credit", "airflow", "prepare"])
     nights = []
     with serve_api(port=0) as api:
         env = {
@@ -104,15 +72,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "nights",
         "scale": args.scale,
         "date": dt.date.today().isoformat(),
-        "commit": _commit(),
-        "machine": _machine(),
+        "commit": commit(),
+        "machine": machine(),
         "load_average_5min_end": round(os.getloadavg()[1], 2),
         "nights": nights,
     }
 
 
 def _night(name: str, day: dt.date, env: dict[str, str]) -> dict[str, Any]:
-    timing = _timed([VENV_BIN / "credit", "airflow", "run", "credit_ingest", day.isoformat()], env)
+    timing = timed([VENV_BIN / "credit", "airflow", "run", "credit_ingest", day.isoformat()], env)
     return {"night": name, "day": day.isoformat(), **timing, **_landed(day), "tasks": _tasks()}
 
 

@@ -24,8 +24,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -34,10 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
-RESULTS = ROOT / "bench" / "results"
-VENV_BIN = Path(sys.executable).parent
+from common import ROOT, VENV_BIN, commit, machine, publish, run_command, scratch_warehouse, timed
+
 FIRST_DAY = dt.date(2026, 1, 1)
 NIGHT = dt.date(2026, 4, 8)
 SEED = 42
@@ -53,67 +49,39 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="print only")
     args = parser.parse_args()
 
-    from credit import warehouse
-
-    base = warehouse.warehouse_url()
-    os.environ[warehouse.ENV_URL] = f"{base}_bench_transform"
     os.environ["CREDIT_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-transform-")
     os.environ["DBT_TARGET_PATH"] = str(Path(os.environ["CREDIT_DATA_DIR"]) / "dbt_target")
-    _drop_databases()
-    try:
+    with scratch_warehouse("bench_transform"):
         result = run(args)
-    finally:
-        _drop_databases()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"transform-{args.scale}.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    section = render(result)
-    print(section)
-    if not args.no_doc:
-        text = DOC.read_text(encoding="utf-8")
-        pattern = re.compile(r"## Transform\n.*?(?=\n## |\Z)", re.S)
-        text = (
-            pattern.sub(section.rstrip() + "\n", text)
-            if pattern.search(text)
-            else f"{text}\n{section}"
-        )
-        DOC.write_text(text, encoding="utf-8")
-
-
-def _drop_databases() -> None:
-    from credit import warehouse
-
-    for suffix in ("", "_airflow", "_exchange"):
-        warehouse.drop_database(f"{os.environ[warehouse.ENV_URL]}{suffix}")
+    publish(f"transform-{args.scale}", result, render(result), doc=not args.no_doc)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     source_rows = build_county(args.scale)
     dbt_env = _dbt_environment()
-    _run([VENV_BIN / "credit", "airflow", "prepare"])
-    _run([VENV_BIN / "credit", "airflow", "run", "credit_reference", NIGHT.isoformat()])
+    run_command([VENV_BIN / "credit", "airflow", "prepare"])
+    run_command([VENV_BIN / "credit", "airflow", "run", "credit_reference", NIGHT.isoformat()])
     dag = [VENV_BIN / "credit", "airflow", "run", "credit_transform", NIGHT.isoformat()]
     # The first night (every seed loaded), not timed: the nights after it are.
-    timings: dict[str, list[dict[str, Any]]] = {"first_night": [_timed(dag)]}
+    timings: dict[str, list[dict[str, Any]]] = {"first_night": [timed(dag)]}
     nodes = _node_count(Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json")
     from credit.transform import nightly_build
 
     dbt = [VENV_BIN / "dbt"]
     timings["full_refresh"] = [
-        _timed([*dbt, "build", "--full-refresh", *_project_flags()], dbt_env)
+        timed([*dbt, "build", "--full-refresh", *_project_flags()], dbt_env)
         for _ in range(args.runs)
     ]
     for name in ("bare", "same_work", "dag"):
         timings[name] = []
     for _ in range(args.runs):
-        timings["bare"].append(_timed([*dbt, "build", *_project_flags()], dbt_env))
-        timings["same_work"].append(_timed([*dbt, *nightly_build(), *_project_flags()], dbt_env))
-        timings["dag"].append(_timed(dag))
+        timings["bare"].append(timed([*dbt, "build", *_project_flags()], dbt_env))
+        timings["same_work"].append(timed([*dbt, *nightly_build(), *_project_flags()], dbt_env))
+        timings["dag"].append(timed(dag))
     watcher = None
     if args.watcher:
         try:
-            watcher_run_timing = _timed(
+            watcher_run_timing = timed(
                 [sys.executable, __file__, "--watcher-run"], _watcher_env(), WATCHER_TIMEOUT
             )
         except RuntimeError:  # the DAG run ended in failure: its tasks say how
@@ -134,8 +102,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "transform",
         "scale": args.scale,
         "date": dt.date.today().isoformat(),
-        "commit": _commit(),
-        "machine": _machine(),
+        "commit": commit(),
+        "machine": machine(),
         "load_average_5min_end": round(os.getloadavg()[1], 2),
         "source_rows": source_rows,
         "credit_record_versions": _credit_record_versions(),
@@ -231,73 +199,6 @@ def _watcher_env() -> dict[str, str]:
     return {AS_OF_ENV: NIGHT.isoformat()}
 
 
-def _run(command: list[Any], env: dict[str, str] | None = None) -> None:
-    subprocess.run(
-        [str(part) for part in command],
-        env={**os.environ, **(env or {})},
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-
-
-def _timed(
-    command: list[Any], env: dict[str, str] | None = None, timeout: float | None = None
-) -> dict[str, Any]:
-    """Wall seconds and peak RSS of one command, run as its own process (its process group is
-    killed after ``timeout`` seconds, and the run recorded as timed out). The peak is the largest
-    VmHWM of the command's processes, polled: a forked child's own rusage would count the pages
-    it shared with this (large) process before exec."""
-    began = time.perf_counter()
-    process = subprocess.Popen(
-        [str(part) for part in command],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = None if timeout is None else began + timeout
-    peak_kb = 0
-    while True:
-        peak_kb = max(peak_kb, _tree_peak_kb(process.pid))
-        pid, status, _ = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            os.killpg(process.pid, 9)
-            os.wait4(process.pid, 0)
-            print(f"{command[-1]}: killed after {timeout:.0f} s", flush=True)
-            return {"seconds": None, "timed_out_after": timeout}
-        time.sleep(0.05)
-    seconds = time.perf_counter() - began
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command} failed")
-    measured = {
-        "seconds": round(seconds, 2),
-        "peak_rss_mb": round(peak_kb / 1024),
-        "load_1min": round(os.getloadavg()[0], 2),
-    }
-    print(" ".join(str(part) for part in command[-4:]), measured, flush=True)
-    return measured
-
-
-def _tree_peak_kb(pid: int) -> int:
-    """The largest VmHWM (kB) of a process and its descendants, 0 once they are gone."""
-    peak = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peak = max(peak, int(line.split()[1]))
-        pending.extend(int(child) for child in children)
-    return peak
-
-
 def _node_count(manifest: Path) -> dict[str, int]:
     document = json.loads(manifest.read_text(encoding="utf-8"))
     counts: dict[str, int] = {}
@@ -306,16 +207,6 @@ def _node_count(manifest: Path) -> dict[str, int]:
     counts["unit_test"] = len(document.get("unit_tests", {}))
     counts["total"] = sum(counts.values())
     return counts
-
-
-def _machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-
-
-def _commit() -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def watcher_run() -> None:
