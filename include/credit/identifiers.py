@@ -50,9 +50,9 @@ USCC_CATEGORIES: dict[str, tuple[str, ...]] = {
     "N": ("1", "2", "3", "9"),  # agriculture: rural collective economic organisations
     "Y": ("1",),  # others
 }
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_ORG_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+ORG_CODE_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+ORG_CODE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SEPARATORS = re.compile(r"[\s\-_./·]")
 
 
@@ -97,7 +97,7 @@ def normalise(text: str | None) -> str:
 def organisation_code_check_char(body: str) -> str:
     """The check character of a GB 11714 organisation code from its first eight characters."""
     total = sum(
-        _alnum_value(char) * weight for char, weight in zip(body, _ORG_CODE_WEIGHTS, strict=True)
+        _alnum_value(char) * weight for char, weight in zip(body, ORG_CODE_WEIGHTS, strict=True)
     )
     remainder = 11 - total % 11
     return {10: "X", 11: "0"}.get(remainder, str(remainder))
@@ -116,7 +116,7 @@ def check_uscc(text: str | None) -> IdentifierCheck:
         return IdentifierCheck(value, kind, "missing")
     if len(value) != 18:
         return IdentifierCheck(value, kind, "length")
-    if any(char not in _USCC_ALPHABET for char in value) or not value[2:8].isdigit():
+    if any(char not in USCC_ALPHABET for char in value) or not value[2:8].isdigit():
         return IdentifierCheck(value, kind, "format")
     if value[1] not in USCC_CATEGORIES.get(value[0], ()):
         return IdentifierCheck(value, kind, "authority")
@@ -178,7 +178,7 @@ def check_organisation_code(text: str | None) -> IdentifierCheck:
         return IdentifierCheck(value, kind, "missing")
     if len(value) != 9:
         return IdentifierCheck(value, kind, "length")
-    if any(char not in _ORG_CODE_ALPHABET for char in value[:8]):
+    if any(char not in ORG_CODE_ALPHABET for char in value[:8]):
         return IdentifierCheck(value, kind, "format")
     if organisation_code_check_char(value[:8]) != value[8]:
         return IdentifierCheck(value, kind, "check_digit")
