@@ -13,6 +13,7 @@ from functools import cache
 
 import yaml
 
+from credit.identifiers import check_uscc
 from credit.paths import CONFIG_DIR
 
 SOURCES_FILE = CONFIG_DIR / "sources.yaml"
@@ -51,6 +52,9 @@ def sources() -> dict[str, Source]:
         if entry["shape"] not in SHAPES:
             raise ValueError(f"{code}: unknown shape {entry['shape']!r}; expected one of {SHAPES}")
         expected = entry.get("expected_daily_rows")
+        organ = check_uscc(entry["organ_uscc"])
+        if not organ.is_valid or organ.value != entry["organ_uscc"]:
+            raise ValueError(f"{code}: organ_uscc {entry['organ_uscc']!r} is not a valid USCC")
         registry[code] = Source(
             dept_code=code,
             shape=entry["shape"],

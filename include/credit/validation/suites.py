@@ -168,9 +168,13 @@ def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectati
             name,
             # The logical date of the night the batch was landed for, not the wall clock,
             # so re-validating an old batch gives the same answer.
+            # The text comparison first, as cheap as the cast is not: ISO text of a later day
+            # always sorts after the day's own ISO text (a zone moves a timestamp by a day at
+            # most), so it only spares the cast rows that cannot be in the future.
             f"""select b.raw_row_id from {{batch}} as b
                 join audit.batches as a on a.batch_id = b.batch_id
-                where {CAST_FUNCTIONS[column.type]}(b.{name})::date > a.logical_date""",
+                where b.{name} collate "C" > to_char(a.logical_date, 'YYYY-MM-DD')
+                  and {CAST_FUNCTIONS[column.type]}(b.{name})::date > a.logical_date""",
         )
     if column.identifier:
         yield _expectation(
@@ -184,9 +188,11 @@ def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectati
             if column.legacy
             else IDENTIFIER_PROBLEM_FUNCTIONS[column.identifier]
         )
-        yield _row_rule(
-            f"{column.identifier}_check", name, f"{name} is not null and not {check}({name})"
-        )
+        valid = f"{check}({name})"
+        if name in DEPARTMENT_CODE_COLUMNS:  # a department's own code is valid (sources.py)
+            known = ", ".join(_literal(code) for code in organ_usccs())
+            valid = f"({name} in ({known}) or {valid})"
+        yield _row_rule(f"{column.identifier}_check", name, f"{name} is not null and not {valid}")
     if name in DEPARTMENT_CODE_COLUMNS:
         yield _expectation(
             "expect_column_values_to_be_in_set", "known_department", name, value_set=organ_usccs()
