@@ -479,9 +479,8 @@ def test_stored_result_is_what_gx_gives_for_the_batch_alone(
     stored = _state(conn, [batch_id])["results"][batch_id]
     monkeypatch.setattr(runner, "RESULT_FORMAT", COMPLETE)
     kind = record_kind("penalty")
-    complete = run_suite(
-        runner._sqlalchemy_url(conn), kind, [batch_id], runner._batch_query(kind, [batch_id])
-    )
+    with runner._materialised(conn, kind, [batch_id]) as table:
+        complete = run_suite(runner._sqlalchemy_url(conn), kind, [batch_id], table)
     assert stored == _gx_document(results[0], complete)
     failed = {
         e["expectation_config"]["meta"]["rule"] for e in stored["results"] if not e["success"]
@@ -548,6 +547,19 @@ def test_group_mismatch_fails_only_its_batch(conn: psycopg.Connection) -> None:
     )
     assert statuses == {good: "validated", bad: "failed"}
     assert quarantined(conn, bad) == {} and len(quarantined(conn, good)) == 1
+
+
+def test_materialised_batches_do_not_outlive_validation(conn: psycopg.Connection) -> None:
+    """The table a group is validated from is dropped after it, and one that a killed process
+    left behind (its backend gone) is dropped by the next validation."""
+    conn.execute("create unlogged table audit.validating_2147483647_0123456789ab (x int)")
+    batch_id, _ = land(conn, "permit", n=2)
+    validate_batch(conn, batch_id)
+    left = conn.execute(
+        "select tablename from pg_tables where schemaname = 'audit'"
+        " and tablename like 'validating%'"
+    ).fetchall()
+    assert left == []
 
 
 def test_batches_of_two_kinds_are_refused(conn: psycopg.Connection) -> None:

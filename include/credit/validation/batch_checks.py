@@ -15,7 +15,6 @@ import psycopg
 from psycopg import sql
 
 from credit.catalogue import RecordKind
-from credit.validation.sql import BLANK_PATTERN
 
 DEFAULT_FRESHNESS_DAYS = 7
 
@@ -34,45 +33,27 @@ class BatchCheck:
         return "passed" if self.passed else "warning"
 
 
-def run_batch_checks(
-    conn: psycopg.Connection,
-    kind: RecordKind,
-    batch_id: int,
-    logical_date: date,
-    *,
-    freshness_days: int,
-) -> list[BatchCheck]:
-    """Every batch-level check of one batch (volume is checked per source and night, in
-    :func:`credit.ingest.check_collection`)."""
-    return run_group_batch_checks(
-        conn, kind, {batch_id: logical_date}, freshness_days=freshness_days
-    )[batch_id]
-
-
 def run_group_batch_checks(
     conn: psycopg.Connection,
     kind: RecordKind,
+    batches: sql.Composable,
     logical_dates: Mapping[int, date],
     *,
     freshness_days: int,
 ) -> dict[int, list[BatchCheck]]:
-    """The checks of several batches of one kind ({batch_id: logical date}) in one query,
-    each batch judged on its own rows and its own logical date."""
+    """The checks of several batches of one kind ({batch_id: logical date}) in one query over
+    ``batches``, the relation validation reads them from (blank text already NULL), each batch
+    judged on its own rows and its own logical date."""
     mandatory = [c.name for c in kind.columns if c.mandatory]
     columns = sql.SQL(", ").join(
         [
             sql.SQL("batch_id, count(*), max(audit.iso_timestamp(updated_at))::date"),
-            *(
-                sql.SQL("count(*) filter (where {c} !~ {blank})").format(
-                    c=sql.Identifier(name), blank=sql.Literal(BLANK_PATTERN)
-                )
-                for name in mandatory
-            ),
+            *(sql.SQL("count({})").format(sql.Identifier(name)) for name in mandatory),
         ]
     )
     rows = conn.execute(
-        sql.SQL("select {} from raw.{} where batch_id = any(%s) group by batch_id").format(
-            columns, sql.Identifier(kind.name)
+        sql.SQL("select {} from {} where batch_id = any(%s) group by batch_id").format(
+            columns, batches
         ),
         (list(logical_dates),),
     ).fetchall()
@@ -107,11 +88,6 @@ def _freshness(newest: date | None, logical_date: date, days: int) -> BatchCheck
         newest.isoformat() if newest else "no valid updated_at",
         f">= {oldest_allowed.isoformat()} ({days} days before {logical_date.isoformat()})",
     )
-
-
-def record_batch_checks(conn: psycopg.Connection, batch_id: int, checks: list[BatchCheck]) -> None:
-    """Replace the batch's rows in ``audit.batch_checks`` (caller's transaction)."""
-    record_group_batch_checks(conn, {batch_id: checks})
 
 
 def record_group_batch_checks(

@@ -1,13 +1,14 @@
 """Validating a landed batch (批次校验) with Great Expectations, as push-down SQL.
 
-The batch is a GX query asset over ``raw.<kind>`` restricted to its ``batch_id``, in which a
-blank text (spaces only, full-width spaces included) reads as NULL: a CSV cell with nothing in
-it is a missing value.  The kind's committed suite runs against it as the gate, with ``BASIC``
-results (per expectation: success and counts, no list of rows or values shipped back to Python).
-Which rows failed comes from one SQL pass over the batch generated from the same suite (each
-expectation's condition, as GX writes it for PostgreSQL), whose count per expectation must equal
-GX's; every row that fails any expectation gets one ``quarantine.rejected_rows`` row listing all
-its failed expectations.  Everything else is *accepted*: downstream reads
+The batch is ``raw.<kind>`` restricted to its ``batch_id``, in which a blank text (spaces
+only, full-width spaces included) reads as NULL: a CSV cell with nothing in it is a missing
+value; it is computed once into a table that GX reads as a table asset.  The kind's committed
+suite runs against it as the gate, with ``BASIC`` results (per expectation: success and counts,
+no list of rows or values shipped back to Python).  Which rows failed comes from SQL over the
+same table generated from the same suite (one pass for each expectation's condition on a row,
+as GX writes it for PostgreSQL, then the whole-batch queries), whose count per expectation must
+equal GX's; every row that fails any expectation gets one ``quarantine.rejected_rows`` row
+listing all its failed expectations.  Everything else is *accepted*: downstream reads
 
     select r.* from raw.<kind> r
     join audit.batches b on b.batch_id = r.batch_id and b.status = 'validated'
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 import uuid
 import warnings
@@ -81,7 +81,8 @@ _FAILS: dict[str, str] = {
     "expect_column_values_to_match_regex": "{column} !~ {regex}",
     "expect_column_values_to_not_match_regex": "{column} ~ {regex}",
 }
-_JOIN = re.compile(r"\bjoin\b", re.IGNORECASE)
+_MATERIALISED_SCHEMA = "audit"
+_MATERIALISED_PREFIX = "validating_"
 
 
 class ReconciliationError(RuntimeError):
@@ -199,17 +200,18 @@ def _validate_group(
     started = time.perf_counter()
     kind = group[0].kind
     ids = [batch.batch_id for batch in group]
-    batch_query = _batch_query(kind, ids)
-    result = _run_suite(_sqlalchemy_url(conn), kind, ids, batch_query)
-    failing, batch_of = _failing_rows(conn, result, batch_query)
+    with _materialised(conn, kind, ids) as table:
+        result = _run_suite(_sqlalchemy_url(conn), kind, ids, table)
+        failing, batch_of = _failing_rows(conn, result, table)
+        documents = _batch_documents(conn, result, group, failing, batch_of, table)
+        checks = run_group_batch_checks(
+            conn,
+            kind,
+            _table(table),
+            {batch.batch_id: batch.logical_date for batch in group},
+            freshness_days=freshness_days,
+        )
     failures = _failures(result, failing, batch_of, ids)
-    documents = _batch_documents(conn, result, group, failing, batch_of, batch_query)
-    checks = run_group_batch_checks(
-        conn,
-        kind,
-        {batch.batch_id: batch.logical_date for batch in group},
-        freshness_days=freshness_days,
-    )
     pending = list(group)
     accepted: dict[int, int] = {}
     problems: list[str] = []
@@ -258,6 +260,8 @@ def _validate_group(
 @contextmanager
 def _connection(conn_or_url: psycopg.Connection | str) -> Iterator[psycopg.Connection]:
     if isinstance(conn_or_url, psycopg.Connection):
+        if not conn_or_url.autocommit:
+            raise ValueError("validation needs an autocommit connection: GX reads over its own")
         yield conn_or_url
         return
     with psycopg.connect(conn_or_url, autocommit=True) as conn:
@@ -310,6 +314,56 @@ def _batch_query(kind: RecordKind, batch_ids: list[int]) -> str:
     return query.as_string(None)
 
 
+@contextmanager
+def _materialised(
+    conn: psycopg.Connection, kind: RecordKind, batch_ids: list[int]
+) -> Iterator[str]:
+    """The group's batch query (:func:`_batch_query`) computed once into an unlogged table of
+    ``audit``, which GX (as a table asset) and the SQL pass read instead; yields its name.
+
+    Every expectation scans the batch, some twice (GX counts, then samples), and GX runs a
+    query asset whole once more to learn its columns: reading the blank test of every column
+    once instead of in every scan, and reflecting a table's columns from the catalogue instead,
+    halves a group's time.  The table is committed (GX reads over its own connection), named
+    after this connection's backend, and dropped when the group is done; one that a killed
+    process left behind is dropped by the next validation, once no backend of its name is alive.
+    """
+    name = f"{_MATERIALISED_PREFIX}{conn.info.backend_pid}_{uuid.uuid4().hex[:12]}"
+    table = sql.Identifier(_MATERIALISED_SCHEMA, name)
+    _drop_orphans(conn)
+    conn.execute(
+        sql.SQL("create unlogged table {} as {}").format(
+            table, sql.SQL(_batch_query(kind, batch_ids))
+        )
+    )
+    try:
+        yield name
+    finally:
+        conn.execute(sql.SQL("drop table if exists {}").format(table))
+
+
+def _drop_orphans(conn: psycopg.Connection) -> None:
+    """Drop the materialised batches of backends that no longer exist."""
+    orphans = conn.execute(
+        """
+        select c.relname from pg_class as c
+        join pg_namespace as n on n.oid = c.relnamespace and n.nspname = %s
+        where c.relkind = 'r' and c.relname ~ %s
+          and split_part(substr(c.relname, %s), '_', 1)::int
+              not in (select pid from pg_stat_activity)
+        """,
+        (
+            _MATERIALISED_SCHEMA,
+            f"^{_MATERIALISED_PREFIX}[0-9]+_[0-9a-f]+$",
+            len(_MATERIALISED_PREFIX) + 1,
+        ),
+    ).fetchall()
+    for (name,) in orphans:
+        conn.execute(
+            sql.SQL("drop table if exists {}").format(sql.Identifier(_MATERIALISED_SCHEMA, name))
+        )
+
+
 @cache
 def _datasource(url: str) -> SQLDatasource:
     """One ephemeral GX context and SQL data source per process and database.
@@ -326,10 +380,14 @@ def _datasource(url: str) -> SQLDatasource:
 
 
 def _run_suite(
-    url: str, kind: RecordKind, batch_ids: list[int], batch_query: str
+    url: str, kind: RecordKind, batch_ids: list[int], table: str
 ) -> ExpectationSuiteValidationResult:
     datasource = _datasource(url)
-    asset = datasource.add_query_asset(f"batch_{batch_ids[0]}_{uuid.uuid4().hex}", batch_query)
+    asset = datasource.add_table_asset(
+        f"batch_{batch_ids[0]}_{uuid.uuid4().hex}",
+        table_name=table,
+        schema_name=_MATERIALISED_SCHEMA,
+    )
     try:
         gx_batch = asset.add_batch_definition_whole_table("batch").get_batch()
         result = gx_batch.validate(load_suite(kind.name), result_format=RESULT_FORMAT)
@@ -352,28 +410,47 @@ def _describe(batch_ids: list[int]) -> str:
 
 
 def _failing_rows(
-    conn: psycopg.Connection, result: ExpectationSuiteValidationResult, batch_query: str
+    conn: psycopg.Connection, result: ExpectationSuiteValidationResult, table: str
 ) -> tuple[dict[int, list[int]], dict[int, int]]:
-    """One pass over the batches: the failing raw row ids of every expectation (by its position
-    in the suite, ascending) and the batch of each failing row. Raises :class:`ValidationError`
-    unless every expectation fails exactly as many rows as GX counted."""
-    cases = sql.SQL(", ").join(
-        sql.SQL("case when {} then {} end").format(
-            _fails(entry.expectation_config, batch_query), sql.Literal(position)
-        )
+    """The failing raw row ids of every expectation (by its position in the suite, ascending)
+    and the batch of each failing row.  Raises :class:`ValidationError` unless every expectation
+    fails exactly as many rows as GX counted.
+
+    Two passes: one over the rows for every expectation a row fails alone (one ``case`` each,
+    so each row is read once, and PostgreSQL may scan in parallel), then the expectations that
+    need the whole batch (duplicates, a join), each query as GX runs it.
+    """
+    row_wise = [
+        (position, entry.expectation_config)
         for position, entry in enumerate(result.results)
-    )
-    query = sql.SQL(
-        "select raw_row_id, batch_id, failed from ("
-        " select b.raw_row_id, b.batch_id, array_remove(array[{}]::int[], null) as failed"
-        " from ({}) as b) as checked"
-        " where cardinality(failed) > 0 order by raw_row_id"
-    ).format(cases, sql.SQL(batch_query))
+        if not _needs_batch(entry.expectation_config)
+    ]
     failing: dict[int, list[int]] = {}
     batch_of: dict[int, int] = {}
-    for raw_row_id, batch_id, failed in conn.execute(query):
-        batch_of[raw_row_id] = batch_id
-        for position in failed:
+    if row_wise:
+        cases = sql.SQL(", ").join(
+            sql.SQL("case when {} then {} end").format(_fails(config), sql.Literal(position))
+            for position, config in row_wise
+        )
+        query = sql.SQL(
+            "select raw_row_id, batch_id, failed from ("
+            " select b.raw_row_id, b.batch_id, array_remove(array[{}]::int[], null) as failed"
+            " from {} as b) as checked"
+            " where cardinality(failed) > 0"
+        ).format(cases, _table(table))
+        for raw_row_id, batch_id, failed in conn.execute(query):
+            batch_of[raw_row_id] = batch_id
+            for position in failed:
+                failing.setdefault(position, []).append(raw_row_id)
+    for position, entry in enumerate(result.results):
+        config = entry.expectation_config
+        if not _needs_batch(config):
+            continue
+        query = sql.SQL(
+            "select b.raw_row_id, b.batch_id from {} as b where b.raw_row_id in ({})"
+        ).format(_table(table), sql.SQL(_custom_query(config, table)))
+        for raw_row_id, batch_id in conn.execute(query):
+            batch_of[raw_row_id] = batch_id
             failing.setdefault(position, []).append(raw_row_id)
     for position, entry in enumerate(result.results):
         outcome = entry.result
@@ -384,19 +461,31 @@ def _failing_rows(
                 f"{entry.expectation_config.meta}: GX counted {counted} failing rows,"
                 f" the SQL pass found {found}"
             )
+    for raw_row_ids in failing.values():
+        raw_row_ids.sort()
     return failing, batch_of
 
 
-def _fails(config: Any, batch_query: str) -> sql.Composable:
-    """When a row of the batch (alias ``b``) fails one expectation of the suite."""
+def _needs_batch(config: Any) -> bool:
+    """A custom query that is not a condition on each row alone (duplicates, a join)."""
+    return config.type == "unexpected_rows_expectation" and "row_condition" not in config.meta
+
+
+def _custom_query(config: Any, table: str) -> str:
+    """A custom expectation's query with ``{batch}`` substituted the way GX substitutes it for
+    a table asset: by the table's schema-qualified name."""
+    return config.kwargs["unexpected_rows_query"].format(batch=f"{_MATERIALISED_SCHEMA}.{table}")
+
+
+def _table(table: str) -> sql.Composable:
+    return sql.Identifier(_MATERIALISED_SCHEMA, table)
+
+
+def _fails(config: Any) -> sql.Composable:
+    """When a row of the batch (alias ``b``) fails one expectation it is judged on alone."""
     kwargs = config.kwargs
     if "row_condition" in config.meta:  # a custom query on each row alone: its condition
         return sql.SQL("({})").format(sql.SQL(config.meta["row_condition"]))
-    if config.type == "unexpected_rows_expectation":
-        query = kwargs["unexpected_rows_query"]
-        # {batch} substituted the way GX substitutes it.
-        batch = f"({batch_query})" if _JOIN.search(query) else f"({batch_query}) as subselect"
-        return sql.SQL("b.raw_row_id in ({})").format(sql.SQL(query.format(batch=batch)))
     if config.type not in _FAILS:
         raise ValidationError(f"{config.meta}: no SQL condition for {config.type}")
     return sql.SQL(_FAILS[config.type]).format(
@@ -449,7 +538,7 @@ def _batch_documents(
     group: list[_Batch],
     failing: dict[int, list[int]],
     batch_of: dict[int, int],
-    batch_query: str,
+    table: str,
 ) -> dict[int, dict[str, Any]]:
     """The GX result of each batch of the group, as a run on that batch alone would give it
     (counts, percentages, success, statistics), with id lists cut to ``STORED_IDS``."""
@@ -470,7 +559,7 @@ def _batch_documents(
             if "missing_count" in entry["result"]
         }
     )
-    sizes = _batch_sizes(conn, batch_query, columns)
+    sizes = _batch_sizes(conn, table, columns)
     documents = {}
     for batch in group:
         rows, nulls = sizes.get(batch.batch_id, (0, dict.fromkeys(columns, 0)))
@@ -480,11 +569,11 @@ def _batch_documents(
         ]
         successful = sum(1 for entry in results if entry["success"])
         meta = dict(document["meta"])
-        if isinstance(meta.get("batch_spec"), dict):
-            meta["batch_spec"] = {
-                **meta["batch_spec"],
-                "query": _batch_query(batch.kind, [batch.batch_id]),
-            }
+        # The rows this batch's result is about, not the group's table that is gone.
+        meta["batch_spec"] = {
+            "data_asset_name": f"raw.{batch.kind.name}",
+            "query": _batch_query(batch.kind, [batch.batch_id]),
+        }
         meta["validated_with_batches"] = len(group)
         documents[batch.batch_id] = {
             **document,
@@ -502,14 +591,14 @@ def _batch_documents(
 
 
 def _batch_sizes(
-    conn: psycopg.Connection, batch_query: str, columns: list[str]
+    conn: psycopg.Connection, table: str, columns: list[str]
 ) -> dict[int, tuple[int, dict[str, int]]]:
     """Rows and NULLs (blank included) of ``columns`` per batch, as GX saw the group."""
     nulls = sql.SQL("").join(
         sql.SQL(", count(*) - count({})").format(sql.Identifier(name)) for name in columns
     )
-    query = sql.SQL("select batch_id, count(*){} from ({}) as batch group by batch_id").format(
-        nulls, sql.SQL(batch_query)
+    query = sql.SQL("select batch_id, count(*){} from {} group by batch_id").format(
+        nulls, _table(table)
     )
     return {
         row[0]: (row[1], dict(zip(columns, row[2:], strict=True)))
