@@ -9,7 +9,6 @@ row, so no half batch is ever visible.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("dept_code", "text not null"),
     ("source_ref", "text not null"),
     ("received_at", "timestamptz not null"),
-    ("row_hash", "text not null"),
     ("parse_problem", "text"),
     ("extra_fields", "jsonb"),
 )
@@ -108,6 +106,13 @@ create table if not exists quarantine.rejected_rows (
 );
 create index if not exists rejected_rows_batch_idx on quarantine.rejected_rows (batch_id);
 
+-- The bytes of a text, immutable (convert_to is only stable: it reads the server encoding),
+-- for a generated column: decode(..., 'escape') copies every byte but backslashes, doubled here.
+create or replace function audit.sha256_hex(value text) returns text
+language sql immutable parallel safe as $$
+    select encode(sha256(decode(replace(value, '\\', '\\\\'), 'escape')), 'hex')
+$$;
+
 create table if not exists quarantine.rejected_files (
     dept_code text not null,
     file_name text not null,
@@ -168,6 +173,7 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
                         sql.Identifier(schema, table), sql.SQL(column)
                     )
                 )
+    hashed = _hashed_columns(conn)
     for kind in record_kinds().values():
         columns = [
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS
@@ -185,6 +191,8 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
                     raw_table(kind.name), sql.Identifier(name)
                 )
             )
+        if hashed.get(kind.name) != _row_hash_comment(kind):
+            _rehash(conn, kind)
         conn.execute(
             sql.SQL("create index if not exists {} on {} (batch_id)").format(
                 sql.Identifier(f"{kind.name}_batch_idx"), raw_table(kind.name)
@@ -192,10 +200,63 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
         )
 
 
-def row_hash(values: Mapping[str, str | None]) -> str:
-    """Content hash of a row's values, independent of column order."""
-    canonical = json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def row_hash_text(kind: RecordKind) -> sql.Composable:
+    """SQL: the text a raw row's ``row_hash`` is the SHA-256 of: ``'name'='value',`` for every
+    catalogue column that is not NULL, by column name.  A column the catalogue adds later is
+    NULL in the rows landed before it, so their hash does not change."""
+    return sql.SQL(" || ").join(
+        sql.SQL("coalesce({} || quote_literal({}) || ',', '')").format(
+            sql.Literal(f"{_quote(name)}="), sql.Identifier(name)
+        )
+        for name in sorted(kind.column_names)
+    )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _row_hash_column(kind: RecordKind) -> sql.Composable:
+    """The content hash, computed by PostgreSQL as each row is written (no Python per row)."""
+    return sql.SQL(
+        "row_hash text not null generated always as (audit.sha256_hex({})) stored"
+    ).format(row_hash_text(kind))
+
+
+def _row_hash_comment(kind: RecordKind) -> str:
+    """What a table's ``row_hash`` column comment records: the columns it hashes."""
+    return "sha256 of " + ",".join(sorted(kind.column_names))
+
+
+def _hashed_columns(conn: psycopg.Connection) -> dict[str, str | None]:
+    """Per raw table, the comment of its ``row_hash`` if that column is generated."""
+    return {
+        table: comment
+        for table, comment in conn.execute(
+            """
+            select c.relname, col_description(c.oid, a.attnum)
+            from pg_attribute as a
+            join pg_class as c on c.oid = a.attrelid
+            join pg_namespace as n on n.oid = c.relnamespace and n.nspname = 'raw'
+            where a.attname = 'row_hash' and a.attgenerated = 's' and not a.attisdropped
+            """
+        )
+    }
+
+
+def _rehash(conn: psycopg.Connection, kind: RecordKind) -> None:
+    """Make ``row_hash`` the generated hash of the catalogue's columns: on a table landed
+    before hashes were computed by PostgreSQL or before the catalogue gained a column.  Every
+    row is rewritten once, in one transaction."""
+    table = raw_table(kind.name)
+    with conn.transaction():
+        conn.execute(sql.SQL("alter table {} drop column if exists row_hash").format(table))
+        conn.execute(sql.SQL("alter table {} add column {}").format(table, _row_hash_column(kind)))
+        conn.execute(
+            sql.SQL("comment on column {}.row_hash is {}").format(
+                table, sql.Literal(_row_hash_comment(kind))
+            )
+        )
 
 
 def land_batch(
@@ -223,42 +284,40 @@ def land_batch(
         """,
         (dept_code, kind.name, shape, logical_date, source_ref, source_sha256, len(rows)),
     ).fetchone()[0]
-    lineage = ["batch_id", "dept_code", "source_ref", "received_at", "row_hash", "parse_problem"]
+    lineage = ["batch_id", "dept_code", "source_ref", "received_at", "parse_problem"]
     names = [*lineage, "extra_fields", *kind.column_names]
     copy = sql.SQL("copy {} ({}) from stdin").format(
         raw_table(kind.name), sql.SQL(", ").join(map(sql.Identifier, names))
     )
+    # The same for every row: formatted once, as COPY reads them (psycopg's datetime dumper
+    # alone cost half a plain COPY's time).
+    batch_text, received_text = str(batch_id), received_at.isoformat()
     with conn.cursor().copy(copy) as writer:
         for row in rows:
-            values = [_storable(row.values.get(column)) for column in kind.column_names]
+            values = [row.values.get(column) for column in kind.column_names]
             extra = (
                 _storable(json.dumps(row.extra_fields, ensure_ascii=False))
                 if row.extra_fields
                 else None
             )
             problem = row.parse_problem
-            if problem is None and any(NUL in (v or "") for v in row.values.values()):
-                problem = "NUL character in the source text"
+            text = "".join(filter(None, row.values.values()))  # one test a row, not one a value
+            if NUL in text or ESCAPED_NUL in text:
+                values = [_storable(value) for value in values]
+                if problem is None and NUL in text:
+                    problem = "NUL character in the source text"
             writer.write_row(
-                [
-                    batch_id,
-                    dept_code,
-                    row.source_ref,
-                    received_at,
-                    row_hash(row.values),
-                    problem,
-                    extra,
-                    *values,
-                ]
+                [batch_text, dept_code, row.source_ref, received_text, problem, extra, *values]
             )
     return batch_id
 
 
 NUL = "\x00"
+ESCAPED_NUL = "\\u0000"  # as JSON writes NUL: jsonb refuses it
 
 
 def _storable(text: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL: keep the rest and mark where it was (U+FFFD)."""
     if text is None:
         return None
-    return text.replace(NUL, "\ufffd").replace("\\u0000", "\ufffd")
+    return text.replace(NUL, "\ufffd").replace(ESCAPED_NUL, "\ufffd")

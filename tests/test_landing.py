@@ -1,0 +1,112 @@
+"""Landing: the content hash PostgreSQL computes, NUL text, and tables landed before either."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import psycopg
+import pytest
+
+from credit import warehouse
+from credit.catalogue import record_kind
+from credit.landing import SourceRow, create_landing_tables, land_batch
+
+KIND = record_kind("permit")
+
+
+@pytest.fixture(scope="module")
+def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
+    """A database of its own: one test rebuilds a table the way an older release left it."""
+    url = warehouse.database_url("landing")
+    warehouse.ensure_database(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        create_landing_tables(connection)
+        yield connection
+    warehouse.drop_database(url)
+
+
+def expected_hash(values: dict[str, str | None]) -> str:
+    """The documented definition, in Python: SHA-256 of ``'name'='value',`` for each column
+    that is not NULL, by column name, values quoted as ``quote_literal`` quotes them."""
+
+    def quoted(text: str) -> str:
+        body = "'" + text.replace("'", "''").replace("\\", "\\\\") + "'"
+        return "E" + body if "\\" in text else body
+
+    text = "".join(
+        f"{quoted(name)}={quoted(values[name])}," for name in sorted(values) if values[name]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def land(conn: psycopg.Connection, rows: list[dict[str, str | None]]) -> list[tuple]:
+    with conn.transaction():
+        batch_id = land_batch(
+            conn,
+            dept_code="justice",
+            kind=KIND,
+            shape="exchange_db",
+            logical_date=date(2026, 3, 2),
+            source_ref="test",
+            rows=[SourceRow(f"test:{i}", values) for i, values in enumerate(rows)],
+            received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
+        )
+    return conn.execute(
+        "select row_hash, parse_problem, permit_doc_no, received_at from raw.permit"
+        " where batch_id = %s order by raw_row_id",
+        (batch_id,),
+    ).fetchall()
+
+
+def row(**values: str | None) -> dict[str, str | None]:
+    base: dict[str, str | None] = dict.fromkeys(KIND.column_names)
+    base.update(subject_name="江阴市某某机械有限公司", permit_doc_no="澄许〔2026〕1号")
+    base.update(values)
+    return base
+
+
+def test_row_hash_is_computed_by_postgresql_as_documented(conn: psycopg.Connection) -> None:
+    rows = [
+        row(),
+        row(),  # the same content: the same hash
+        row(permit_doc_no="澄许〔2026〕2号"),
+        row(remarks="O'Brien \\ 备注"),  # quotes and a backslash
+        row(remarks=""),  # empty is not NULL
+    ]
+    landed = land(conn, rows)
+    hashes = [h for h, *_ in landed]
+    assert hashes[0] == hashes[1] and len(set(hashes)) == 4
+    assert hashes[:4] == [expected_hash(values) for values in rows[:4]]
+    assert landed[0][3] == datetime(2026, 3, 3, 1, tzinfo=UTC)
+
+
+def test_nul_is_kept_visible_and_the_row_marked(conn: psycopg.Connection) -> None:
+    landed = land(conn, [row(permit_doc_no="澄许\x001号"), row(remarks="a\\u0000b")])
+    assert landed[0][1:3] == ("NUL character in the source text", "澄许\ufffd1号")
+    assert landed[1][1] is None
+
+
+def test_a_table_landed_with_python_hashes_is_rehashed_in_place(
+    conn: psycopg.Connection,
+) -> None:
+    """A table from before PostgreSQL computed the hash (a plain ``row_hash`` column filled by
+    the client) keeps its rows and gets the generated hash; running again changes nothing."""
+    before = land(conn, [row(permit_doc_no="旧号")])
+    conn.execute("alter table raw.permit drop column row_hash")
+    conn.execute("alter table raw.permit add column row_hash text not null default 'python'")
+    count = conn.execute("select count(*) from raw.permit").fetchone()[0]
+    create_landing_tables(conn)
+    generated = conn.execute(
+        "select attgenerated from pg_attribute"
+        " where attrelid = 'raw.permit'::regclass and attname = 'row_hash'"
+    ).fetchone()[0]
+    assert generated == "s"
+    assert conn.execute("select count(*) from raw.permit").fetchone()[0] == count
+    assert conn.execute(
+        "select row_hash from raw.permit where permit_doc_no = '旧号'"
+    ).fetchone()[0] == before[0][0]
+    relfile = conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0]
+    create_landing_tables(conn)
+    assert conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0] == relfile
