@@ -104,9 +104,10 @@ def test_a_table_landed_with_python_hashes_is_rehashed_in_place(
     ).fetchone()[0]
     assert generated == "s"
     assert conn.execute("select count(*) from raw.permit").fetchone()[0] == count
-    assert conn.execute(
-        "select row_hash from raw.permit where permit_doc_no = '旧号'"
-    ).fetchone()[0] == before[0][0]
+    assert (
+        conn.execute("select row_hash from raw.permit where permit_doc_no = '旧号'").fetchone()[0]
+        == before[0][0]
+    )
     relfile = conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0]
     create_landing_tables(conn)
     assert conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0] == relfile
