@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -300,6 +301,20 @@ def test_data_docs_render_again_only_what_was_validated_since(conn, data_dir) ->
     assert build_data_docs(conn, [batch_id]).read_text(encoding="utf-8") == "stale"
     validate_batch(conn, batch_id)  # validated again: its page is rendered again
     assert f"batch_{batch_id}" in build_data_docs(conn, [batch_id]).read_text(encoding="utf-8")
+
+
+def test_data_docs_with_nothing_new_do_not_import_gx(conn, warehouse_url) -> None:
+    """A night with nothing new to render (the same night run again) never imports GX."""
+    batch_id, _ = land(conn, "permit", n=1)
+    validate_batch(conn, batch_id)
+    build_data_docs(conn, [batch_id])
+    code = (
+        "import sys; from credit.validation import build_data_docs; "
+        f"build_data_docs({warehouse_url!r}, [{batch_id}]); "
+        "print('great_expectations' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def _state(conn: psycopg.Connection, batch_ids: list[int]) -> dict:

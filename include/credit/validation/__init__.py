@@ -10,17 +10,36 @@
 See ``docs/validation.md``.
 """
 
-from credit.validation.batch_checks import BatchCheck
-from credit.validation.docs import build_data_docs, data_docs_dir
-from credit.validation.runner import (
-    ReconciliationError,
-    ValidationError,
-    ValidationOutcome,
-    validate_batch,
-    validate_batches,
-)
-from credit.validation.sql import install_validation_sql
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from credit.validation.batch_checks import BatchCheck
+    from credit.validation.docs import build_data_docs, data_docs_dir
+    from credit.validation.runner import (
+        ReconciliationError,
+        ValidationError,
+        ValidationOutcome,
+        validate_batch,
+        validate_batches,
+    )
+    from credit.validation.sql import install_validation_sql
+
+# Imported when first used: Great Expectations takes seconds to import, and a night with nothing
+# new to render or validate never needs it.
+_EXPORTS = {
+    "BatchCheck": "credit.validation.batch_checks",
+    "ReconciliationError": "credit.validation.runner",
+    "ValidationError": "credit.validation.runner",
+    "ValidationOutcome": "credit.validation.runner",
+    "build_data_docs": "credit.validation.docs",
+    "data_docs_dir": "credit.validation.docs",
+    "install_validation_sql": "credit.validation.sql",
+    "validate_batch": "credit.validation.runner",
+    "validate_batches": "credit.validation.runner",
+}
 __all__ = [
     "BatchCheck",
     "ReconciliationError",
@@ -32,3 +51,9 @@ __all__ = [
     "validate_batch",
     "validate_batches",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

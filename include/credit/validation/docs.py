@@ -10,18 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import great_expectations as gx
 import psycopg
-from great_expectations.core import ExpectationSuiteValidationResult
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.resource_identifiers import (
-    ExpectationSuiteIdentifier,
-    ValidationResultIdentifier,
-)
 
 from credit.catalogue import record_kinds
 from credit.paths import data_dir
-from credit.validation.suites import load_suite
 from credit.warehouse import warehouse_url
 
 SITE_NAME = "credit_validation"
@@ -54,7 +46,17 @@ def build_data_docs(
     )
     index = site_dir / "index.html"
     if index.exists() and rendered.exists() and rendered.read_text(encoding="utf-8") == stamp:
-        return index
+        return index  # without importing GX, seconds of a night with nothing new
+    import great_expectations as gx
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    from credit.validation.suites import load_suite
+
     context = gx.get_context(mode="ephemeral")
     context.add_data_docs_site(
         SITE_NAME,
