@@ -165,6 +165,7 @@ def validate_batches(
     unreconciled: list[str] = []
     with _connection(conn_or_url) as conn:
         _install_once(conn)
+        _drop_orphans(conn)
         batches = _read_batches(conn, ids)
         for group in _groups(sorted(batches.values(), key=_batch_id), max_batches, max_rows):
             done, problems = _validate_group(conn, group, freshness_days)
@@ -326,11 +327,10 @@ def _materialised(
     once instead of in every scan, and reflecting a table's columns from the catalogue instead,
     halves a group's time.  The table is committed (GX reads over its own connection), named
     after this connection's backend, and dropped when the group is done; one that a killed
-    process left behind is dropped by the next validation, once no backend of its name is alive.
+    process left behind is dropped by the next validation (:func:`_drop_orphans`).
     """
     name = f"{_MATERIALISED_PREFIX}{conn.info.backend_pid}_{uuid.uuid4().hex[:12]}"
     table = sql.Identifier(_MATERIALISED_SCHEMA, name)
-    _drop_orphans(conn)
     conn.execute(
         sql.SQL("create unlogged table {} as {}").format(
             table, sql.SQL(_batch_query(kind, batch_ids))
@@ -343,7 +343,8 @@ def _materialised(
 
 
 def _drop_orphans(conn: psycopg.Connection) -> None:
-    """Drop the materialised batches of backends that no longer exist."""
+    """Drop the materialised batches of backends that no longer exist (once per call of
+    :func:`validate_batches`, not per group)."""
     orphans = conn.execute(
         """
         select c.relname from pg_class as c
@@ -472,8 +473,8 @@ def _needs_batch(config: Any) -> bool:
 
 
 def _custom_query(config: Any, table: str) -> str:
-    """A custom expectation's query with ``{batch}`` substituted the way GX substitutes it for
-    a table asset: by the table's schema-qualified name."""
+    """A custom expectation's query with ``{batch}`` read as the table itself (GX writes a
+    ``select *`` over it there: the same rows)."""
     return config.kwargs["unexpected_rows_query"].format(batch=f"{_MATERIALISED_SCHEMA}.{table}")
 
 
