@@ -42,7 +42,7 @@ from stdnum.cn import ric
 
 from credit.catalogue import RecordKind, record_kind
 from credit.identifiers import make_uscc
-from credit.landing import SourceRow, create_landing_tables, land_batch
+from credit.landing import SourceRow, copied_columns, create_landing_tables, land_batch
 from credit.paths import EXPECTATIONS_DIR
 from credit.sources import sources
 
@@ -292,8 +292,7 @@ def server_side(conn: psycopg.Connection, batch_id: int) -> dict[str, float]:
     its foreign key check) and into the bare table, measured by re-inserting them, rolled
     back."""
     kind = record_kind(KIND)
-    lineage = ["batch_id", "dept_code", "source_ref", "received_at", "parse_problem"]
-    names = sql.SQL(", ").join(map(sql.Identifier, [*lineage, *kind.column_names]))
+    names = sql.SQL(", ").join(map(sql.Identifier, copied_columns(kind)))
     canonical = sql.SQL(", ").join(map(sql.Identifier, kind.column_names))
     plans = {}
     for key, target, columns in (

@@ -259,6 +259,12 @@ def _rehash(conn: psycopg.Connection, kind: RecordKind) -> None:
         )
 
 
+def copied_columns(kind: RecordKind) -> list[str]:
+    """The columns :func:`land_batch` writes, in order: lineage but the identity key, then the
+    catalogue's (``row_hash`` is generated)."""
+    return [name for name, _ in LINEAGE_COLUMNS if name != "raw_row_id"] + list(kind.column_names)
+
+
 def land_batch(
     conn: psycopg.Connection,
     *,
@@ -284,10 +290,8 @@ def land_batch(
         """,
         (dept_code, kind.name, shape, logical_date, source_ref, source_sha256, len(rows)),
     ).fetchone()[0]
-    lineage = ["batch_id", "dept_code", "source_ref", "received_at", "parse_problem"]
-    names = [*lineage, "extra_fields", *kind.column_names]
     copy = sql.SQL("copy {} ({}) from stdin").format(
-        raw_table(kind.name), sql.SQL(", ").join(map(sql.Identifier, names))
+        raw_table(kind.name), sql.SQL(", ").join(map(sql.Identifier, copied_columns(kind)))
     )
     # The same for every row: formatted once, as COPY reads them (psycopg's datetime dumper
     # alone cost half a plain COPY's time).
