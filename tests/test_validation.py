@@ -289,8 +289,16 @@ def test_data_docs_are_built(conn: psycopg.Connection, data_dir) -> None:
     validate_batch(conn, batch_id)
     index = build_data_docs(conn, [batch_id])
     assert index == data_dir / "gx" / "data_docs" / "index.html"
-    assert index.exists()
-    assert list((index.parent / "validations").rglob("*.html"))
+    (page,) = (index.parent / "validations" / "raw" / "penalty").rglob(f"batch_{batch_id}.html")
+    text = page.read_text(encoding="utf-8")
+    (failing,) = conn.execute(
+        "select raw_row_id from quarantine.rejected_rows where batch_id = %s", (batch_id,)
+    ).fetchone()
+    assert "fine_amount" in text and f"{failing}" in text  # the failed rule and its row
+    listing = index.read_text(encoding="utf-8")
+    assert page.relative_to(index.parent).as_posix() in listing
+    assert "ge-failed-icon" in listing  # the index marks the batch failed
+    assert list((index.parent / "expectations" / "raw").glob("*.html"))  # the suites' pages
 
 
 def test_data_docs_render_again_only_what_was_validated_since(conn, data_dir) -> None:

@@ -33,9 +33,11 @@ def build_data_docs(
     """Render the suites and stored results into the file site; returns its ``index.html``.
 
     Renders the results of ``batch_ids``, or else of the latest logical date validated, so a
-    night's build costs that night's batches, not the history (earlier pages stay on disk).
-    Results already rendered into the site as they are (the same batches, none validated since)
-    are not rendered again. ``conn_or_url`` defaults to the warehouse.
+    night's build costs that night's batches, not the history. The site then holds those pages
+    only (GX's index drops pages it has no result for); every result stays in
+    ``audit.validation_results`` to be rendered again. Results already rendered into the site as
+    they are (the same batches, none validated since) are not rendered again. ``conn_or_url``
+    defaults to the warehouse.
     """
     site_dir = site_dir or data_docs_dir()
     site_dir.mkdir(parents=True, exist_ok=True)
@@ -49,37 +51,67 @@ def build_data_docs(
         return index  # without importing GX, seconds of a night with nothing new
     import great_expectations as gx
     from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.core.expectation_validation_result import (
+        ExpectationSuiteValidationResultSchema,
+    )
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.store import HtmlSiteStore
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
+        SiteSectionIdentifier,
         ValidationResultIdentifier,
     )
+    from great_expectations.render.renderer import ValidationResultsPageRenderer
+    from great_expectations.render.view import DefaultJinjaPageView
 
     from credit.validation.suites import load_suite
 
+    backend = {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site_dir)}
     context = gx.get_context(mode="ephemeral")
     context.add_data_docs_site(
         SITE_NAME,
         {
             "class_name": "SiteBuilder",
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(site_dir),
-            },
+            "store_backend": backend,
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
-    for kind in record_kinds():
-        context.suites.add(load_suite(kind))
+    suites = [context.suites.add(load_suite(kind)) for kind in record_kinds()]
+    # The result pages are rendered here, with GX's own renderer and page view, rather than by
+    # the site builder, which would serialise each result into its store and read it back
+    # (40% of the time) and have Jinja stat every template file for every block (20%).
+    pages = HtmlSiteStore(store_backend=backend)
+    renderer = ValidationResultsPageRenderer()
+    view = DefaultJinjaPageView()
+    view.env.auto_reload = False
+    schema = ExpectationSuiteValidationResultSchema()
     for batch_id, logical_date, validated_at, document in results:
-        result = ExpectationSuiteValidationResult(**document)
+        result = schema.load(document)
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(result.suite_name),
             run_id=RunIdentifier(run_name=f"{logical_date.isoformat()}", run_time=validated_at),
             batch_identifier=f"batch_{batch_id}",
         )
-        context.validation_results_store.set(key, result)
-    context.build_data_docs(site_names=[SITE_NAME])
+        page = view.render(renderer.render(result), data_context_id=None, show_how_to_buttons=True)
+        pages.set(
+            SiteSectionIdentifier(site_section_name="validations", resource_identifier=key), page
+        )
+        # The index reads of each result only its outcome and batch: it gets just those.
+        context.validation_results_store.set(
+            key,
+            ExpectationSuiteValidationResult(
+                success=result.success,
+                results=[],
+                suite_name=result.suite_name,
+                statistics=result.statistics,
+                meta=result.meta,
+            ),
+        )
+    # Suite pages and the index; the index lists the pages of the results above.
+    context.build_data_docs(
+        site_names=[SITE_NAME],
+        resource_identifiers=[ExpectationSuiteIdentifier(suite.name) for suite in suites],
+    )
     rendered.write_text(stamp, encoding="utf-8")
     return index
 
