@@ -7,7 +7,8 @@ ephemeral context with a file-based site and renders once, typically at the end 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -19,6 +20,8 @@ from credit.warehouse import warehouse_url
 SITE_NAME = "credit_validation"
 # Which results (batch and validation time) the site last rendered.
 RENDERED_MARKER = ".rendered-results"
+# Stored results read from the warehouse at a time while rendering.
+DOCUMENTS_PER_READ = 100
 
 
 def data_docs_dir() -> Path:
@@ -41,10 +44,15 @@ def build_data_docs(
     """
     site_dir = site_dir or data_docs_dir()
     site_dir.mkdir(parents=True, exist_ok=True)
-    results = _results(conn_or_url, batch_ids)
+    with _connected(conn_or_url) as conn:
+        return _build(conn, _results(conn, batch_ids), site_dir)
+
+
+def _build(conn: psycopg.Connection, results: list[tuple], site_dir: Path) -> Path:
+    """Render ``results`` (batch, logical date, validated at) unless the site holds them."""
     rendered = site_dir / RENDERED_MARKER
     stamp = " ".join(
-        f"{batch_id}@{validated_at.isoformat()}" for batch_id, _, validated_at, _ in results
+        f"{batch_id}@{validated_at.isoformat()}" for batch_id, _, validated_at in results
     )
     index = site_dir / "index.html"
     if index.exists() and rendered.exists() and rendered.read_text(encoding="utf-8") == stamp:
@@ -85,7 +93,7 @@ def build_data_docs(
     view = DefaultJinjaPageView()
     view.env.auto_reload = False
     schema = ExpectationSuiteValidationResultSchema()
-    for batch_id, logical_date, validated_at, document in results:
+    for batch_id, logical_date, validated_at, document in _documents(conn, results):
         result = schema.load(document)
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(result.suite_name),
@@ -116,11 +124,10 @@ def build_data_docs(
     return index
 
 
-def _results(
-    conn_or_url: psycopg.Connection | str | None, batch_ids: Iterable[int] | None
-) -> list[tuple]:
+def _results(conn: psycopg.Connection, batch_ids: Iterable[int] | None) -> list[tuple]:
+    """(batch, logical date, validated at) of the results to render, in batch order."""
     query = """
-        select v.batch_id, b.logical_date, v.validated_at, v.result
+        select v.batch_id, b.logical_date, v.validated_at
         from audit.validation_results v join audit.batches b using (batch_id)
         where case when %(latest)s
                    then b.logical_date = (select max(b2.logical_date)
@@ -130,7 +137,28 @@ def _results(
         order by v.batch_id
     """
     parameters = {"latest": batch_ids is None, "ids": list(batch_ids or [])}
+    return conn.execute(query, parameters).fetchall()
+
+
+def _documents(conn: psycopg.Connection, results: list[tuple]) -> Iterator[tuple]:
+    """The results with their GX documents, read a slice at a time: a backlog night's thousands
+    of documents are never held in memory together."""
+    for start in range(0, len(results), DOCUMENTS_PER_READ):
+        chunk = results[start : start + DOCUMENTS_PER_READ]
+        documents = dict(
+            conn.execute(
+                "select batch_id, result from audit.validation_results where batch_id = any(%s)",
+                ([batch_id for batch_id, _, _ in chunk],),
+            ).fetchall()
+        )
+        for batch_id, logical_date, validated_at in chunk:
+            yield batch_id, logical_date, validated_at, documents[batch_id]
+
+
+@contextmanager
+def _connected(conn_or_url: psycopg.Connection | str | None) -> Iterator[psycopg.Connection]:
     if isinstance(conn_or_url, psycopg.Connection):
-        return conn_or_url.execute(query, parameters).fetchall()
-    with psycopg.connect(conn_or_url or warehouse_url()) as conn:
-        return conn.execute(query, parameters).fetchall()
+        yield conn_or_url
+    else:
+        with psycopg.connect(conn_or_url or warehouse_url(), autocommit=True) as conn:
+            yield conn
