@@ -22,11 +22,16 @@ lint: .venv/.synced ## ruff (Python) and sqlfluff (dbt SQL)
 	.venv/bin/ruff format --check .
 	.venv/bin/sqlfluff lint dbt/models dbt/macros
 
-bench: .venv/.synced ## Benchmarks; results go to docs/benchmarks.md
+# SCALE=jiangyin: only the whole chain at the county's real size (bench/bench_scale.py), ~1 h.
+SCALE ?= demo
+bench: .venv/.synced ## Benchmarks; results go to docs/benchmarks.md (SCALE=jiangyin: real size)
+ifeq ($(SCALE),demo)
 	.venv/bin/python bench/bench_simulator.py
 	.venv/bin/python bench/bench_ingest.py
 	.venv/bin/python bench/bench_nights.py
 	.venv/bin/python bench/bench_transform.py
+endif
+	.venv/bin/python bench/bench_scale.py --scale $(SCALE)
 
 airflow-ui: .venv/.synced ## Airflow's UI at http://localhost:8080 (airflow standalone)
 	.venv/bin/credit airflow standalone

@@ -25,15 +25,19 @@ VENV_BIN = Path(sys.executable).parent
 @contextmanager
 def scratch_warehouse(suffix: str) -> Iterator[None]:
     """Point this process (and the commands it starts) at ``<warehouse>_<suffix>`` with its
-    Airflow and exchange databases, created fresh and dropped afterwards."""
+    Airflow and exchange databases, created fresh and dropped afterwards. With no server
+    configured, the embedded PostgreSQL this starts (under ``CREDIT_DATA_DIR``) is stopped too."""
     from credit import warehouse
 
+    embedded = warehouse.ENV_URL not in os.environ
     os.environ[warehouse.ENV_URL] = f"{warehouse.warehouse_url()}_{suffix}"
     _drop_databases()
     try:
         yield
     finally:
         _drop_databases()
+        if embedded:
+            warehouse.embedded_server().stop()
 
 
 def publish(

@@ -1,0 +1,390 @@
+"""Benchmark of the whole chain at a county's size: five years of history, step by step.
+
+``make bench SCALE=jiangyin`` runs it at Jiangyin's size (300,000 subjects, simulator.yaml);
+``--scale demo`` runs the same steps on the demo county in minutes. A county (seed 42) is
+simulated from 2026-01-01 and two scratch warehouses follow it:
+
+* **nights** (``<warehouse>_bench_scale``): the first year's backlog in one catch-up night, then
+  the ordinary night of the year's last day; the next four years' backlog, then the ordinary
+  night of the fifth year's last day. An ordinary night is what the schedule runs:
+  ``credit_ingest``, ``credit_transform`` and ``credit_export_daily``, each a process of its
+  own (``credit airflow run``). The two ordinary nights' ratio is what history costs a night.
+  Then dossier look-ups by USCC as a department's client makes them (one connection).
+* **full history** (``<warehouse>_bench_scale_full``): the five years from raw to marts in one
+  go: one catch-up ``credit_ingest`` (its source tasks = ingestion, its ``validate`` task =
+  validation), a plain ``COPY`` of the same rows' text into bare tables (the baseline of
+  ingestion), the reference data, and ``credit_transform`` from scratch.
+
+Every step reports wall seconds, rows/s where it has rows, and peak RSS (of the step's process
+tree). Results go to ``bench/results/<scale>.json`` (one key per figure, with machine, date and
+commit) and the "Scale: <scale>" section of ``docs/benchmarks.md``.
+
+    .venv/bin/python bench/bench_scale.py [--scale jiangyin] [--lookups 1000] [--no-doc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from common import VENV_BIN, commit, machine, publish, run_command, scratch_warehouse, timed
+
+SEED = 42
+FIRST_DAY = dt.date(2026, 1, 1)
+YEAR_ONE = dt.date(2026, 12, 31)
+YEAR_FIVE = dt.date(2030, 12, 31)
+# The simulator's volume ranges are written for the demo's 20,000 subjects.
+DEMO_SUBJECTS = 20_000
+ORDINARY_NIGHT = ("credit_ingest", "credit_transform", "credit_export_daily")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="jiangyin")
+    parser.add_argument("--lookups", type=int, default=1000, help="dossier look-ups timed")
+    parser.add_argument("--no-doc", action="store_true", help="print only")
+    args = parser.parse_args()
+
+    os.environ["CREDIT_DATA_DIR"] = tempfile.mkdtemp(prefix=f"bench-scale-{args.scale}-")
+    os.environ["DBT_TARGET_PATH"] = str(Path(os.environ["CREDIT_DATA_DIR"]) / "dbt_target")
+    os.environ["CREDIT_VOLUME_SCALE"] = str(_subjects(args.scale) / DEMO_SUBJECTS)
+    figures: dict[str, Any] = {}
+    with scratch_warehouse("bench_scale"):
+        from credit.warehouse import database_url
+
+        exchange = database_url("exchange")  # the simulated departments' database
+        with _county_api() as api_env:
+            _nights(args, figures, api_env)
+            with _second_warehouse():
+                _full_history(figures, {**api_env, "AIRFLOW_CONN_CREDIT_EXCHANGE": exchange})
+    result = {
+        "benchmark": "scale",
+        "scale": args.scale,
+        "date": dt.date.today().isoformat(),
+        "commit": commit(),
+        "machine": machine(),
+        "load_average_5min_end": round(os.getloadavg()[1], 2),
+        **figures,
+    }
+    publish(args.scale, result, render(result), doc=not args.no_doc)
+
+
+def _subjects(name: str) -> int:
+    from county_sim.settings import scale
+
+    return scale(name).subjects
+
+
+@contextmanager
+def _county_api():
+    """The simulated HTTP API, and the connection the ingest DAG reaches it by."""
+    from county_sim.api_server import serve_api
+    from county_sim.settings import api_token
+    from credit.ingest import API_CONN
+
+    with serve_api(port=0) as api:
+        url = api.url.replace("http://", f"http://user:{api_token()}@")
+        yield {f"AIRFLOW_CONN_{API_CONN.upper()}": url}
+
+
+@contextmanager
+def _second_warehouse():
+    """A further scratch warehouse, ``<first>_full`` (the county's systems stay the first's)."""
+    from credit import warehouse
+
+    first = os.environ[warehouse.ENV_URL]
+    try:
+        with scratch_warehouse("full"):
+            yield
+    finally:
+        os.environ[warehouse.ENV_URL] = first
+
+
+def _nights(args: argparse.Namespace, figures: dict[str, Any], env: dict[str, str]) -> None:
+    county = [VENV_BIN / "county"]
+    create = timed([*county, "create", "--seed", SEED, "--scale", args.scale, "--start", FIRST_DAY])
+    _step(figures, "simulate_create", create)
+    backlog_end = YEAR_ONE - dt.timedelta(days=1)
+    simulated = [timed([*county, "advance", "--to", backlog_end])]
+    run_command([VENV_BIN / "credit", "airflow", "prepare"])
+    run_command([VENV_BIN / "credit", "airflow", "run", "credit_reference", backlog_end])
+    _catch_up(figures, "year_one_backlog", backlog_end, env)
+    simulated.append(timed([*county, "advance", "--to", YEAR_ONE]))
+    _ordinary_night(figures, "night_year_one", YEAR_ONE, env)
+
+    backlog_end = YEAR_FIVE - dt.timedelta(days=1)
+    simulated.append(timed([*county, "advance", "--to", backlog_end]))
+    _catch_up(figures, "years_two_to_five_backlog", backlog_end, env)
+    simulated.append(timed([*county, "advance", "--to", YEAR_FIVE]))
+    _ordinary_night(figures, "night_year_five", YEAR_FIVE, env)
+    figures["night_five_to_one_ratio"] = round(
+        figures["night_year_five_seconds"] / figures["night_year_one_seconds"], 3
+    )
+    figures["simulate_advance_seconds"] = round(sum(s["seconds"] for s in simulated), 2)
+    figures["simulate_advance_peak_rss_mb"] = max(s["peak_rss_mb"] for s in simulated)
+    figures["source_rows_five_years"] = _source_rows()
+    figures["simulate_rows_per_s"] = round(
+        figures["source_rows_five_years"] / figures["simulate_advance_seconds"]
+    )
+    figures["subjects"] = _count("select count(*) from marts.dim_subjects")
+    figures.update(_dossier_lookups(args.lookups))
+
+
+def _catch_up(figures: dict[str, Any], name: str, day: dt.date, env: dict[str, str]) -> None:
+    """A backlog ingested in one night and the transform after it (recorded, not a target)."""
+    _step(figures, f"{name}_ingest", _dag("credit_ingest", day, env), _rows_landed(day))
+    _step(figures, f"{name}_transform", _dag("credit_transform", day, env))
+
+
+def _ordinary_night(figures: dict[str, Any], name: str, day: dt.date, env: dict[str, str]) -> None:
+    steps = {dag_id: _dag(dag_id, day, env) for dag_id in ORDINARY_NIGHT}
+    for dag_id, timing in steps.items():
+        _step(figures, f"{name}_{dag_id.removeprefix('credit_')}", timing)
+    figures[f"{name}_rows_read"] = _rows_landed(day)
+    figures[f"{name}_seconds"] = round(sum(t["seconds"] for t in steps.values()), 2)
+    figures[f"{name}_peak_rss_mb"] = max(t["peak_rss_mb"] for t in steps.values())
+
+
+def _full_history(figures: dict[str, Any], env: dict[str, str]) -> None:
+    run_command([VENV_BIN / "credit", "airflow", "prepare"])
+    ingest = _dag("credit_ingest", YEAR_FIVE, env)
+    rows = _rows_landed(YEAR_FIVE)
+    tasks = _task_seconds("credit_ingest")
+    _step(figures, "full_history_ingest_dag", ingest, rows)
+    figures["full_history_batches"] = _count("select count(*) from audit.batches")
+    figures["full_history_extract_and_land_seconds"] = tasks.get("ingest", 0.0)
+    figures["full_history_validate_seconds"] = tasks.get("validate", 0.0)
+    figures["full_history_reconcile_seconds"] = tasks.get("reconcile", 0.0)
+    figures["full_history_validate_rows_per_s"] = round(rows / max(tasks["validate"], 1e-9))
+    copy = timed([VENV_BIN / "python", Path(__file__), "--plain-copy"])
+    figures["full_history_plain_copy_seconds"] = _copy_seconds()
+    figures["full_history_plain_copy_peak_rss_mb"] = copy["peak_rss_mb"]
+    figures["full_history_land_to_copy_ratio"] = round(
+        figures["full_history_extract_and_land_seconds"]
+        / figures["full_history_plain_copy_seconds"],
+        2,
+    )
+    run_command([VENV_BIN / "credit", "airflow", "run", "credit_reference", YEAR_FIVE])
+    _step(figures, "full_history_transform", _dag("credit_transform", YEAR_FIVE, env))
+    figures["full_history_validate_and_transform_seconds"] = round(
+        figures["full_history_validate_seconds"] + figures["full_history_transform_seconds"], 2
+    )
+    figures["credit_record_versions"] = _count("select count(*) from marts.fct_credit_records")
+
+
+def _dag(dag_id: str, day: dt.date, env: dict[str, str]) -> dict[str, Any]:
+    return timed([VENV_BIN / "credit", "airflow", "run", dag_id, day.isoformat()], env)
+
+
+def _step(
+    figures: dict[str, Any], name: str, timing: dict[str, Any], rows: int | None = None
+) -> None:
+    figures[f"{name}_seconds"] = timing["seconds"]
+    figures[f"{name}_peak_rss_mb"] = timing["peak_rss_mb"]
+    if rows is not None:
+        figures[f"{name}_rows"] = rows
+        figures[f"{name}_rows_per_s"] = round(rows / timing["seconds"])
+
+
+# Plain COPY: the landed rows' text columns, read out, then copied into bare tables (timed).
+COPY_SCHEMA = "bench_copy"
+COPY_RESULT = "plain-copy-seconds"
+
+
+def plain_copy() -> None:
+    """In a process of its own: COPY every raw table's source columns, as text, into a bare
+    table, the rows read out beforehand; writes the COPY seconds for the parent."""
+    import psycopg
+    from psycopg import sql
+
+    from credit.catalogue import record_kinds
+    from credit.landing import copied_columns
+    from credit.warehouse import warehouse_url
+
+    seconds = 0.0
+    with psycopg.connect(warehouse_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(COPY_SCHEMA)))
+        for kind in record_kinds():
+            columns = [name for name in copied_columns(kind) if name in kind.columns]
+            names = sql.SQL(", ").join(map(sql.Identifier, columns))
+            table = sql.Identifier(COPY_SCHEMA, kind.name)
+            conn.execute(sql.SQL("drop table if exists {}").format(table))
+            conn.execute(
+                sql.SQL("create table {} ({})").format(
+                    table,
+                    sql.SQL(", ").join(
+                        sql.SQL("{} text").format(sql.Identifier(c)) for c in columns
+                    ),
+                )
+            )
+            source = sql.SQL("copy (select {} from {}) to stdout").format(
+                names, sql.Identifier("raw", kind.name)
+            )
+            with conn.cursor().copy(source) as copy:
+                data = b"".join(bytes(block) for block in copy)
+            began = time.perf_counter()
+            with (
+                conn.transaction(),
+                conn.cursor().copy(sql.SQL("copy {} ({}) from stdin").format(table, names)) as copy,
+            ):
+                copy.write(data)
+            seconds += time.perf_counter() - began
+            conn.execute(sql.SQL("drop table {}").format(table))
+    (Path(os.environ["CREDIT_DATA_DIR"]) / COPY_RESULT).write_text(f"{seconds}", encoding="utf-8")
+
+
+def _copy_seconds() -> float:
+    path = Path(os.environ["CREDIT_DATA_DIR"]) / COPY_RESULT
+    return round(float(path.read_text(encoding="utf-8")), 2)
+
+
+def _dossier_lookups(count: int) -> dict[str, Any]:
+    """A department's client looking subjects up by USCC: the dossier and the subject's
+    records, one query each, over one connection; milliseconds per look-up."""
+    import psycopg
+
+    from credit.warehouse import warehouse_url
+
+    with psycopg.connect(warehouse_url()) as conn:
+        usccs = [
+            row[0]
+            for row in conn.execute(
+                "select subject_key from marts.dim_subjects where length(subject_key) = 18"
+            )
+        ]
+        chosen = random.Random(SEED).sample(usccs, min(count, len(usccs)))
+        elapsed = []
+        for uscc in chosen:
+            began = time.perf_counter()
+            conn.execute("select * from marts.dossiers where subject_key = %s", (uscc,)).fetchall()
+            conn.execute(
+                "select * from marts.fct_credit_records where subject_key = %s"
+                " order by record_date desc",
+                (uscc,),
+            ).fetchall()
+            elapsed.append((time.perf_counter() - began) * 1000)
+    cuts = statistics.quantiles(elapsed, n=100)
+    return {
+        "dossier_lookups": len(elapsed),
+        "dossier_lookup_p50_ms": round(statistics.median(elapsed), 2),
+        "dossier_lookup_p95_ms": round(cuts[94], 2),
+    }
+
+
+def _rows_landed(day: dt.date) -> int:
+    return _count(
+        "select coalesce(sum(rows_read), 0) from audit.batches where logical_date = %s", day
+    )
+
+
+def _source_rows() -> int:
+    return _count("select coalesce(sum(rows_read), 0) from audit.batches")
+
+
+def _count(query: str, *parameters: Any) -> int:
+    import psycopg
+
+    from credit.warehouse import warehouse_url
+
+    with psycopg.connect(warehouse_url()) as conn:
+        return int(conn.execute(query, parameters).fetchone()[0])
+
+
+def _task_seconds(dag_id: str) -> dict[str, float]:
+    """Seconds per task of the latest run of ``dag_id`` (mapped tasks summed)."""
+    import psycopg
+
+    from credit.warehouse import database_url
+
+    with psycopg.connect(database_url("airflow")) as conn:
+        rows = conn.execute(
+            """
+            select task_id, sum(extract(epoch from end_date - start_date))
+            from task_instance
+            where dag_id = %(dag)s and run_id = (
+                select run_id from dag_run where dag_id = %(dag)s
+                order by start_date desc limit 1)
+            group by task_id
+            """,
+            {"dag": dag_id},
+        ).fetchall()
+    return {task_id: round(float(seconds), 2) for task_id, seconds in rows}
+
+
+def render(result: dict[str, Any]) -> str:
+    r = result
+
+    def row(step: str, name: str, rows_key: str | None = None) -> str:
+        seconds = r.get(f"{name}_seconds")
+        rows = r.get(rows_key or f"{name}_rows")
+        rate = f"{round(rows / seconds):,}" if rows and seconds else "—"
+        rss = r.get(f"{name}_peak_rss_mb", "—")
+        return f"| {step} | {seconds:,.1f} | {f'{rows:,}' if rows else '—'} | {rate} | {rss} |"
+
+    lines = [
+        f"## Scale: {r['scale']}",
+        "",
+        f"`bench/bench_scale.py --scale {r['scale']}` (`make bench SCALE={r['scale']}`), "
+        f"{r['date']}, commit {r['commit']}, {r['machine']}: {r['subjects']:,} subjects in the "
+        f"marts, {r['source_rows_five_years']:,} source rows over five years (seed {SEED}, from "
+        f"{FIRST_DAY}). Each step is a process of its own (an Airflow DAG run is `credit "
+        "airflow run`, `dag.test()` in one process); peak RSS is the step's process tree's. "
+        f"Load average (5 min) at the end: {r['load_average_5min_end']}. Results: "
+        f"`bench/results/{r['scale']}.json`.",
+        "",
+        "| step | seconds | rows | rows/s | peak RSS (MB) |",
+        "|---|---|---|---|---|",
+        row("simulate: create the county", "simulate_create"),
+        row("simulate: five years", "simulate_advance", "source_rows_five_years"),
+        row("first year's backlog: `credit_ingest`", "year_one_backlog_ingest"),
+        row("first year's backlog: `credit_transform`", "year_one_backlog_transform"),
+        row("ordinary night after one year (ingest + transform + daily export)", "night_year_one"),
+        row("next four years' backlog: `credit_ingest`", "years_two_to_five_backlog_ingest"),
+        row("next four years' backlog: `credit_transform`", "years_two_to_five_backlog_transform"),
+        row("ordinary night after five years", "night_year_five"),
+        row("full history: `credit_ingest` in one night", "full_history_ingest_dag"),
+        row(
+            "full history: extract and land (the source tasks)",
+            "full_history_extract_and_land",
+            "full_history_ingest_dag_rows",
+        ),
+        row(
+            "full history: plain `COPY` of the same rows (baseline)",
+            "full_history_plain_copy",
+            "full_history_ingest_dag_rows",
+        ),
+        row("full history: validation", "full_history_validate", "full_history_ingest_dag_rows"),
+        row("full history: `credit_transform` from scratch", "full_history_transform"),
+        "",
+        f"- Full history from raw to marts (validation + transform): "
+        f"{r['full_history_validate_and_transform_seconds']:,.1f} s; extract and land cost "
+        f"{r['full_history_land_to_copy_ratio']}x a plain COPY of the same rows.",
+        f"- Ordinary night: {r['night_year_one_seconds']:.1f} s after one year, "
+        f"{r['night_year_five_seconds']:.1f} s after five "
+        f"({r['night_five_to_one_ratio']}x); per DAG after five years: ingest "
+        f"{r['night_year_five_ingest_seconds']:.1f} s, transform "
+        f"{r['night_year_five_transform_seconds']:.1f} s, daily export "
+        f"{r['night_year_five_export_daily_seconds']:.1f} s.",
+        f"- Dossier look-up by USCC (the dossier row and the subject's records, "
+        f"{r['dossier_lookups']:,} random subjects): p50 {r['dossier_lookup_p50_ms']} ms, "
+        f"p95 {r['dossier_lookup_p95_ms']} ms.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--plain-copy"]:
+        plain_copy()
+    else:
+        main()
