@@ -23,6 +23,7 @@ from credit.validation import (
     ReconciliationError,
     ValidationError,
     build_data_docs,
+    docs,
     install_validation_sql,
     runner,
     validate_batch,
@@ -309,6 +310,24 @@ def test_data_docs_render_again_only_what_was_validated_since(conn, data_dir) ->
     assert build_data_docs(conn, [batch_id]).read_text(encoding="utf-8") == "stale"
     validate_batch(conn, batch_id)  # validated again: its page is rendered again
     assert f"batch_{batch_id}" in build_data_docs(conn, [batch_id]).read_text(encoding="utf-8")
+
+
+def test_data_docs_shared_with_worker_processes(conn, monkeypatch, tmp_path) -> None:
+    """Many pages are shared between this process and workers: the site is the same as one
+    process renders."""
+    batch_ids = [land(conn, "permit", n=2)[0] for _ in range(3)]
+    validate_batches(conn, batch_ids)
+    monkeypatch.setattr(docs, "PAGES_PER_WORKER_TASK", 1)  # three pages: a worker renders one
+    shared = build_data_docs(conn, batch_ids, site_dir=tmp_path / "shared", workers=2)
+    alone = build_data_docs(conn, batch_ids, site_dir=tmp_path / "alone", workers=1)
+
+    def pages(index):
+        return sorted(p.relative_to(index.parent).as_posix() for p in index.parent.rglob("*.html"))
+
+    assert pages(shared) == pages(alone)
+    assert len([page for page in pages(shared) if page.startswith("validations/")]) == 3
+    listing = shared.read_text(encoding="utf-8")
+    assert all(f"batch_{batch_id}" in listing for batch_id in batch_ids)
 
 
 def test_data_docs_with_nothing_new_do_not_import_gx(conn, warehouse_url) -> None:

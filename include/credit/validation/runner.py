@@ -570,10 +570,13 @@ def _batch_documents(
         ]
         successful = sum(1 for entry in results if entry["success"])
         meta = dict(document["meta"])
-        # The rows this batch's result is about, not the group's table that is gone.
+        # The rows this batch's result is about, not the group's table that is gone; short,
+        # for GX's index shows it beside every batch (the query is _batch_query's).
         meta["batch_spec"] = {
             "data_asset_name": f"raw.{batch.kind.name}",
-            "query": _batch_query(batch.kind, [batch.batch_id]),
+            "batch_id": batch.batch_id,
+            "dept_code": batch.dept_code,
+            "logical_date": batch.logical_date.isoformat(),
         }
         meta["validated_with_batches"] = len(group)
         documents[batch.batch_id] = {
