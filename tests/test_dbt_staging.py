@@ -157,6 +157,29 @@ def test_credit_records_count_every_accepted_version_once(built) -> None:
         assert across_nights > 0, "no record got a new version on the second night"
 
 
+def test_credit_records_are_indexed_for_lookups_and_the_nightly_delta(built) -> None:
+    """A dossier's records by subject, the incremental key (unique) and the night's batches."""
+    with psycopg.connect(built.url) as conn:
+        indexes = {
+            (tuple(columns), unique)
+            for columns, unique in conn.execute(
+                """
+                select array_agg(a.attname::text order by k.position), i.indisunique
+                from pg_index i
+                cross join lateral unnest(i.indkey) with ordinality as k(attnum, position)
+                join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                where i.indrelid = 'marts.fct_credit_records'::regclass
+                group by i.indexrelid, i.indisunique
+                """
+            )
+        }
+    assert {
+        (("subject_key",), False),
+        (("record_kind", "raw_row_id"), True),
+        (("batch_id",), False),
+    } <= indexes
+
+
 def test_one_subject_row_per_subject_key(built) -> None:
     with psycopg.connect(built.url) as conn:
         rows, keys = conn.execute(

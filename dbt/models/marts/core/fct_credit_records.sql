@@ -3,13 +3,19 @@
     Incremental: a night adds the rows of the batches after the last one loaded, and re-writes
     the older versions of the records those rows touch, so is_latest_version stays right. Rows
     still keyed by a legacy identifier (no registration linked it yet) are re-written too, so a
-    link that arrives later moves them to the subject's USCC. -#}
+    link that arrives later moves them to the subject's USCC. Indexed by subject (a dossier's
+    records), by the incremental key and by batch (the night's delta). -#}
 {{
     config(
         materialized='incremental',
         unique_key=['record_kind', 'raw_row_id'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        indexes=[
+            {'columns': ['subject_key']},
+            {'columns': ['record_kind', 'raw_row_id'], 'unique': True},
+            {'columns': ['batch_id']},
+        ],
     )
 }}
 with
