@@ -23,7 +23,6 @@ from credit.validation import (
     ReconciliationError,
     ValidationError,
     build_data_docs,
-    docs,
     install_validation_sql,
     runner,
     validate_batch,
@@ -285,12 +284,21 @@ def test_batch_checks_warn_without_failing(conn: psycopg.Connection) -> None:
     assert outcome.quarantined == 0 and {w.name for w in outcome.warnings} == {"freshness"}
 
 
+def _run_of(conn: psycopg.Connection, batch_id: int) -> int:
+    """The GX run that last validated a batch."""
+    return conn.execute(
+        "select max(run_id) from audit.validation_runs where batch_ids @> array[%s::bigint]",
+        (batch_id,),
+    ).fetchone()[0]
+
+
 def test_data_docs_are_built(conn: psycopg.Connection, data_dir) -> None:
     batch_id, _ = land(conn, "penalty", change=with_value(0, "fine_amount", "-1"))
     validate_batch(conn, batch_id)
     index = build_data_docs(conn, [batch_id])
     assert index == data_dir / "gx" / "data_docs" / "index.html"
-    (page,) = (index.parent / "validations" / "raw" / "penalty").rglob(f"batch_{batch_id}.html")
+    run_id = _run_of(conn, batch_id)
+    (page,) = (index.parent / "validations" / "raw" / "penalty").rglob(f"run_{run_id}.html")
     text = page.read_text(encoding="utf-8")
     (failing,) = conn.execute(
         "select raw_row_id from quarantine.rejected_rows where batch_id = %s", (batch_id,)
@@ -298,7 +306,7 @@ def test_data_docs_are_built(conn: psycopg.Connection, data_dir) -> None:
     assert "fine_amount" in text and f"{failing}" in text  # the failed rule and its row
     listing = index.read_text(encoding="utf-8")
     assert page.relative_to(index.parent).as_posix() in listing
-    assert "ge-failed-icon" in listing  # the index marks the batch failed
+    assert "ge-failed-icon" in listing  # the index marks the run failed
     assert list((index.parent / "expectations" / "raw").glob("*.html"))  # the suites' pages
 
 
@@ -308,26 +316,27 @@ def test_data_docs_render_again_only_what_was_validated_since(conn, data_dir) ->
     index = build_data_docs(conn, [batch_id])
     index.write_text("stale", encoding="utf-8")
     assert build_data_docs(conn, [batch_id]).read_text(encoding="utf-8") == "stale"
-    validate_batch(conn, batch_id)  # validated again: its page is rendered again
-    assert f"batch_{batch_id}" in build_data_docs(conn, [batch_id]).read_text(encoding="utf-8")
+    validate_batch(conn, batch_id)  # validated again: a new run, rendered
+    listing = build_data_docs(conn, [batch_id]).read_text(encoding="utf-8")
+    assert f"run_{_run_of(conn, batch_id)}" in listing
 
 
-def test_data_docs_shared_with_worker_processes(conn, monkeypatch, tmp_path) -> None:
-    """Many pages are shared between this process and workers: the site is the same as one
-    process renders."""
-    batch_ids = [land(conn, "permit", n=2)[0] for _ in range(3)]
+def test_data_docs_show_one_page_per_run_with_its_batches(conn, tmp_path) -> None:
+    """Batches validated together are one GX run and one page, with the run's own counts."""
+    batch_ids = [land(conn, "permit", n=2)[0] for _ in range(2)]
+    batch_ids.append(land(conn, "permit", n=2, change=with_value(1, "valid_from", "2026-13-01"))[0])
     validate_batches(conn, batch_ids)
-    monkeypatch.setattr(docs, "PAGES_PER_WORKER_TASK", 1)  # three pages: a worker renders one
-    shared = build_data_docs(conn, batch_ids, site_dir=tmp_path / "shared", workers=2)
-    alone = build_data_docs(conn, batch_ids, site_dir=tmp_path / "alone", workers=1)
-
-    def pages(index):
-        return sorted(p.relative_to(index.parent).as_posix() for p in index.parent.rglob("*.html"))
-
-    assert pages(shared) == pages(alone)
-    assert len([page for page in pages(shared) if page.startswith("validations/")]) == 3
-    listing = shared.read_text(encoding="utf-8")
-    assert all(f"batch_{batch_id}" in listing for batch_id in batch_ids)
+    (run_id,) = {_run_of(conn, batch_id) for batch_id in batch_ids}
+    index = build_data_docs(conn, batch_ids, site_dir=tmp_path)
+    assert [p.name for p in (tmp_path / "validations").rglob("*.html")] == [f"run_{run_id}.html"]
+    document = conn.execute(
+        "select result from audit.validation_runs where run_id = %s", (run_id,)
+    ).fetchone()[0]
+    assert document["meta"]["batch_spec"]["batch_ids"] == batch_ids
+    failed = [entry for entry in document["results"] if not entry["success"]]
+    assert [entry["result"]["element_count"] for entry in failed] == [6]  # the run's rows
+    assert [entry["result"]["unexpected_count"] for entry in failed] == [1]
+    assert f"run_{run_id}" in index.read_text(encoding="utf-8")
 
 
 def test_data_docs_with_nothing_new_do_not_import_gx(conn, warehouse_url) -> None:
@@ -744,4 +753,4 @@ def test_data_docs_default_to_latest_night(conn: psycopg.Connection, data_dir) -
     batch_id, _ = land(conn, "commitment", n=2)
     validate_batch(conn, batch_id)
     index = build_data_docs()
-    assert f"batch_{batch_id}" in index.read_text(encoding="utf-8")
+    assert f"run_{_run_of(conn, batch_id)}" in index.read_text(encoding="utf-8")

@@ -5,7 +5,7 @@
   :func:`validate_batches` does the same for many batches of one kind in one GX run a group.
 * :mod:`credit.validation.suites` generates the suites from the catalogue
   (``python -m credit.validation.suites`` rewrites ``expectations/<kind>.json``).
-* :func:`build_data_docs` renders GX Data Docs of the stored results.
+* :func:`build_data_docs` renders GX Data Docs of the stored runs, a page per GX run.
 
 See ``docs/validation.md``.
 """

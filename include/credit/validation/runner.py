@@ -204,7 +204,7 @@ def _validate_group(
     with _materialised(conn, kind, ids) as table:
         result = _run_suite(_sqlalchemy_url(conn), kind, ids, table)
         failing, batch_of = _failing_rows(conn, result, table)
-        documents = _batch_documents(conn, result, group, failing, batch_of, table)
+        documents, run = _batch_documents(conn, result, group, failing, batch_of, table)
         checks = run_group_batch_checks(
             conn,
             kind,
@@ -220,6 +220,7 @@ def _validate_group(
         try:
             with conn.transaction():
                 accepted = _write(conn, pending, failures, checks, documents)
+                _store_run(conn, group, run)
             break
         except _Unreconciled as mismatch:
             # Roll the group back, mark the batches that do not add up failed, write the rest.
@@ -540,9 +541,10 @@ def _batch_documents(
     failing: dict[int, list[int]],
     batch_of: dict[int, int],
     table: str,
-) -> dict[int, dict[str, Any]]:
+) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
     """The GX result of each batch of the group, as a run on that batch alone would give it
-    (counts, percentages, success, statistics), with id lists cut to ``STORED_IDS``."""
+    (counts, percentages, success, statistics), and of the group as GX ran it, with id lists
+    cut to ``STORED_IDS``."""
     document = result.to_json_dict()
     entries = document.pop("results")
     for entry in entries:  # the group's id lists are big: only which keys it has matters
@@ -568,30 +570,45 @@ def _batch_documents(
             _batch_entry(entry, ids_by_batch.get(position, {}).get(batch.batch_id, []), rows, nulls)
             for position, entry in enumerate(entries)
         ]
-        successful = sum(1 for entry in results if entry["success"])
-        meta = dict(document["meta"])
         # The rows this batch's result is about, not the group's table that is gone; short,
-        # for GX's index shows it beside every batch (the query is _batch_query's).
-        meta["batch_spec"] = {
+        # for GX's index shows it beside every result (the query is _batch_query's).
+        spec = {
             "data_asset_name": f"raw.{batch.kind.name}",
             "batch_id": batch.batch_id,
             "dept_code": batch.dept_code,
             "logical_date": batch.logical_date.isoformat(),
         }
-        meta["validated_with_batches"] = len(group)
-        documents[batch.batch_id] = {
-            **document,
-            "meta": meta,
-            "results": results,
-            "success": successful == len(results),
-            "statistics": {
-                "evaluated_expectations": len(results),
-                "successful_expectations": successful,
-                "unsuccessful_expectations": len(results) - successful,
-                "success_percent": successful / len(results) * 100 if results else None,
-            },
-        }
-    return documents
+        documents[batch.batch_id] = _document(document, spec, len(group), results)
+    rows = sum(batch_rows for batch_rows, _ in sizes.values())
+    nulls = {name: sum(n[name] for _, n in sizes.values()) for name in columns}
+    results = [
+        _batch_entry(entry, failing.get(position, []), rows, nulls)
+        for position, entry in enumerate(entries)
+    ]
+    spec = {
+        "data_asset_name": f"raw.{group[0].kind.name}",
+        "batch_ids": [b.batch_id for b in group],
+    }
+    return documents, _document(document, spec, len(group), results)
+
+
+def _document(
+    document: dict[str, Any], batch_spec: dict[str, Any], batches: int, results: list[dict]
+) -> dict[str, Any]:
+    """A GX result document of ``results``, with its batch spec and success recomputed."""
+    successful = sum(1 for entry in results if entry["success"])
+    return {
+        **document,
+        "meta": {**document["meta"], "batch_spec": batch_spec, "validated_with_batches": batches},
+        "results": results,
+        "success": successful == len(results),
+        "statistics": {
+            "evaluated_expectations": len(results),
+            "successful_expectations": successful,
+            "unsuccessful_expectations": len(results) - successful,
+            "success_percent": successful / len(results) * 100 if results else None,
+        },
+    }
 
 
 def _batch_sizes(
@@ -769,6 +786,26 @@ def _store_results(conn: psycopg.Connection, documents: dict[int, dict[str, Any]
                 for batch_id, document in documents.items()
             ],
         )
+
+
+def _store_run(conn: psycopg.Connection, group: list[_Batch], document: dict[str, Any]) -> None:
+    """Keep the group's GX result as GX ran it, for Data Docs (id lists cut to a sample)."""
+    conn.execute(
+        """
+        insert into audit.validation_runs
+            (record_kind, logical_date, batch_ids, suite_name, success, statistics, result)
+        values (%s, %s, %s, %s, %s, %s, %s)
+        """,
+        (
+            group[0].kind.name,
+            max(batch.logical_date for batch in group),
+            [batch.batch_id for batch in group],
+            document["suite_name"],
+            document["success"],
+            Jsonb(document["statistics"]),
+            Jsonb(document),
+        ),
+    )
 
 
 def _mark_failed(conn: psycopg.Connection, batch_id: int, message: str) -> None:

@@ -345,6 +345,23 @@ create table if not exists audit.validation_results (
     result jsonb not null,
     validated_at timestamptz not null default now()
 );
+
+-- One row per GX run: the batches of a kind validated together, as GX saw them (Data Docs).
+create table if not exists audit.validation_runs (
+    run_id bigint generated always as identity primary key,
+    record_kind text not null,
+    logical_date date not null,
+    batch_ids bigint [] not null,
+    suite_name text not null,
+    success boolean not null,
+    statistics jsonb not null,
+    result jsonb not null,
+    validated_at timestamptz not null default now()
+);
+create index if not exists validation_runs_logical_date_idx
+on audit.validation_runs (logical_date);
+create index if not exists validation_runs_batch_ids_idx
+on audit.validation_runs using gin (batch_ids);
 """
 
 
