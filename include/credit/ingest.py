@@ -247,20 +247,20 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
     rejected = []
     for folder in sorted(p for p in root.iterdir() if p.name not in sources()):
         files = sorted(folder.iterdir()) if folder.is_dir() else [folder]
-        with psycopg.connect(url) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             seen = _Deliveries.load(conn, folder.name)
-        for path in files:
-            night = SourceNight(folder.name, logical_date)
-            _reject_file(
-                url,
-                folder.name,
-                path,
-                logical_date,
-                f"unknown department {folder.name!r}: not in the source registry",
-                seen,
-                night,
-            )
-            rejected.extend(night.rejected_files)
+            for path in files:
+                night = SourceNight(folder.name, logical_date)
+                _reject_file(
+                    conn,
+                    folder.name,
+                    path,
+                    logical_date,
+                    f"unknown department {folder.name!r}: not in the source registry",
+                    seen,
+                    night,
+                )
+                rejected.extend(night.rejected_files)
     return rejected
 
 
@@ -351,13 +351,15 @@ class _Deliveries:
     def unchanged(self, path: Path, stat: os.stat_result) -> bool:
         return (path.name, stat.st_size, stat.st_mtime_ns) in self.by_stat
 
-    def known(self, url: str, path: Path, sha: str, stat: os.stat_result | None) -> bool:
+    def known(
+        self, conn: psycopg.Connection, path: Path, sha: str, stat: os.stat_result | None
+    ) -> bool:
         """Whether these bytes came before; if so, remember the file's size and time too."""
         if (path.name, sha) not in self.by_content:
             return False
         if stat is None:
             return True
-        with psycopg.connect(url) as conn:
+        with conn.transaction():
             for table in ("audit.delivered_files", "quarantine.rejected_files"):
                 conn.execute(
                     sql.SQL(
@@ -379,14 +381,16 @@ def _ingest_drops(url: str, source: Source, logical_date: date, night: SourceNig
     folder = drops_root(source.conn_id) / source.dept_code
     if not folder.is_dir():
         return
-    with psycopg.connect(url) as conn:
+    # One connection for the folder, a transaction per file: a night's backlog is thousands
+    # of files, and a connection costs milliseconds.
+    with psycopg.connect(url, autocommit=True) as conn:
         seen = _Deliveries.load(conn, source.dept_code)
-    for path in sorted(folder.iterdir()):
-        _ingest_file(url, source, path, logical_date, seen, night)
+        for path in sorted(folder.iterdir()):
+            _ingest_file(conn, source, path, logical_date, seen, night)
 
 
 def _ingest_file(
-    url: str,
+    conn: psycopg.Connection,
     source: Source,
     path: Path,
     logical_date: date,
@@ -399,15 +403,15 @@ def _ingest_file(
         if drop.day > logical_date or seen.unchanged(path, stat):
             return
         sha = drop_folder.sha256_of(path)
-        if seen.known(url, path, sha, stat):
+        if seen.known(conn, path, sha, stat):
             return
         if drop.kind.name not in source.kinds:
             raise RejectedDelivery(f"{source.dept_code} does not deliver {drop.kind.name}")
         rows: list[SourceRow] = drop_folder.parse(drop, source.field_map).rows
     except RejectedDelivery as error:
-        _reject_file(url, source.dept_code, path, logical_date, str(error), seen, night)
+        _reject_file(conn, source.dept_code, path, logical_date, str(error), seen, night)
         return
-    with psycopg.connect(url) as conn:
+    with conn.transaction():
         batch_id = land_batch(
             conn,
             dept_code=source.dept_code,
@@ -431,7 +435,7 @@ def _ingest_file(
 
 
 def _reject_file(
-    url: str,
+    conn: psycopg.Connection,
     dept_code: str,
     path: Path,
     logical_date: date,
@@ -444,9 +448,9 @@ def _reject_file(
     if stat is not None and seen.unchanged(path, stat):
         return
     sha = drop_folder.sha256_of(path) if regular else "-"
-    if seen.known(url, path, sha, stat):
+    if seen.known(conn, path, sha, stat):
         return
-    with psycopg.connect(url) as conn:
+    with conn.transaction():
         conn.execute(
             "insert into quarantine.rejected_files (dept_code, file_name, sha256, logical_date,"
             " reason, file_size, modified_ns) values (%s, %s, %s, %s, %s, %s, %s)"
