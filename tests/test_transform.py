@@ -172,6 +172,32 @@ def test_a_night_loads_only_the_rule_seeds_whose_file_changed(quarter_county, tm
     assert _marts(quarter_county.url) == expected
 
 
+def test_a_night_counts_the_last_success_of_its_own_warehouse_only(
+    warehouse_url, monkeypatch
+) -> None:
+    """A warehouse created anew (or another reached from the same data folder) loads every rule
+    seed: it has none yet, whatever another warehouse's last night left."""
+    from credit import warehouse
+
+    fresh = warehouse.database_url("last_success_probe")
+    warehouse.drop_database(fresh)
+    warehouse.ensure_database(fresh)
+    monkeypatch.setenv(warehouse.ENV_URL, fresh)
+    saved = credit.transform.last_success_dir()
+    try:
+        assert credit.transform.nightly_build() == list(credit.transform.NIGHTLY_BUILD)
+        saved.mkdir(parents=True)
+        (saved / "manifest.json").write_text("{}", encoding="utf-8")
+        assert "--state" in credit.transform.nightly_build()  # its own last success counts
+        warehouse.drop_database(fresh)
+        warehouse.ensure_database(fresh)  # the same name, created again
+        assert credit.transform.last_success_dir() != saved
+        assert credit.transform.nightly_build() == list(credit.transform.NIGHTLY_BUILD)
+    finally:
+        shutil.rmtree(saved, ignore_errors=True)
+        warehouse.drop_database(fresh)
+
+
 def _raw_event(kind_index: int, county_day: str | None) -> AssetEventDagRunReferenceResult:
     asset = RAW_ASSETS[kind_index]
     return AssetEventDagRunReferenceResult(

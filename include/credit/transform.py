@@ -11,9 +11,9 @@ row per node and invocation, for operators and analysts), summarised in the task
 with their messages, the slowest nodes) and returned as the task's XCom.
 
 Rule seeds are loaded when their file changed since the last night that succeeded (its
-manifest is kept in ``<data>/transform/last_success/``; dbt compares the seeds' checksums), and
-every seed on a first night: a night does not reload a dozen unchanged CSV files and test them
-again.
+manifest is kept in ``<data>/transform/last_success/<warehouse>/``; dbt compares the seeds'
+checksums), and every seed on a warehouse's first night: a night does not reload a dozen
+unchanged CSV files and test them again.
 
 A failed attempt keeps its ``run_results.json`` in the run's state folder
 (``<data>/transform/runs/<run_id>/``). The next attempt of the same run (Airflow's retry, or the
@@ -28,6 +28,7 @@ project; a changed environment variable, only the model that reads it).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -163,8 +164,22 @@ def state_dir(run_id: str) -> Path:
 
 
 def last_success_dir() -> Path:
-    """Where the manifest of the last night that succeeded is kept."""
-    return data_dir() / "transform" / "last_success"
+    """Where the manifest of the last night that succeeded in this warehouse is kept: under the
+    warehouse's identity, so that a warehouse created anew, or another one reached from the same
+    data folder, never counts a rule seed as loaded that it has not."""
+    return data_dir() / "transform" / "last_success" / warehouse_identity()
+
+
+def warehouse_identity(url: str | None = None) -> str:
+    """The warehouse database as one name: server, database and the database's oid (a database
+    dropped and created again has another)."""
+    with psycopg.connect(url or warehouse_url()) as conn:
+        oid = conn.execute(
+            "select oid from pg_database where datname = current_database()"
+        ).fetchone()[0]
+        info = conn.info
+        where = f"{info.host}:{info.port}/{info.dbname}/{oid}"
+    return hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
 def nightly_build() -> list[str]:
