@@ -57,16 +57,27 @@ def main() -> None:
     os.environ["DBT_TARGET_PATH"] = str(Path(os.environ["CREDIT_DATA_DIR"]) / "dbt_target")
     os.environ["CREDIT_VOLUME_SCALE"] = str(_subjects(args.scale) / DEMO_SUBJECTS)
     figures: dict[str, Any] = {}
-    with scratch_warehouse("bench_scale"):
-        from credit.warehouse import database_url
+    try:
+        with scratch_warehouse("bench_scale"):
+            from credit.warehouse import database_url
 
-        exchange = database_url("exchange")  # the simulated departments' database
-        with _county_api() as api_env:
-            _nights(args, figures, api_env)
-            with _second_warehouse():
-                _full_history(figures, {**api_env, "AIRFLOW_CONN_CREDIT_EXCHANGE": exchange})
+            exchange = database_url("exchange")  # the simulated departments' database
+            with _county_api() as api_env:
+                _nights(args, figures, api_env)
+                with _second_warehouse():
+                    _full_history(figures, {**api_env, "AIRFLOW_CONN_CREDIT_EXCHANGE": exchange})
+    except Exception as error:
+        # An hour's run that fails late keeps what it measured (its JSON says where it stopped;
+        # the command that failed ran with the step's DAG logs under CREDIT_DATA_DIR).
+        figures["failed"] = f"{error} (data folder {os.environ['CREDIT_DATA_DIR']})"
+        publish(args.scale, _result(args, figures), "", doc=False)
+        raise
     figures["targets"] = _targets(figures)
-    result = {
+    publish(args.scale, _result(args, figures), render(_result(args, figures)), doc=not args.no_doc)
+
+
+def _result(args: argparse.Namespace, figures: dict[str, Any]) -> dict[str, Any]:
+    return {
         "benchmark": "scale",
         "scale": args.scale,
         "date": dt.date.today().isoformat(),
@@ -75,7 +86,6 @@ def main() -> None:
         "load_average_5min_end": round(os.getloadavg()[1], 2),
         **figures,
     }
-    publish(args.scale, result, render(result), doc=not args.no_doc)
 
 
 # The issue's targets at Jiangyin's size: (figure, bound, what it says).
