@@ -4,6 +4,7 @@ date, and moved by a change of their rule seeds without code (the session's quar
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import math
 import shutil
@@ -115,6 +116,19 @@ def test_re_running_a_date_leaves_every_mart_identical(quarter_county) -> None:
     _build()
     assert _fingerprints(quarter_county.url) == before
     assert all(count > 0 for count, _ in before.values())
+
+
+def test_nights_of_other_as_of_dates_then_the_same_date_leave_every_mart_identical(
+    quarter_county,
+) -> None:
+    """The evaluation is incremental by date: built as of a month earlier, then of the day after
+    (the window moves, the as-of date becomes a month end), then of the date again, every mart
+    equals the full build of that date."""
+    before = _fingerprints(quarter_county.url)
+    for day in (LAST_DAY - dt.timedelta(days=40), LAST_DAY + dt.timedelta(days=1)):
+        run_dbt(["run", "--select", *AREAS, "--vars", json.dumps({"as_of_date": day.isoformat()})])
+    _build()
+    assert _fingerprints(quarter_county.url) == before
 
 
 def test_changed_ratio_threshold_and_grade_bounds_change_results_without_code(

@@ -12,7 +12,11 @@
     * is_latest: whether the row is the latest version of its record (updated_at, then
       raw_row_id).
 
-    Every model of models/staging/raw is this macro applied to one kind.
+    Every model of models/staging/raw is this macro applied to one kind, incremental (the
+    folder's config in dbt_project.yml): a night stages the rows of the batches validated since
+    the last build, the rows staged under a legacy identifier a registration now links, and
+    ranks them again with the staged versions of the records they touch. A full refresh stages
+    every accepted row.
 -#}
 {% macro stage_record_kind(kind_name) %}
 {%- set kind = record_kinds()[kind_name] %}
@@ -20,9 +24,46 @@
 {%- set legacy = kind.columns | selectattr('legacy') | map(attribute='name') | list %}
 with
 
-source as (
+accepted as (
 
     {{ accepted_raw_rows(kind_name) }}
+
+),
+
+source as (
+
+    select accepted.*
+    from accepted
+    {%- if is_incremental() %}
+    -- The validated batches not staged yet (a batch validated late included).
+    where accepted.batch_id in (
+        select batches.batch_id
+        from {{ source('audit', 'batches') }} as batches
+        where
+            batches.record_kind = '{{ kind_name }}'
+            and not exists (
+                select from {{ this }} as staged
+                where staged.batch_id = batches.batch_id
+            )
+    )
+    {%- if legacy %}
+
+    union all
+
+    -- Rows staged under a legacy identifier that a registration now links to a USCC.
+    select
+        raw_rows.*,
+        staged.logical_date
+    from {{ source('raw', kind_name) }} as raw_rows
+    inner join {{ this }} as staged
+        on raw_rows.raw_row_id = staged.raw_row_id
+    where
+        staged.{{ legacy[0] }} is null
+        and staged.legacy_identifier in (
+            select links.legacy_identifier from {{ ref('stg_legacy_identifier_links') }} as links
+        )
+    {%- endif %}
+    {%- endif %}
 
 ),
 
@@ -100,28 +141,47 @@ keyed as (
 
 ),
 
+{%- set columns = [
+    'raw_row_id', 'batch_id', 'dept_code', 'source_ref', 'received_at', 'logical_date',
+    'record_kind', 'record_key', 'subject_key', 'legacy_identifier', 'record_date',
+] + staged_column_names(kind) %}
+
+versions as (
+
+    select
+        {%- for name in columns %}
+        {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from keyed
+    {%- if is_incremental() %}
+
+    union all
+
+    -- The staged versions of the records the new rows touch, so all are ranked again.
+    select
+        {%- for name in columns %}
+        staged.{{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ this }} as staged
+    where
+        staged.record_key in (select keyed.record_key from keyed)
+        and not exists (
+            select from keyed
+            where keyed.raw_row_id = staged.raw_row_id
+        )
+    {%- endif %}
+
+),
+
 final as (
 
     select
-        raw_row_id,
-        batch_id,
-        dept_code,
-        source_ref,
-        received_at,
-        logical_date,
-        record_kind,
-        record_key,
-        subject_key,
-        legacy_identifier,
-        record_date,
-        {%- for name in staged_column_names(kind) %}
-        {{ name }},
-        {%- endfor %}
+        *,
         row_number() over (
             partition by record_key
             order by updated_at desc, raw_row_id desc
         ) = 1 as is_latest
-    from keyed
+    from versions
 
 )
 

@@ -32,30 +32,33 @@ subjects as (
 
 ),
 
-grades as (
+-- The evaluation each quarter draws by: the latest date before the quarter began, else the
+-- earliest (every subject is evaluated on every date, so this is each subject's own).
+quarter_dates as (
 
     select
-        subject_key,
-        evaluation_date,
-        grade
-    from {{ ref('fct_subject_grades') }}
+        quarters.plan_quarter,
+        coalesce(
+            max(dates.evaluation_date)
+            filter (where dates.evaluation_date < quarters.quarter_start),
+            min(dates.evaluation_date)
+        ) as grade_date
+    from quarters
+    cross join {{ ref('int_evaluation_dates') }} as dates
+    group by quarters.plan_quarter
 
 ),
 
 quarter_grades as (
 
-    select distinct on (quarters.plan_quarter, grades.subject_key)
-        quarters.plan_quarter,
+    select
+        quarter_dates.plan_quarter,
         grades.subject_key,
-        grades.evaluation_date as grade_date,
+        quarter_dates.grade_date,
         grades.grade
-    from quarters
-    cross join grades
-    order by
-        quarters.plan_quarter,
-        grades.subject_key,
-        grades.evaluation_date < quarters.quarter_start desc,
-        abs(grades.evaluation_date - quarters.quarter_start)
+    from quarter_dates
+    inner join {{ ref('fct_subject_grades') }} as grades
+        on quarter_dates.grade_date = grades.evaluation_date
 
 ),
 

@@ -18,12 +18,17 @@ rules as (
 
 grades as (
 
+    select * from {{ ref('fct_subject_grades') }}
+
+),
+
+-- Each evaluation date and the one before it (every subject is evaluated on every date).
+dates as (
+
     select
-        *,
-        lag(evaluation_date) over (
-            partition by subject_key order by evaluation_date
-        ) as previous_evaluation_date
-    from {{ ref('fct_subject_grades') }}
+        evaluation_date,
+        lag(evaluation_date) over (order by evaluation_date) as previous_evaluation_date
+    from {{ ref('int_evaluation_dates') }}
 
 ),
 
@@ -54,11 +59,12 @@ falls as (
         rules.rule_code,
         grades.subject_key,
         grades.evaluation_date,
-        grades.previous_evaluation_date,
+        dates.previous_evaluation_date,
         grades.previous_grade,
         grades.grade,
         grades.score
     from grades
+    inner join dates on grades.evaluation_date = dates.evaluation_date
     cross join rules
     where
         grades.previous_grade is not null

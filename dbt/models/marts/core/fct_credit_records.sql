@@ -1,6 +1,6 @@
 {#- 信用记录 Every accepted version of every record kind, one row each.
 
-    Incremental: a night adds the rows of the batches after the last one loaded, and re-writes
+    Incremental: a night adds the rows of the validated batches not loaded yet, and re-writes
     the older versions of the records those rows touch, so is_latest_version stays right. Rows
     still keyed by a legacy identifier (no registration linked it yet) are re-written too, so a
     link that arrives later moves them to the subject's USCC. Indexed by subject (a dossier's
@@ -20,59 +20,72 @@
 }}
 with
 
-versions as (
+-- Validated batches not loaded yet (a batch validated late included).
+new_batches as (
+
+    select batches.batch_id
+    from {{ source('audit', 'batches') }} as batches
+    where
+        batches.status = 'validated'
+        {%- if is_incremental() %}
+            and not exists (
+                select from {{ this }} as loaded
+                where loaded.batch_id = batches.batch_id
+            )
+        {%- endif %}
+
+),
+
+-- Records with a version in those batches, and those still keyed by a legacy identifier.
+touched_records as (
 
     {% for kind in record_kinds().values() %}
         select
             record_kind,
-            record_key,
-            subject_key,
-            legacy_identifier,
-            dept_code,
-            record_date,
-            change_type_code,
-            updated_at,
-            batch_id,
-            raw_row_id,
-            source_ref,
-            logical_date,
-            is_latest
+            record_key
         from {{ ref(kind.model) }}
-        {% if not loop.last %}union all{% endif %}
+        where batch_id in (select new_batches.batch_id from new_batches)
+        {% if not loop.last %}union{% endif %}
     {% endfor %}
-
-),
-
--- Records with a version in the batches not yet loaded: all of them on a full build.
-touched_records as (
-
-    select distinct
-        record_kind,
-        record_key
-    from versions
-    {% if is_incremental() %}
-        where batch_id > (select coalesce(max(loaded.batch_id), 0) from {{ this }} as loaded)
-
+    {%- if is_incremental() %}
         union
-
         select
             record_kind,
             record_key
         from {{ this }}
         where legacy_identifier is not null and subject_key = legacy_identifier
-    {% endif %}
+    {%- endif %}
 
 ),
 
--- Every version of a touched record, so older versions get is_latest_version re-written.
+-- Every version of a touched record (of every record on a full build), so older versions get
+-- is_latest_version re-written.
 delta as (
 
-    select versions.*
-    from versions
-    inner join touched_records
-        on
-            versions.record_kind = touched_records.record_kind
-            and versions.record_key = touched_records.record_key
+    {% for kind in record_kinds().values() %}
+        select
+            staged.record_kind,
+            staged.record_key,
+            staged.subject_key,
+            staged.legacy_identifier,
+            staged.dept_code,
+            staged.record_date,
+            staged.change_type_code,
+            staged.updated_at,
+            staged.batch_id,
+            staged.raw_row_id,
+            staged.source_ref,
+            staged.logical_date,
+            staged.is_latest
+        from {{ ref(kind.model) }} as staged
+        {% if is_incremental() %}
+            inner join touched_records
+                on
+                    staged.record_kind = touched_records.record_kind
+                    and staged.record_key = touched_records.record_key
+        {% endif %}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 

@@ -1,12 +1,42 @@
 {#- One row per subject and evaluation date: score (the sum of its contributions) and grade
     A/B/C/D (the best grade whose `min_score` the score reaches, `grade_thresholds`). The rows
-    with is_current are the grades as of the as-of date; the others are the grade history. -#}
+    with is_current are the grades as of the as-of date; the others are the grade history.
+
+    Incremental, on the pairs of int_evaluation_targets as fct_score_contributions: the previous
+    grade of a pair comes from tonight's pairs or, for a date not re-evaluated, the stored row.
+    The post-hook stores the fingerprints evaluated (intermediate.evaluated_inputs), in the
+    same transaction as the rows. -#}
+
+-- depends_on: {{ ref('int_evaluation_targets') }}
+-- depends_on: {{ ref('int_evaluation_fingerprints') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key=['subject_key', 'evaluation_date'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ prune_evaluations() }}",
+        post_hook="{{ store_evaluation_state() }}",
+        indexes=[
+            {'columns': ['subject_key', 'evaluation_date'], 'unique': True},
+            {'columns': ['evaluation_date']},
+        ],
+    )
+}}
 
 with
 
 contributions as (
 
     select * from {{ ref('fct_score_contributions') }}
+    {%- if is_incremental() %}
+        where exists (
+            select from {{ ref('int_evaluation_targets') }} as targets
+            where
+                targets.subject_key = fct_score_contributions.subject_key
+                and targets.evaluation_date = fct_score_contributions.evaluation_date
+        )
+    {%- endif %}
 
 ),
 
@@ -19,6 +49,16 @@ subjects as (
 thresholds as (
 
     select * from {{ ref('grade_thresholds') }}
+
+),
+
+-- Each evaluation date and the one before it in the window.
+dates as (
+
+    select
+        evaluation_date,
+        lag(evaluation_date) over (order by evaluation_date) as previous_date
+    from {{ ref('int_evaluation_dates') }}
 
 ),
 
@@ -41,6 +81,7 @@ graded as (
 
     select
         scores.*,
+        dates.previous_date,
         (
             select thresholds.grade
             from thresholds
@@ -49,17 +90,26 @@ graded as (
             limit 1
         ) as grade
     from scores
+    inner join dates on scores.evaluation_date = dates.evaluation_date
 
 ),
 
+-- The previous date's grade: tonight's, else the stored one (a date not re-evaluated; on a
+-- full build every date is tonight's).
 with_previous as (
 
     select
         graded.*,
-        lag(graded.grade) over (
-            partition by graded.subject_key order by graded.evaluation_date
-        ) as previous_grade
+        coalesce(previous.grade, kept.grade) as previous_grade
     from graded
+    left join graded as previous
+        on
+            graded.subject_key = previous.subject_key
+            and graded.previous_date = previous.evaluation_date
+    left join {{ this if is_incremental() else 'graded' }} as kept
+        on
+            graded.subject_key = kept.subject_key
+            and graded.previous_date = kept.evaluation_date
 
 ),
 

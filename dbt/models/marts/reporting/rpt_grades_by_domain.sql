@@ -23,17 +23,31 @@ domains as (
 
 ),
 
-latest as (
+-- The quarter's evaluation: the last evaluation date on or before its last day (every subject is
+-- evaluated on every date, so this is each subject's latest evaluation then).
+quarter_dates as (
 
-    select distinct on (quarters.quarter_label, grades.subject_key)
+    select
         quarters.quarter_label,
         quarters.quarter_end,
+        max(dates.evaluation_date) as evaluation_date
+    from quarters
+    inner join {{ ref('int_evaluation_dates') }} as dates
+        on quarters.quarter_end >= dates.evaluation_date
+    group by quarters.quarter_label, quarters.quarter_end
+
+),
+
+latest as (
+
+    select
+        quarter_dates.quarter_label,
+        quarter_dates.quarter_end,
         grades.subject_key,
         grades.domain_code,
         grades.grade
-    from quarters
-    inner join grades on quarters.quarter_end >= grades.evaluation_date
-    order by quarters.quarter_label asc, grades.subject_key asc, grades.evaluation_date desc
+    from quarter_dates
+    inner join grades on quarter_dates.evaluation_date = grades.evaluation_date
 
 ),
 

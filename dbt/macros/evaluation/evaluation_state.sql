@@ -1,0 +1,68 @@
+{#- The state of the incremental evaluation (models/marts/evaluation): what the stored grade
+    history was computed from. intermediate.evaluated_inputs holds, per subject, the fingerprint
+    (int_evaluation_fingerprints) its rows in fct_subject_grades were built from, and
+    intermediate.evaluated_dates the evaluation dates they were built for; a night re-evaluates
+    every date of the subjects whose fingerprint changed, and every subject on the dates not
+    evaluated yet (int_evaluation_targets). -#}
+
+{#- on-run-start: the state tables, empty until fct_subject_grades is first built. -#}
+{% macro create_evaluation_state() %}
+    create schema if not exists intermediate;
+    create table if not exists intermediate.evaluated_inputs (
+        subject_key text primary key,
+        inputs_md5 text not null
+    );
+    create table if not exists intermediate.evaluated_dates (
+        evaluation_date date primary key,
+        is_current boolean not null
+    );
+{% endmacro %}
+
+
+{#- Post-hook of fct_subject_grades (in its transaction): the fingerprints and dates just
+    evaluated. -#}
+{% macro store_evaluation_state() %}
+    truncate intermediate.evaluated_inputs, intermediate.evaluated_dates;
+    insert into intermediate.evaluated_inputs (subject_key, inputs_md5)
+    select subject_key, inputs_md5 from {{ ref('int_evaluation_fingerprints') }};
+    insert into intermediate.evaluated_dates (evaluation_date, is_current)
+    select evaluation_date, is_current from {{ ref('int_evaluation_dates') }}
+{% endmacro %}
+
+
+{#- The distinct evaluation dates stored in `relation`, by its evaluation_date index (a loose
+    index scan: one probe per date, not a scan of every row). -#}
+{% macro stored_evaluation_dates(relation) %}
+    with recursive stored (evaluation_date) as (
+        select min(evaluation_date) from {{ relation }}
+        union all
+        select (
+            select min(later.evaluation_date)
+            from {{ relation }} as later
+            where later.evaluation_date > stored.evaluation_date
+        )
+        from stored
+        where stored.evaluation_date is not null
+    )
+    select evaluation_date from stored where evaluation_date is not null
+{% endmacro %}
+
+
+{#- Pre-hook of the incremental evaluation marts: drop the dates that left the evaluation window
+    and the subjects that are no longer subjects (a legacy identifier now linked to its USCC). -#}
+{% macro prune_evaluations() %}
+    {%- if is_incremental() %}
+    delete from {{ this }}
+    where evaluation_date in (
+        {{ stored_evaluation_dates(this) }}
+        except
+        select evaluation_date from {{ ref('int_evaluation_dates') }}
+    );
+    delete from {{ this }}
+    where subject_key in (
+        select subject_key from intermediate.evaluated_inputs
+        except
+        select subject_key from {{ ref('int_evaluation_fingerprints') }}
+    )
+    {%- endif %}
+{% endmacro %}
