@@ -25,7 +25,15 @@ import os
 import tempfile
 from typing import Any
 
-from common import VENV_BIN, commit, machine, publish, run_command, scratch_warehouse, timed
+from common import (
+    VENV_BIN,
+    publish,
+    result_header,
+    run_command,
+    scratch_warehouse,
+    task_seconds,
+    timed,
+)
 
 FIRST_DAY = dt.date(2026, 1, 1)
 CATCH_UP = dt.date(2026, 3, 29)
@@ -69,19 +77,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             nights.append(_night("ordinary", day, env))
         nights.append(_night("the same night again", ORDINARY[-1], env))
     return {
-        "benchmark": "nights",
-        "scale": args.scale,
-        "date": dt.date.today().isoformat(),
-        "commit": commit(),
-        "machine": machine(),
-        "load_average_5min_end": round(os.getloadavg()[1], 2),
+        **result_header("nights", args.scale),
         "nights": nights,
     }
 
 
 def _night(name: str, day: dt.date, env: dict[str, str]) -> dict[str, Any]:
     timing = timed([VENV_BIN / "credit", "airflow", "run", "credit_ingest", day.isoformat()], env)
-    return {"night": name, "day": day.isoformat(), **timing, **_landed(day), "tasks": _tasks()}
+    return {
+        "night": name,
+        "day": day.isoformat(),
+        **timing,
+        **_landed(day),
+        "tasks": task_seconds("credit_ingest"),
+    }
 
 
 def _landed(day: dt.date) -> dict[str, int]:
@@ -96,26 +105,6 @@ def _landed(day: dt.date) -> dict[str, int]:
             (day,),
         ).fetchone()
     return {"batches": int(batches), "rows_read": int(rows), "record_kinds": int(kinds)}
-
-
-def _tasks() -> dict[str, float]:
-    """Seconds per task of the latest credit_ingest run (the source tasks summed)."""
-    import psycopg
-
-    from credit.warehouse import database_url
-
-    with psycopg.connect(database_url("airflow")) as conn:
-        rows = conn.execute(
-            """
-            select task_id, sum(extract(epoch from end_date - start_date))
-            from task_instance
-            where dag_id = 'credit_ingest' and run_id = (
-                select run_id from dag_run where dag_id = 'credit_ingest'
-                order by start_date desc limit 1)
-            group by task_id
-            """
-        ).fetchall()
-    return {task_id: round(float(seconds), 2) for task_id, seconds in rows}
 
 
 def render(result: dict[str, Any]) -> str:

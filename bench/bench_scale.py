@@ -35,7 +35,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import VENV_BIN, commit, machine, publish, run_command, scratch_warehouse, timed
+from common import (
+    VENV_BIN,
+    publish,
+    result_header,
+    run_command,
+    scratch_warehouse,
+    task_seconds,
+    timed,
+)
 
 SEED = 42
 FIRST_DAY = dt.date(2026, 1, 1)
@@ -73,17 +81,13 @@ def main() -> None:
         publish(args.scale, _result(args, figures), "", doc=False)
         raise
     figures["targets"] = _targets(figures)
-    publish(args.scale, _result(args, figures), render(_result(args, figures)), doc=not args.no_doc)
+    result = _result(args, figures)
+    publish(args.scale, result, render(result), doc=not args.no_doc)
 
 
 def _result(args: argparse.Namespace, figures: dict[str, Any]) -> dict[str, Any]:
     return {
-        "benchmark": "scale",
-        "scale": args.scale,
-        "date": dt.date.today().isoformat(),
-        "commit": commit(),
-        "machine": machine(),
-        "load_average_5min_end": round(os.getloadavg()[1], 2),
+        **result_header("scale", args.scale),
         **figures,
     }
 
@@ -193,7 +197,7 @@ def _full_history(figures: dict[str, Any], env: dict[str, str]) -> None:
     run_command([VENV_BIN / "credit", "airflow", "prepare"])
     ingest = _dag("credit_ingest", YEAR_FIVE, env)
     rows = _rows_landed(YEAR_FIVE)
-    tasks = _task_seconds("credit_ingest")
+    tasks = task_seconds("credit_ingest")
     _step(figures, "full_history_ingest_dag", ingest, rows)
     figures["full_history_batches"] = _count("select count(*) from audit.batches")
     figures["full_history_extract_and_land_seconds"] = tasks.get("ingest", 0.0)
@@ -332,27 +336,6 @@ def _count(query: str, *parameters: Any) -> int:
 
     with psycopg.connect(warehouse_url()) as conn:
         return int(conn.execute(query, parameters).fetchone()[0])
-
-
-def _task_seconds(dag_id: str) -> dict[str, float]:
-    """Seconds per task of the latest run of ``dag_id`` (mapped tasks summed)."""
-    import psycopg
-
-    from credit.warehouse import database_url
-
-    with psycopg.connect(database_url("airflow")) as conn:
-        rows = conn.execute(
-            """
-            select task_id, sum(extract(epoch from end_date - start_date))
-            from task_instance
-            where dag_id = %(dag)s and run_id = (
-                select run_id from dag_run where dag_id = %(dag)s
-                order by start_date desc limit 1)
-            group by task_id
-            """,
-            {"dag": dag_id},
-        ).fetchall()
-    return {task_id: round(float(seconds), 2) for task_id, seconds in rows}
 
 
 def render(result: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, VENV_BIN, commit, machine, publish, run_command, scratch_warehouse, timed
+from common import ROOT, VENV_BIN, publish, result_header, run_command, scratch_warehouse, timed
 
 FIRST_DAY = dt.date(2026, 1, 1)
 NIGHT = dt.date(2026, 4, 8)
@@ -99,12 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return [round(dag_run["seconds"] / base["seconds"], 3) for base, dag_run in pairs]
 
     return {
-        "benchmark": "transform",
-        "scale": args.scale,
-        "date": dt.date.today().isoformat(),
-        "commit": commit(),
-        "machine": machine(),
-        "load_average_5min_end": round(os.getloadavg()[1], 2),
+        **result_header("transform", args.scale),
         "source_rows": source_rows,
         "credit_record_versions": _credit_record_versions(),
         "dbt_nodes": nodes,

@@ -1,9 +1,10 @@
 """What the end-to-end benchmarks share: a scratch warehouse, timing a command as a process of
-its own, and publishing a result (``bench/results/<name>.json`` and its section of
-``docs/benchmarks.md``)."""
+its own, the task durations of a DAG run, and publishing a result (``bench/results/<name>.json``
+and its section of ``docs/benchmarks.md``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import platform
@@ -139,6 +140,19 @@ def _tree_peak_kb(pid: int) -> int:
     return peak
 
 
+def result_header(benchmark: str, scale: str) -> dict[str, Any]:
+    """What every result starts with: the benchmark, its scale, the day, commit and machine, and
+    the load average at the end (how busy the machine was)."""
+    return {
+        "benchmark": benchmark,
+        "scale": scale,
+        "date": dt.date.today().isoformat(),
+        "commit": commit(),
+        "machine": machine(),
+        "load_average_5min_end": round(os.getloadavg()[1], 2),
+    }
+
+
 def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
@@ -147,3 +161,25 @@ def commit() -> str:
     return subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
+
+
+def task_seconds(dag_id: str) -> dict[str, float]:
+    """Seconds per task of the latest run of ``dag_id`` (mapped tasks summed), from Airflow's
+    metadata database."""
+    import psycopg
+
+    from credit.warehouse import database_url
+
+    with psycopg.connect(database_url("airflow")) as conn:
+        rows = conn.execute(
+            """
+            select task_id, sum(extract(epoch from end_date - start_date))
+            from task_instance
+            where dag_id = %(dag)s and run_id = (
+                select run_id from dag_run where dag_id = %(dag)s
+                order by start_date desc limit 1)
+            group by task_id
+            """,
+            {"dag": dag_id},
+        ).fetchall()
+    return {task_id: round(float(seconds), 2) for task_id, seconds in rows}
