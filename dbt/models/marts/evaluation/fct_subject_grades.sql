@@ -11,11 +11,6 @@
 -- depends_on: {{ ref('int_evaluation_fingerprints') }}
 {{
     config(
-        materialized='incremental',
-        unique_key=['subject_key', 'evaluation_date'],
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        pre_hook="{{ prune_evaluations() }}",
         post_hook="{{ store_evaluation_state() }}",
         indexes=[
             {'columns': ['subject_key', 'evaluation_date'], 'unique': True},
