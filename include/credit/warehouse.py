@@ -11,7 +11,6 @@ so DAGs, dbt profiles, Great Expectations and the tests all take their URLs from
 from __future__ import annotations
 
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from credit import identifiers
+from credit.net import accepts_connections, free_port, port_is_free
 from credit.paths import data_dir
 
 ENV_URL = "CREDIT_WAREHOUSE_URL"
@@ -58,7 +58,7 @@ class EmbeddedServer:
     def port(self) -> int:
         if self.port_file.exists():
             return int(self.port_file.read_text().strip())
-        port = _free_port(EMBEDDED_DEFAULT_PORT)
+        port = free_port(EMBEDDED_DEFAULT_PORT)
         self.port_file.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.write_text(f"{port}\n")
         return port
@@ -67,7 +67,7 @@ class EmbeddedServer:
         return f"postgresql://{EMBEDDED_USER}@127.0.0.1:{self.port()}/{database}"
 
     def is_running(self) -> bool:
-        return _accepts_connections("127.0.0.1", self.port())
+        return accepts_connections("127.0.0.1", self.port())
 
     def start(self) -> None:
         """Initialise the cluster if needed and start it; a no-op when it already runs."""
@@ -83,7 +83,7 @@ class EmbeddedServer:
                 user=run_as,
             )
         port = self.port()
-        if not _port_is_free(port):
+        if not port_is_free(port):
             raise RuntimeError(
                 f"port {port} (from {self.port_file}) is taken by another program; "
                 f"delete that file to let the embedded PostgreSQL choose a free port"
@@ -268,35 +268,9 @@ def _chown(path: Path, user: str) -> None:
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _accepts_connections(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_port(preferred: int) -> int:
-    if _port_is_free(preferred):
-        return preferred
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_for(host: str, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while not _accepts_connections(host, port):
+    while not accepts_connections(host, port):
         if time.monotonic() > deadline:
             raise TimeoutError(f"PostgreSQL did not accept connections on {host}:{port}")
         time.sleep(0.2)
