@@ -9,7 +9,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint bench airflow-ui stop clean
+.PHONY: demo test lint bench up down status stop clean
 
 demo: .venv/.synced ## Simulate the county, run the nightly chain, export (see README)
 	.venv/bin/county demo
@@ -33,13 +33,21 @@ ifeq ($(SCALE),demo)
 endif
 	.venv/bin/python bench/bench_scale.py --scale $(SCALE)
 
-airflow-ui: .venv/.synced ## Airflow's UI at http://localhost:8080 (airflow standalone)
-	.venv/bin/credit airflow standalone
+up: .venv/.synced ## The platform as a service: county systems, warehouse, Airflow (UI on :8080)
+	.venv/bin/county up
+	.venv/bin/credit service up
+
+down: .venv/.synced ## Stop everything `make up` started
+	.venv/bin/credit service down
+
+status: .venv/.synced ## What `make up` started and whether it runs
+	.venv/bin/credit service status
 
 stop: .venv/.synced ## Stop the embedded PostgreSQL
 	.venv/bin/credit warehouse stop
 
 clean: ## Remove the virtual environment and all local state (.data)
+	-.venv/bin/credit service down
 	-.venv/bin/credit warehouse stop
 	rm -rf .venv .tools .data dbt/target dbt/logs
 

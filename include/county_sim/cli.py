@@ -4,7 +4,10 @@ demo that runs the platform against it."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +24,8 @@ app = typer.Typer(
     help="The county simulator (县域模拟器): 34 departments' systems, and the demo.",
 )
 console = Console()
+# The name `make down` knows the county API by (credit.service records it).
+API_PROCESS = "county-api"
 
 
 def _date(text: str) -> dt.date:
@@ -92,6 +97,40 @@ def serve(
     finally:
         server.stop()
         console.print("stopped")
+
+
+@app.command("up")
+def up() -> None:
+    """The county's systems in the background for ``make up``: the county (the demo's, created
+    when there is none) advanced to yesterday, its HTTP API served until ``make down``."""
+    from credit import service
+    from credit.airflow_env import COUNTY_TIMEZONE
+    from credit.net import accepts_connections
+
+    try:
+        state = engine.load_state()
+    except FileNotFoundError:
+        create()
+        state = engine.load_state()
+    yesterday = dt.datetime.now(COUNTY_TIMEZONE).date() - dt.timedelta(days=1)
+    if state.last_day < yesterday:
+        advance(yesterday.isoformat())
+    api = simulator_config()["api"]
+    url = f"http://{api['host']}:{api['port']}"
+    if service.alive(API_PROCESS) is None:
+        if accepts_connections(api["host"], api["port"]):
+            raise typer.BadParameter(f"{url} is taken by another program")
+        county = str(Path(sys.executable).with_name("county"))
+        service.start_process(API_PROCESS, [county, "serve"], os.environ)
+        deadline = time.monotonic() + 30
+        while not accepts_connections(api["host"], api["port"]):
+            if service.alive(API_PROCESS) is None or time.monotonic() > deadline:
+                log = service.log_path(API_PROCESS)
+                console.print(f"[red]the county API did not start[/], see {log}")
+                raise typer.Exit(1)
+            time.sleep(0.2)
+    last_day = engine.load_state().last_day
+    console.print(f"county API at [bold]{url}/api/v1/<dept>/<kind>[/] (days up to {last_day})")
 
 
 @app.command("summary")

@@ -128,7 +128,15 @@ def run_dag(dag_id: str, logical_date: datetime | None = None, **conf: object) -
     """Run one DAG in this process with ``dag.test()`` and raise unless it succeeds.
 
     Call :func:`prepare_airflow` first; Airflow reads its configuration when first imported.
+    Refused while the local service runs: its scheduler would pick up this run's tasks too.
     """
+    from credit.service import running_service
+
+    if (service := running_service()) is not None:
+        raise DagRunFailed(
+            f"the service runs ({service.url}): run DAGs through it (`credit airflow run`), "
+            "or stop it first (`make down`)"
+        )
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(dag_file(dag_id)))

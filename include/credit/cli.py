@@ -11,8 +11,10 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
-from credit import airflow_env, warehouse
+from credit import airflow_env, service, warehouse
+from credit.airflow_api import AirflowApi, AirflowApiError, TaskOutcome, run_dag
 
 app = typer.Typer(
     no_args_is_help=True, help="Jiangyin industry + credit (行业+信用) data platform."
@@ -24,7 +26,12 @@ export_app = typer.Typer(
 )
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(export_app, name="export")
+service_app = typer.Typer(
+    no_args_is_help=True,
+    help="The platform as a local service: warehouse and Airflow's four components.",
+)
 app.add_typer(airflow_app, name="airflow")
+app.add_typer(service_app, name="service")
 console = Console()
 
 
@@ -68,12 +75,56 @@ def airflow_print_env() -> None:
 def airflow_run(
     dag_id: str,
     logical_date: str = typer.Argument(None, help="YYYY-MM-DD; today when omitted"),
+    unpause: bool = typer.Option(
+        False, help="On the service: unpause the DAG first (a paused DAG's run waits)."
+    ),
 ) -> None:
-    """Run one DAG in-process with ``airflow dags test`` (no scheduler needed)."""
-    airflow_env.prepare_airflow()
+    """Run one DAG and wait for it: on the running service (make up) through its REST API,
+    else in this process with ``dag.test()``. Fails unless the run succeeds."""
     date = datetime.fromisoformat(logical_date).replace(tzinfo=UTC) if logical_date else None
+    info = service.running_service()
+    if info is not None:
+        _run_on_service(info, dag_id, date, unpause)
+        return
+    airflow_env.prepare_airflow()
     console.print(f"{dag_id}: {airflow_env.run_dag(dag_id, date)}")
     _exit_at_once()
+
+
+def _run_on_service(
+    info: service.ServiceInfo, dag_id: str, date: datetime | None, unpause: bool
+) -> None:
+    seen: dict[tuple[str, int], str | None] = {}
+
+    def progress(tasks: list[TaskOutcome]) -> None:
+        for task in tasks:
+            key = (task.task_id, task.map_index)
+            if task.state != seen.get(key) and task.state in TERMINAL_TASK_STATES:
+                console.print(f"  {_task_name(task)}: {task.state}")
+            seen[key] = task.state
+
+    try:
+        api = AirflowApi(info.url, service.USERNAME, info.password())
+        outcome = run_dag(api, dag_id, date, unpause=unpause, on_tasks=progress)
+    except AirflowApiError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from error
+    table = Table("task", "state", "try", "seconds", title=f"{dag_id} {outcome.run_id}")
+    for task in outcome.tasks:
+        seconds = "" if task.seconds is None else f"{task.seconds:.1f}"
+        table.add_row(_task_name(task), task.state or "", str(task.try_number), seconds)
+    console.print(table)
+    took = "" if outcome.seconds is None else f" in {outcome.seconds:.1f} s"
+    console.print(f"{dag_id}: {outcome.state}{took} ({info.url})")
+    if outcome.state != "success":
+        raise typer.Exit(1)
+
+
+TERMINAL_TASK_STATES = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+
+
+def _task_name(task: TaskOutcome) -> str:
+    return task.task_id if task.map_index < 0 else f"{task.task_id}[{task.map_index}]"
 
 
 def _exit_at_once() -> NoReturn:
@@ -93,12 +144,43 @@ def airflow_exec(ctx: typer.Context) -> None:
     airflow_env.airflow_command(list(ctx.args))
 
 
-@airflow_app.command("standalone")
-def airflow_standalone() -> None:
-    """Airflow's UI, scheduler and workers in one process (``airflow standalone``)."""
-    values = airflow_env.prepare_airflow()
-    console.print("Airflow UI on http://localhost:8080 (Ctrl-C stops it)")
-    airflow_env.airflow_command(["standalone"], values)
+@service_app.command("up")
+def service_up(
+    port: int = typer.Option(None, help="The UI's port (default 8080, or a free one if taken)."),
+    paused: bool = typer.Option(False, help="DAGs start paused: nothing runs on its schedule."),
+) -> None:
+    """Start the warehouse and Airflow (api-server, scheduler, dag-processor, triggerer) in the
+    background, wait until every component is healthy and every DAG parsed."""
+    with console.status("starting the warehouse and Airflow"):
+        info = service.up(port=port, paused=paused)
+    console.print(f"Airflow UI and REST API: [bold]{info.url}[/]")
+    console.print(f"login: [bold]{service.USERNAME}[/] / [bold]{info.password()}[/]")
+    console.print(f"logs: {service.log_path('<component>')}; stop with `make down`")
+
+
+@service_app.command("down")
+def service_down() -> None:
+    """Stop every process the service started (and the embedded PostgreSQL if it started it)."""
+    stopped = service.down()
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@service_app.command("status")
+def service_status() -> None:
+    """What runs: each process of the service and, from the api-server, each component's health."""
+    report = service.status()
+    table = Table("process", "pid", "state", "health")
+    health = report["health"] or {}
+    for name, recorded in report["processes"].items():
+        part = health.get(name.replace("-", "_"), {})
+        table.add_row(
+            name,
+            str(recorded.pid) if recorded else "",
+            "running" if recorded else "stopped",
+            str(part.get("status", "")),
+        )
+    console.print(table)
+    console.print(f"UI: {report['url']}" if report["url"] else "the service is not running")
 
 
 @export_app.command("daily")

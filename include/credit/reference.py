@@ -83,3 +83,14 @@ def check_loaded_reference(url: str) -> dict[str, int]:
             f"reference data in the warehouse {found} differs from seeds {expected}"
         )
     return found
+
+
+def reference_loaded(url: str) -> bool:
+    """Whether the warehouse holds the reference data as the seed files have it."""
+    import psycopg
+
+    try:
+        check_loaded_reference(url)
+    except (AssertionError, psycopg.errors.UndefinedTable):
+        return False
+    return True
