@@ -6,9 +6,14 @@ the reference data loaded by ``credit_reference`` (none of this is timed). Then,
 data, as of 2026-04-08, each a process of its own as a user would start it:
 
 * ``dbt build --full-refresh``: the whole project from scratch (``dbt`` command line);
-* ``dbt build`` with the night's selection (what ``credit_transform`` builds: everything but
-  the reference data) and ``credit airflow run credit_transform 2026-04-08`` (the one-task
-  DAG under ``dag.test()``), alternately, ``--runs`` times each: their ratio is the DAG's cost;
+* without the service, alternately, ``--runs`` rounds of: a bare ``dbt build``; ``dbt build``
+  with the night's selection (what ``credit_transform`` builds: everything but the reference
+  data); ``credit airflow run credit_transform 2026-04-08`` (the one-task DAG in a process of
+  its own under ``dag.test()``);
+* with the service up (``credit service up``: Airflow's api-server, scheduler, dag-processor and
+  triggerer, as ``make up`` starts them), ``--runs`` rounds of: a bare ``dbt build``; the same
+  ``credit airflow run``, which now triggers the DAG through the REST API and waits for it.
+  Their ratio is the orchestrated transform's cost (issue 13's target: at most 1.3x);
 * with ``--watcher``, once: the same night rendered by Cosmos in ``ExecutionMode.WATCHER``
   (``bench/dags/transform_watcher.py``: one producer ``dbt build`` and a sensor task per model).
 
@@ -68,16 +73,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from credit.transform import nightly_build
 
     dbt = [VENV_BIN / "dbt"]
+    bare = [*dbt, "build", *_project_flags()]
     timings["full_refresh"] = [
         timed([*dbt, "build", "--full-refresh", *_project_flags()], dbt_env)
         for _ in range(args.runs)
     ]
-    for name in ("bare", "same_work", "dag"):
+    for name in ("bare_alone", "same_work", "dag_test", "bare", "dag"):
         timings[name] = []
+    # No service: the DAG in a process of its own with dag.test().
     for _ in range(args.runs):
-        timings["bare"].append(timed([*dbt, "build", *_project_flags()], dbt_env))
+        timings["bare_alone"].append(timed(bare, dbt_env))
         timings["same_work"].append(timed([*dbt, *nightly_build(), *_project_flags()], dbt_env))
-        timings["dag"].append(timed(dag))
+        timings["dag_test"].append(timed(dag))
+    # The service up (make up): the same command runs the DAG on it, through its REST API.
+    run_command([VENV_BIN / "credit", "service", "up", "--port", "0", "--paused"])
+    try:
+        run_command([*dag[:3], "--unpause", *dag[3:]])  # its first run there, not timed
+        for _ in range(args.runs):
+            timings["bare"].append(timed(bare, dbt_env))
+            timings["dag"].append(timed(dag))
+    finally:
+        run_command([VENV_BIN / "credit", "service", "down"])
     watcher = None
     if args.watcher:
         try:
@@ -94,8 +110,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if all(run["seconds"] is not None for run in runs)
     }
 
-    def ratios(baseline: str) -> list[float]:
-        pairs = zip(timings[baseline], timings["dag"], strict=True)
+    def ratios(dag_name: str, baseline: str) -> list[float]:
+        pairs = zip(timings[baseline], timings[dag_name], strict=True)
         return [round(dag_run["seconds"] / base["seconds"], 3) for base, dag_run in pairs]
 
     return {
@@ -107,9 +123,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": args.runs,
         "median_seconds": {name: round(seconds, 2) for name, seconds in medians.items()},
         "dag_to_bare_ratio_median": round(medians["dag"] / medians["bare"], 3),
-        "dag_to_bare_ratio_per_run": ratios("bare"),
-        "dag_to_same_work_ratio_median": round(medians["dag"] / medians["same_work"], 3),
-        "dag_to_same_work_ratio_per_run": ratios("same_work"),
+        "dag_to_bare_ratio_per_run": ratios("dag", "bare"),
+        "dag_test_to_bare_ratio_median": round(medians["dag_test"] / medians["bare_alone"], 3),
+        "dag_test_to_bare_ratio_per_run": ratios("dag_test", "bare_alone"),
+        "dag_test_to_same_work_ratio_median": round(medians["dag_test"] / medians["same_work"], 3),
         "peak_rss_mb": {
             name: max(run["peak_rss_mb"] for run in runs)
             for name, runs in timings.items()
@@ -210,10 +227,11 @@ def watcher_run() -> None:
     run before the producer would wait for ever; the LocalExecutor runs them at once, and its
     workers need Airflow's api-server, started here on a free port and stopped at the end."""
     from credit import airflow_env
+    from credit.net import free_port
 
     airflow_env.apply_airflow_environment()
     dags = str(ROOT / "bench" / "dags")
-    port = _free_port()
+    port = free_port()
     os.environ.update(
         {
             "AIRFLOW__CORE__DAGS_FOLDER": dags,  # before Airflow reads its configuration
@@ -238,14 +256,6 @@ def watcher_run() -> None:
     finally:
         server.terminate()
         server.wait(30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for_http(url: str, seconds: float) -> None:
@@ -294,6 +304,10 @@ def render(result: dict[str, Any]) -> str:
     nodes = result["dbt_nodes"]
     peak = result["peak_rss_mb"]
     night = result["nodes_per_night"]
+
+    def per_run(key: str) -> str:
+        return ", ".join(f"{ratio:.2f}" for ratio in result[key])
+
     lines = [
         "## Transform",
         "",
@@ -306,18 +320,24 @@ def render(result: dict[str, Any]) -> str:
         f"{nodes.get('seed', 0)} seeds, {nodes.get('snapshot', 0)} snapshot, the project hook); "
         f"the DAG's first night ran {night['first']} of them, a later night {night['later']} "
         "(no reference data, no unchanged rule seed). Each command is a process of its own, as "
-        "a user starts it; medians of the runs, the three of a run back to back, after an "
-        "untimed first night. Load average (5 min) at the end: "
+        "a user starts it; medians of the runs, after an untimed first night. First without the "
+        "service, where `credit airflow run` runs the DAG in its own process with `dag.test()`; "
+        "then with the service up (`credit service up`, idle but for the runs), where the same "
+        "command triggers the DAG through the REST API and waits for it: each round runs its "
+        "commands back to back. Load average (5 min) at the end: "
         f"{result['load_average_5min_end']}.",
         "",
         "| run | median seconds | peak RSS (MB) |",
         "|---|---|---|",
         f"| `dbt build --full-refresh` (everything from scratch) | {medians['full_refresh']:.1f} "
         f"| {peak['full_refresh']} |",
-        f"| `dbt build` (bare) | {medians['bare']:.1f} | {peak['bare']} |",
-        f"| `dbt build` with the night's own selection (the same work as the DAG) "
+        f"| no service: `dbt build` (bare) | {medians['bare_alone']:.1f} | {peak['bare_alone']} |",
+        f"| no service: `dbt build` with the night's own selection (the DAG's work) "
         f"| {medians['same_work']:.1f} | {peak['same_work']} |",
-        f"| `credit airflow run credit_transform {NIGHT}` (one task, `dag.test()`) "
+        f"| no service: `credit airflow run credit_transform {NIGHT}` (`dag.test()`) "
+        f"| {medians['dag_test']:.1f} | {peak['dag_test']} |",
+        f"| service up: `dbt build` (bare) | {medians['bare']:.1f} | {peak['bare']} |",
+        f"| service up: `credit airflow run credit_transform {NIGHT}` (REST API) "
         f"| {medians['dag']:.1f} | {peak['dag']} |",
     ]
     if "watcher" in medians:
@@ -335,10 +355,12 @@ def render(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"The DAG costs {result['dag_to_bare_ratio_median']:.2f}x the bare `dbt build` (per run: "
-        f"{', '.join(f'{r:.2f}' for r in result['dag_to_bare_ratio_per_run'])}) and "
-        f"{result['dag_to_same_work_ratio_median']:.2f}x a `dbt build` of its own selection "
-        f"(per run: {', '.join(f'{r:.2f}' for r in result['dag_to_same_work_ratio_per_run'])}).",
+        f"On the service the DAG costs {result['dag_to_bare_ratio_median']:.2f}x the bare `dbt "
+        f"build` (per round: {per_run('dag_to_bare_ratio_per_run')}); the peak RSS of its "
+        "command is the REST client's, the task runs in the scheduler's worker. In a process of "
+        f"its own with `dag.test()` it costs {result['dag_test_to_bare_ratio_median']:.2f}x "
+        f"(per round: {per_run('dag_test_to_bare_ratio_per_run')}) and "
+        f"{result['dag_test_to_same_work_ratio_median']:.2f}x a `dbt build` of its own selection.",
         "",
     ]
     return "\n".join(lines)
