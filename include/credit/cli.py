@@ -147,7 +147,7 @@ def airflow_exec(ctx: typer.Context) -> None:
 @service_app.command("up")
 def service_up(
     port: int = typer.Option(None, help="The UI's port (default 8080, or a free one if taken)."),
-    paused: bool = typer.Option(False, help="DAGs start paused: nothing runs on its schedule."),
+    paused: bool = typer.Option(False, help="Every DAG paused: nothing runs until unpaused."),
 ) -> None:
     """Start the warehouse and Airflow (api-server, scheduler, dag-processor, triggerer) in the
     background, wait until every component is healthy and every DAG parsed."""

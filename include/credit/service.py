@@ -153,8 +153,8 @@ def up(port: int | None = None, paused: bool = False) -> ServiceInfo:
     """Start whatever of the service is not running, wait until it is ready, return it.
 
     ``port``: the api-server's (default 8080, or a free one when taken; 0 picks a free one).
-    ``paused``: DAGs appear paused, so nothing runs on its schedule until unpaused (tests,
-    benchmarks); by default the nightly chain runs on its schedule.
+    ``paused``: every DAG starts paused, so nothing runs until unpaused (tests, benchmarks); by
+    default the nightly chain runs on its schedule.
     """
     embedded = None if os.environ.get(warehouse.ENV_URL) else warehouse.embedded_server()
     existing = running_service()
@@ -180,6 +180,8 @@ def up(port: int | None = None, paused: bool = False) -> ServiceInfo:
         # its weekly schedule: a new warehouse gets it before the scheduler starts.
         if not reference_loaded(url):
             _run_in_process("credit_reference", _service_settings(info))
+        if paused:
+            _pause_every_dag()
     env = {**os.environ, **values, **_service_settings(info)}
     airflow = str(Path(sys.executable).with_name("airflow"))
     for name in AIRFLOW_COMPONENTS:
@@ -232,6 +234,17 @@ def _service_settings(info: ServiceInfo) -> dict[str, str]:
             "AIRFLOW__CORE__PARALLELISM", str(max(4, 2 * cpus))
         ),
     }
+
+
+def _pause_every_dag() -> None:
+    """Pause the DAGs the metadata database knows already (a ``dag.test()`` run registers every
+    DAG file, unpaused), before a scheduler could start their runs."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(DagModel).values(is_paused=True))
 
 
 def _run_in_process(dag_id: str, settings: Mapping[str, str]) -> None:
