@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         timings["same_work"].append(timed([*dbt, *nightly_build(), *_project_flags()], dbt_env))
         timings["dag_test"].append(timed(dag))
     # The service up (make up): the same command runs the DAG on it, through its REST API.
+    # Every DAG paused but this one, so nothing else runs beside the timed commands.
+    service_began = dt.datetime.now(dt.UTC)
     run_command([VENV_BIN / "credit", "service", "up", "--port", "0", "--paused"])
     try:
         run_command([*dag[:3], "--unpause", *dag[3:]])  # its first run there, not timed
@@ -94,6 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             timings["dag"].append(timed(dag))
     finally:
         run_command([VENV_BIN / "credit", "service", "down"])
+    if others := _other_tasks_since(service_began):
+        raise RuntimeError(f"tasks of other DAGs ran beside the timed commands: {others}")
     watcher = None
     if args.watcher:
         try:
@@ -191,6 +195,21 @@ def _nodes_run() -> dict[str, int]:
             " order by min(completed_at)"
         ).fetchall()
     return {"first": int(counts[0][0]), "later": int(counts[-1][0])}
+
+
+def _other_tasks_since(began: dt.datetime) -> list[str]:
+    """Task instances of DAGs other than the transform that started since ``began``."""
+    import psycopg
+
+    from credit.warehouse import database_url
+
+    with psycopg.connect(database_url("airflow")) as conn:
+        rows = conn.execute(
+            "select dag_id || '.' || task_id from task_instance"
+            " where dag_id <> 'credit_transform' and start_date >= %s",
+            (began,),
+        ).fetchall()
+    return [row[0] for row in rows]
 
 
 def _project_flags() -> list[str]:
