@@ -182,6 +182,25 @@ def test_credit_records_are_indexed_for_lookups_and_the_nightly_delta(built) -> 
     } <= indexes
 
 
+def test_the_marts_and_seeds_carry_their_descriptions_as_comments(built) -> None:
+    """persist_docs: ``\\d+`` in psql shows the YAML descriptions of the analysts' tables."""
+    with psycopg.connect(built.url) as conn:
+        table, column = conn.execute(
+            "select obj_description('marts.dim_subjects'::regclass),"
+            " col_description('marts.dim_subjects'::regclass, 1)"
+        ).fetchone()
+        uncommented_marts = conn.execute(
+            "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'marts' and c.relkind = 'r'"
+            " and obj_description(c.oid, 'pg_class') is null"
+        ).fetchone()[0]
+        seed = conn.execute("select obj_description('rules.grade_thresholds'::regclass)").fetchone()
+    assert table.startswith("信用主体 Credit subjects")
+    assert column.startswith("主体键 Subject key")
+    assert uncommented_marts == 0
+    assert seed[0]
+
+
 def test_one_subject_row_per_subject_key(built) -> None:
     with psycopg.connect(built.url) as conn:
         rows, keys = conn.execute(
