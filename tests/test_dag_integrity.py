@@ -16,6 +16,7 @@ EXPECTED_DAGS = {
     "credit_transform",
     "credit_export_daily",
     "credit_export_quarterly",
+    "credit_docs",
 }
 
 

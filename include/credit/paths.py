@@ -24,3 +24,8 @@ def data_dir() -> Path:
 
 def airflow_home() -> Path:
     return data_dir() / "airflow"
+
+
+def dbt_docs_dir() -> Path:
+    """The dbt docs site of the warehouse (``credit_docs`` writes it, the Airflow UI serves it)."""
+    return data_dir() / "docs" / "dbt"
