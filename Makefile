@@ -9,13 +9,18 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint bench up down status stop clean
+.PHONY: demo test browser-test lint bench up down status stop clean
 
 demo: .venv/.synced ## Simulate the county, run the nightly chain, export (see README)
 	.venv/bin/county demo
 
 test: .venv/.synced ## Run the test suite against a real PostgreSQL
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+# Installs Debian's chromium and a CJK font when missing (Playwright drives /usr/bin/chromium).
+browser-test: .venv/.synced ## The service's UI, a night triggered there, the docs: headless Chromium
+	bash tests/browser/install_chromium.sh
+	.venv/bin/pytest -m browser tests/browser $(PYTEST_ARGS)
 
 lint: .venv/.synced ## ruff (Python) and sqlfluff (dbt SQL)
 	.venv/bin/ruff check .
