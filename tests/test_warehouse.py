@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from credit import warehouse
+from credit import service, warehouse
 
 
 def test_configured_url_is_used_as_given(monkeypatch) -> None:
@@ -47,3 +47,16 @@ def test_embedded_server_starts_on_tcp_and_is_reused(private_embedded) -> None:
     assert not private_embedded.is_running()
     with psycopg.connect(warehouse.ensure_warehouse()) as conn:
         assert conn.execute("select count(*) from audit.probe").fetchone() == (0,)
+
+
+def test_make_down_stops_the_embedded_server_only_when_make_up_started_it(private_embedded) -> None:
+    service.start_warehouse()  # `make up` starts it (county up, then the service)
+    service.start_warehouse()
+    assert private_embedded.is_running()
+    assert service.down() == ["embedded PostgreSQL"]
+    assert not private_embedded.is_running()
+
+    private_embedded.start()  # running before `make up`: not its to stop
+    service.start_warehouse()
+    assert service.down() == []
+    assert private_embedded.is_running()

@@ -107,6 +107,7 @@ def up() -> None:
     from credit.airflow_env import COUNTY_TIMEZONE
     from credit.net import accepts_connections
 
+    service.start_warehouse()  # the exchange database lives there; `make down` stops it
     try:
         state = engine.load_state()
     except FileNotFoundError:

@@ -171,6 +171,8 @@ def service_status() -> None:
     report = service.status()
     table = Table("process", "pid", "state", "health")
     health = report["health"] or {}
+    if health:  # the api-server answered with the others' health
+        health["api_server"] = {"status": "healthy"}
     for name, recorded in report["processes"].items():
         part = health.get(name.replace("-", "_"), {})
         table.add_row(

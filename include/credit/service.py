@@ -45,6 +45,8 @@ AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEFAULT_PORT = 8080
 USERNAME = "admin"
 SETTINGS_FILE = "service.json"
+# Left by start_warehouse when it started the embedded PostgreSQL.
+WAREHOUSE_MARKER = "embedded-warehouse.started"
 READY_TIMEOUT = 240.0
 STOP_TIMEOUT = 45.0
 
@@ -66,7 +68,6 @@ class ServiceInfo:
     url: str
     port: int
     paused_at_creation: bool
-    started_warehouse: bool
 
     def password(self) -> str:
         """The UI and REST login's password, which Airflow's simple auth manager generated."""
@@ -156,12 +157,8 @@ def up(port: int | None = None, paused: bool = False) -> ServiceInfo:
     ``paused``: every DAG starts paused, so nothing runs until unpaused (tests, benchmarks); by
     default the nightly chain runs on its schedule.
     """
-    embedded = None if os.environ.get(warehouse.ENV_URL) else warehouse.embedded_server()
     existing = running_service()
-    started_warehouse = existing.started_warehouse if existing else False
-    if embedded is not None and not embedded.is_running():
-        started_warehouse = True
-    url = warehouse.ensure_warehouse()
+    url = start_warehouse()
     values = airflow_env.prepare_airflow()
     if existing:
         info = existing
@@ -174,7 +171,6 @@ def up(port: int | None = None, paused: bool = False) -> ServiceInfo:
             url=f"http://127.0.0.1:{chosen}",
             port=chosen,
             paused_at_creation=paused,
-            started_warehouse=started_warehouse,
         )
         # The nightly transform needs the reference data, which credit_reference only loads on
         # its weekly schedule: a new warehouse gets it before the scheduler starts.
@@ -192,15 +188,25 @@ def up(port: int | None = None, paused: bool = False) -> ServiceInfo:
     return info
 
 
+def start_warehouse() -> str:
+    """The warehouse, ready; when this starts the embedded PostgreSQL, ``down`` will stop it
+    (whoever of ``make up`` starts it first: the county's systems need it too)."""
+    if not os.environ.get(warehouse.ENV_URL) and not warehouse.embedded_server().is_running():
+        service_dir().mkdir(parents=True, exist_ok=True)
+        (service_dir() / WAREHOUSE_MARKER).touch()
+    return warehouse.ensure_warehouse()
+
+
 def down() -> list[str]:
     """Stop every recorded process (the last started first) and the embedded PostgreSQL if
     ``up`` started it; the names of the processes that were running."""
-    info = _settings()
     stopped = [name for name in reversed(recorded_names()) if stop_process(name)]
     (service_dir() / SETTINGS_FILE).unlink(missing_ok=True)
-    if info and info.started_warehouse and not os.environ.get(warehouse.ENV_URL):
+    marker = service_dir() / WAREHOUSE_MARKER
+    if marker.exists() and not os.environ.get(warehouse.ENV_URL):
         warehouse.embedded_server().stop()
         stopped.append("embedded PostgreSQL")
+    marker.unlink(missing_ok=True)
     return stopped
 
 
