@@ -61,6 +61,7 @@ def run(*, seed: int, scale: str, first_day: date, quarter: str) -> None:
     nights = demo_nights(quarter)
     if first_day > nights[0]:
         raise ValueError(f"the county must start before {nights[0]} to cover {quarter}")
+    _refuse_a_county_past(nights[-1])
     log = data_dir() / "logs" / f"demo-{datetime.now():%Y%m%d-%H%M%S}.log"
     console.print(f"Logs of every step: {log}")
     with _output_to(log):
@@ -152,6 +153,22 @@ def _step(
 def _prepare_airflow() -> None:
     airflow_env.prepare_airflow()
     airflow_env.run_dag("credit_reference")
+
+
+def _refuse_a_county_past(last_night: date) -> None:
+    """The demo replays nights up to ``last_night``; a county (and so a warehouse) that went past
+    it, as ``make up`` advances it to yesterday, would feed its marts days it has not reached."""
+    try:
+        reached = engine.load_state().last_day
+    except FileNotFoundError:
+        return
+    if reached > last_night:
+        raise SystemExit(
+            f"The county in {data_dir()} holds days up to {reached}, past the demo's last night "
+            f"{last_night} (`make up` advances it to yesterday). Run the demo in a data folder "
+            "of its own, e.g. `CREDIT_DATA_DIR=.data/demo make demo` (with CREDIT_WAREHOUSE_URL "
+            "set, name another database too), or start afresh with `make clean`."
+        )
 
 
 def _prepare_county(seed: int, scale: str, first_day: date, last_day: date) -> None:

@@ -18,7 +18,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 from stdnum.cn import ric, uscc
 
-from county_sim import engine, systems
+from county_sim import demo, engine, systems
 from county_sim import truth as truth_files
 from county_sim.api_server import serve_api
 from county_sim.settings import TOKEN_ENV, api_token, simulator_config
@@ -26,6 +26,7 @@ from credit.catalogue import record_kinds
 from credit.ingest import API_CONN, api_client
 from credit.sources import connection_defaults, sources
 from credit.workdays import is_working_day
+from tests.simulator.conftest import SEED, START
 from tests.simulator.readback import detect, identity_of, read_all
 
 
@@ -219,3 +220,11 @@ def test_record_kinds_contract() -> None:
     }
     for kind in kinds.values():
         assert {"record_id", "updated_at", "change_type"} <= set(kind.column_names)
+
+
+def test_the_demo_refuses_a_county_already_past_its_last_night(county) -> None:
+    """`make up` advances the county to yesterday; a demo over it would build its marts from
+    days it has not replayed."""
+    assert county.last_day > demo.demo_nights("2026Q1")[-1]
+    with pytest.raises(SystemExit, match="past the demo's last night"):
+        demo.run(seed=SEED, scale="test", first_day=START, quarter="2026Q1")
