@@ -65,9 +65,13 @@ class Recorded:
 class ServiceInfo:
     """What ``up`` chose, kept for ``status``, ``down`` and REST clients."""
 
-    url: str
     port: int
     paused_at_creation: bool
+
+    @property
+    def url(self) -> str:
+        """The api-server's address: UI, REST API and the tasks' execution API."""
+        return f"http://127.0.0.1:{self.port}"
 
     def password(self) -> str:
         """The UI and REST login's password, which Airflow's simple auth manager generated."""
@@ -167,11 +171,7 @@ def up(port: int | None = None, paused: bool = False) -> ServiceInfo:
         for name in AIRFLOW_COMPONENTS:
             stop_process(name)
         chosen = free_port(DEFAULT_PORT if port is None else port)
-        info = ServiceInfo(
-            url=f"http://127.0.0.1:{chosen}",
-            port=chosen,
-            paused_at_creation=paused,
-        )
+        info = ServiceInfo(port=chosen, paused_at_creation=paused)
         # The nightly transform needs the reference data, which credit_reference only loads on
         # its weekly schedule: a new warehouse gets it before the scheduler starts.
         if not reference_loaded(url):
