@@ -211,7 +211,7 @@ def test_duplicates_flag_only_later_occurrences(conn: psycopg.Connection) -> Non
             {
                 "rule": "duplicate",
                 "column": "penalty_doc_no",
-                "expectation_type": "unexpected_rows_expectation",
+                "expectation_type": "unexpected_rows_count_expectation",
             }
         ]
         for r in rows.values()

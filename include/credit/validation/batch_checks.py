@@ -38,32 +38,33 @@ def run_group_batch_checks(
     kind: RecordKind,
     batches: sql.Composable,
     logical_dates: Mapping[int, date],
+    sizes: Mapping[int, tuple[int, Mapping[str, int]]],
     *,
     freshness_days: int,
 ) -> dict[int, list[BatchCheck]]:
-    """The checks of several batches of one kind ({batch_id: logical date}) in one query over
-    ``batches``, the relation validation reads them from (blank text already NULL), each batch
-    judged on its own rows and its own logical date."""
+    """The checks of several batches of one kind ({batch_id: logical date}), each batch judged
+    on its own rows and its own logical date.  ``sizes`` holds each batch's rows and the NULLs
+    of every column; ``batches`` is the relation validation reads them from (blank text already
+    NULL)."""
     mandatory = [c.name for c in kind.columns if c.mandatory]
-    columns = sql.SQL(", ").join(
-        [
-            sql.SQL("batch_id, count(*), max(audit.iso_timestamp(updated_at))::date"),
-            *(sql.SQL("count({})").format(sql.Identifier(name)) for name in mandatory),
-        ]
+    # The timestamp test costs ten times reading a row: each distinct value is tested once.
+    newest: dict[int, date] = dict(
+        conn.execute(
+            sql.SQL(
+                "select batch_id, max(audit.iso_timestamp(updated_at))::date from"
+                " (select distinct batch_id, updated_at from {} where batch_id = any(%s))"
+                " as stamped group by batch_id"
+            ).format(batches),
+            (list(logical_dates),),
+        ).fetchall()
     )
-    rows = conn.execute(
-        sql.SQL("select {} from {} where batch_id = any(%s) group by batch_id").format(
-            columns, batches
-        ),
-        (list(logical_dates),),
-    ).fetchall()
-    found = {row[0]: row[1:] for row in rows}
     checks = {}
     for batch_id, logical_date in logical_dates.items():
-        total, newest, *counts = found.get(batch_id, (0, None, *[0] * len(mandatory)))
+        total, nulls = sizes.get(batch_id, (0, dict.fromkeys(mandatory, 0)))
+        filled = [total - nulls[name] for name in mandatory]
         checks[batch_id] = [
-            _columns_present(mandatory, total, counts),
-            _freshness(newest, logical_date, freshness_days),
+            _columns_present(mandatory, total, filled),
+            _freshness(newest.get(batch_id), logical_date, freshness_days),
         ]
     return checks
 

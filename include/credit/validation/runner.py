@@ -33,7 +33,7 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -56,7 +56,8 @@ from credit.validation.batch_checks import (
     record_group_batch_checks,
     run_group_batch_checks,
 )
-from credit.validation.sql import BLANK_PATTERN, install_validation_sql
+from credit.validation.expectations import EXPECTATION_TYPE as ROWS_EXPECTATION
+from credit.validation.sql import blank_as_null, install_validation_sql
 from credit.validation.suites import load_suite
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def validate_batches(
         _install_once(conn)
         _drop_orphans(conn)
         batches = _read_batches(conn, ids)
+        _analyze_if_stale(conn, list(batches.values()))
         for group in _groups(sorted(batches.values(), key=_batch_id), max_batches, max_rows):
             done, problems = _validate_group(conn, group, freshness_days)
             outcomes.update(done)
@@ -174,6 +176,30 @@ def validate_batches(
     if unreconciled:
         raise ReconciliationError("; ".join(unreconciled))
     return [outcomes[batch_id] for batch_id in ids]
+
+
+# The raw table's statistics are refreshed first when the rows changed since they were taken,
+# and the batches to validate, are more than this share of what the planner believes it has.
+STALE_STATISTICS_SHARE = 0.2
+
+
+def _analyze_if_stale(conn: psycopg.Connection, batches: list[_Batch]) -> None:
+    """Analyse ``raw.<kind>`` when the rows written since its last analysis are a large part
+    of it and the batches to validate are among them.
+
+    The night analyses what it wrote at its end (``credit.ingest.analyze_night``); until then a
+    big first delivery is planned as the few rows the table held before, so the batch is read
+    by one process instead of in parallel (a million rows: 3.3 s against 2.5 s).
+    """
+    kind = batches[0].kind
+    rows = sum(batch.rows_read for batch in batches)
+    believed, changed = conn.execute(
+        "select c.reltuples, coalesce(s.n_mod_since_analyze, 0) from pg_class as c"
+        " left join pg_stat_user_tables as s on s.relid = c.oid where c.oid = %s::regclass",
+        (f"raw.{kind.name}",),
+    ).fetchone() or (0, 0)
+    if min(rows, changed) > STALE_STATISTICS_SHARE * max(believed, 0):
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier("raw", kind.name)))
 
 
 def _batch_id(batch: _Batch) -> int:
@@ -204,12 +230,14 @@ def _validate_group(
     with _materialised(conn, kind, ids) as table:
         result = _run_suite(_sqlalchemy_url(conn), kind, ids, table)
         failing, batch_of = _failing_rows(conn, result, table)
-        documents, run = _batch_documents(conn, result, group, failing, batch_of, table)
+        sizes = _batch_sizes(conn, table, kind.column_names)
+        documents, run = _batch_documents(result, group, failing, batch_of, sizes)
         checks = run_group_batch_checks(
             conn,
             kind,
             _table(table),
             {batch.batch_id: batch.logical_date for batch in group},
+            sizes,
             freshness_days=freshness_days,
         )
     failures = _failures(result, failing, batch_of, ids)
@@ -300,9 +328,7 @@ def _read_batches(conn: psycopg.Connection, batch_ids: list[int]) -> dict[int, _
 def _batch_query(kind: RecordKind, batch_ids: list[int]) -> str:
     """The batches as GX sees them: lineage columns, then canonical columns with blanks as NULL."""
     columns = sql.SQL(", ").join(
-        sql.SQL("case when {c} ~ {blank} then null else {c} end as {c}").format(
-            c=sql.Identifier(name), blank=sql.Literal(BLANK_PATTERN)
-        )
+        sql.SQL("{} as {}").format(blank_as_null(sql.Identifier(name)), sql.Identifier(name))
         for name in kind.column_names
     )
     query = sql.SQL(
@@ -414,18 +440,25 @@ def _describe(batch_ids: list[int]) -> str:
 def _failing_rows(
     conn: psycopg.Connection, result: ExpectationSuiteValidationResult, table: str
 ) -> tuple[dict[int, list[int]], dict[int, int]]:
-    """The failing raw row ids of every expectation (by its position in the suite, ascending)
-    and the batch of each failing row.  Raises :class:`ValidationError` unless every expectation
-    fails exactly as many rows as GX counted.
+    """The failing raw row ids of every expectation GX found failing (by its position in the
+    suite, ascending) and the batch of each failing row.  Raises :class:`ValidationError` unless
+    every such expectation fails exactly as many rows as GX counted.
 
-    Two passes: one over the rows for every expectation a row fails alone (one ``case`` each,
-    so each row is read once, and PostgreSQL may scan in parallel), then the expectations that
-    need the whole batch (duplicates, a join), each query as GX runs it.
+    An expectation GX counted no failing row for is not evaluated again: on most batches most
+    expectations pass.  Two passes: one over the rows for every failing expectation a row fails
+    alone (one ``case`` each, so each row is read once, and PostgreSQL may scan in parallel),
+    then the failing expectations that need the whole batch (duplicates, a join), each query as
+    GX runs it.
     """
-    row_wise = [
-        (position, entry.expectation_config)
+    counted = {
+        position: _counted(entry.result)
         for position, entry in enumerate(result.results)
-        if not _needs_batch(entry.expectation_config)
+        if _counted(entry.result)
+    }
+    row_wise = [
+        (position, result.results[position].expectation_config)
+        for position in counted
+        if not _needs_batch(result.results[position].expectation_config)
     ]
     failing: dict[int, list[int]] = {}
     batch_of: dict[int, int] = {}
@@ -444,8 +477,8 @@ def _failing_rows(
             batch_of[raw_row_id] = batch_id
             for position in failed:
                 failing.setdefault(position, []).append(raw_row_id)
-    for position, entry in enumerate(result.results):
-        config = entry.expectation_config
+    for position in counted:
+        config = result.results[position].expectation_config
         if not _needs_batch(config):
             continue
         query = sql.SQL(
@@ -455,22 +488,25 @@ def _failing_rows(
             batch_of[raw_row_id] = batch_id
             failing.setdefault(position, []).append(raw_row_id)
     for position, entry in enumerate(result.results):
-        outcome = entry.result
-        counted = outcome.get("observed_value", outcome.get("unexpected_count")) or 0
         found = len(failing.get(position, []))
-        if counted != found:
+        if counted.get(position, 0) != found:
             raise ValidationError(
-                f"{entry.expectation_config.meta}: GX counted {counted} failing rows,"
-                f" the SQL pass found {found}"
+                f"{entry.expectation_config.meta}: GX counted {counted.get(position, 0)} failing"
+                f" rows, the SQL pass found {found}"
             )
     for raw_row_ids in failing.values():
         raw_row_ids.sort()
     return failing, batch_of
 
 
+def _counted(outcome: dict[str, Any]) -> int:
+    """How many rows GX found failing an expectation (a custom query's observed value)."""
+    return outcome.get("observed_value", outcome.get("unexpected_count")) or 0
+
+
 def _needs_batch(config: Any) -> bool:
     """A custom query that is not a condition on each row alone (duplicates, a join)."""
-    return config.type == "unexpected_rows_expectation" and "row_condition" not in config.meta
+    return config.type == ROWS_EXPECTATION and "row_condition" not in config.meta
 
 
 def _custom_query(config: Any, table: str) -> str:
@@ -535,12 +571,11 @@ _MAP_RESULT_KEYS = {
 
 
 def _batch_documents(
-    conn: psycopg.Connection,
     result: ExpectationSuiteValidationResult,
     group: list[_Batch],
     failing: dict[int, list[int]],
     batch_of: dict[int, int],
-    table: str,
+    sizes: dict[int, tuple[int, dict[str, int]]],
 ) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
     """The GX result of each batch of the group, as a run on that batch alone would give it
     (counts, percentages, success, statistics), and of the group as GX ran it, with id lists
@@ -562,10 +597,10 @@ def _batch_documents(
             if "missing_count" in entry["result"]
         }
     )
-    sizes = _batch_sizes(conn, table, columns)
     documents = {}
     for batch in group:
         rows, nulls = sizes.get(batch.batch_id, (0, dict.fromkeys(columns, 0)))
+        nulls = {name: nulls[name] for name in columns}
         results = [
             _batch_entry(entry, ids_by_batch.get(position, {}).get(batch.batch_id, []), rows, nulls)
             for position, entry in enumerate(entries)
@@ -612,9 +647,10 @@ def _document(
 
 
 def _batch_sizes(
-    conn: psycopg.Connection, table: str, columns: list[str]
+    conn: psycopg.Connection, table: str, columns: Sequence[str]
 ) -> dict[int, tuple[int, dict[str, int]]]:
-    """Rows and NULLs (blank included) of ``columns`` per batch, as GX saw the group."""
+    """Rows and NULLs (blank included) of ``columns`` per batch, as GX saw the group: for the
+    per-batch GX results and the batch checks, in one query."""
     nulls = sql.SQL("").join(
         sql.SQL(", count(*) - count({})").format(sql.Identifier(name)) for name in columns
     )
@@ -634,7 +670,7 @@ def _batch_entry(
     config = entry["expectation_config"]
     group_result = entry["result"]
     unexpected = len(ids)
-    if config["type"] == "unexpected_rows_expectation":
+    if config["type"] == ROWS_EXPECTATION:
         result: dict[str, Any] = {"observed_value": unexpected}
         if ids:  # a sample of the failing rows, where GX's COMPLETE format lists them
             result["details"] = {"unexpected_rows": [{INDEX_COLUMN: i} for i in ids[:STORED_IDS]]}

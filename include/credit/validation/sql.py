@@ -11,6 +11,7 @@ The text patterns are plain regular expressions that PostgreSQL and Python read 
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 from credit.identifiers import ORG_CODE_ALPHABET, ORG_CODE_WEIGHTS, USCC_ALPHABET, USCC_CATEGORIES
 
@@ -30,6 +31,26 @@ def char_class(chars: str) -> str:
 
 
 BLANK_PATTERN = f"^{char_class(WHITESPACE)}*$"
+# Text whose first character's code is in neither range (``ascii``: the first code point) may be
+# blank; any other text is not, and needs no regular expression: that is nearly all text.
+assert not any(33 <= ord(c) <= 126 for c in WHITESPACE)
+NOT_BLANK_FIRST_CODES = ((33, 126), (max(map(ord, WHITESPACE)) + 1, 0x10FFFF))
+
+
+def blank_as_null(column: sql.Composable) -> sql.Composed:
+    """SQL: ``column`` itself, or NULL when it is blank (:data:`BLANK_PATTERN`).
+
+    The regular expression costs ten times a look at the first character, so only text that
+    starts with whitespace, or is empty, goes through it.
+    """
+    first = sql.SQL(" or ").join(
+        sql.SQL("ascii({}) between {} and {}").format(column, sql.Literal(low), sql.Literal(high))
+        for low, high in NOT_BLANK_FIRST_CODES
+    )
+    return sql.SQL("case when {first} then {c} when {c} ~ {blank} then null else {c} end").format(
+        first=first, c=column, blank=sql.Literal(BLANK_PATTERN)
+    )
+
 
 # ISO 8601 calendar dates 1000-01-01 .. 2999-12-31, leap years included, so every value that
 # matches also casts with ``::date`` in dbt staging.

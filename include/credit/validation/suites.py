@@ -25,6 +25,7 @@ from great_expectations.expectations.expectation_configuration import Expectatio
 from credit.catalogue import Column, RecordKind, record_kinds
 from credit.paths import EXPECTATIONS_DIR
 from credit.sources import sources
+from credit.validation.expectations import EXPECTATION_TYPE as ROWS_EXPECTATION
 from credit.validation.sql import IDENTIFIER_NORMAL_PATTERN, NEGATIVE_PATTERN, TYPE_PATTERNS
 
 # Columns that name a department (数据来源单位 / 决定机关) by its own USCC.
@@ -119,7 +120,7 @@ def load_suite(kind: str) -> gx.ExpectationSuite:
 
 
 def _expectation(expectation_type: str, rule: str, column: str, **kwargs: Any) -> Expectation:
-    if expectation_type != "unexpected_rows_expectation":
+    if expectation_type != ROWS_EXPECTATION:
         kwargs = {"column": column, **kwargs}
     return {"type": expectation_type, "kwargs": kwargs, "meta": {"rule": rule, "column": column}}
 
@@ -127,7 +128,7 @@ def _expectation(expectation_type: str, rule: str, column: str, **kwargs: Any) -
 def _rows(rule: str, column: str, query: str) -> Expectation:
     """A custom-SQL expectation: ``query`` selects the ``raw_row_id`` of every failing row."""
     return _expectation(
-        "unexpected_rows_expectation", rule, column, unexpected_rows_query=" ".join(query.split())
+        ROWS_EXPECTATION, rule, column, unexpected_rows_query=" ".join(query.split())
     )
 
 
