@@ -1,4 +1,4 @@
-"""Landing: the content hash PostgreSQL computes, NUL text, and tables landed before either."""
+"""Landing: the content hash PostgreSQL computes, NUL text, and tables an older release left."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def land(conn: psycopg.Connection, rows: list[dict[str, str | None]]) -> list[tu
             received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
         )
     return conn.execute(
-        "select row_hash, parse_problem, permit_doc_no, received_at from raw.permit"
+        "select raw.row_hash(p), parse_problem, permit_doc_no, received_at from raw.permit as p"
         " where batch_id = %s order by raw_row_id",
         (batch_id,),
     ).fetchall()
@@ -88,24 +88,32 @@ def test_nul_is_kept_visible_and_the_row_marked(conn: psycopg.Connection) -> Non
     assert landed[1][1] is None
 
 
-def test_a_table_landed_with_python_hashes_is_rehashed_in_place(
+def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(
     conn: psycopg.Connection,
 ) -> None:
-    """A table from before PostgreSQL computed the hash (a plain ``row_hash`` column filled by
-    the client) keeps its rows and gets the generated hash; running again changes nothing."""
+    """A table from a release that stored the hash (a generated ``row_hash`` column) and
+    checked each row's batch by a foreign key keeps its rows, loses both, and ``raw.row_hash``
+    gives the same value; running again changes nothing."""
     before = land(conn, [row(permit_doc_no="旧号")])
-    conn.execute("alter table raw.permit drop column row_hash")
-    conn.execute("alter table raw.permit add column row_hash text not null default 'python'")
+    conn.execute("alter table raw.permit add column row_hash text not null default 'stored'")
+    conn.execute("alter table raw.permit add foreign key (batch_id) references audit.batches")
     count = conn.execute("select count(*) from raw.permit").fetchone()[0]
     create_landing_tables(conn)
-    generated = conn.execute(
-        "select attgenerated from pg_attribute"
-        " where attrelid = 'raw.permit'::regclass and attname = 'row_hash'"
+    stored = conn.execute(
+        "select count(*) from pg_attribute"
+        " where attrelid = 'raw.permit'::regclass and attname = 'row_hash' and not attisdropped"
     ).fetchone()[0]
-    assert generated == "s"
+    assert stored == 0
+    keys = conn.execute(
+        "select count(*) from pg_constraint where conrelid = 'raw.permit'::regclass"
+        " and contype = 'f'"
+    ).fetchone()[0]
+    assert keys == 0
     assert conn.execute("select count(*) from raw.permit").fetchone()[0] == count
     assert (
-        conn.execute("select row_hash from raw.permit where permit_doc_no = '旧号'").fetchone()[0]
+        conn.execute(
+            "select raw.row_hash(p) from raw.permit as p where permit_doc_no = '旧号'"
+        ).fetchone()[0]
         == before[0][0]
     )
     relfile = conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0]

@@ -19,10 +19,14 @@ from psycopg import sql
 
 from credit.catalogue import RecordKind, record_kinds
 
-# (name, type) of the columns that say where a raw row came from (可查可核可溯).
+# (name, type) of the columns that say where a raw row came from (可查可核可溯).  ``batch_id`` is
+# the batch :func:`land_batch` writes in the same transaction as the rows; it has no foreign
+# key: checking it cost PostgreSQL a look-up in ``audit.batches`` for every row written (a fifth
+# of landing's time), and batches are never deleted (a validated one is held by the keys of its
+# checks and results).
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("raw_row_id", "bigint generated always as identity primary key"),
-    ("batch_id", "bigint not null references audit.batches (batch_id)"),
+    ("batch_id", "bigint not null"),
     ("dept_code", "text not null"),
     ("source_ref", "text not null"),
     ("received_at", "timestamptz not null"),
@@ -173,7 +177,7 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
                         sql.Identifier(schema, table), sql.SQL(column)
                     )
                 )
-    hashed = _hashed_columns(conn)
+    _drop_row_foreign_keys(conn)
     for kind in record_kinds().values():
         columns = [
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS
@@ -191,8 +195,11 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
                     raw_table(kind.name), sql.Identifier(name)
                 )
             )
-        if hashed.get(kind.name) != _row_hash_comment(kind):
-            _rehash(conn, kind)
+        if "row_hash" in landed.get(kind.name, set()):  # stored by an older release
+            conn.execute(
+                sql.SQL("alter table {} drop column row_hash").format(raw_table(kind.name))
+            )
+        _create_row_hash(conn, kind)
         conn.execute(
             sql.SQL("create index if not exists {} on {} (batch_id)").format(
                 sql.Identifier(f"{kind.name}_batch_idx"), raw_table(kind.name)
@@ -200,13 +207,35 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
         )
 
 
-def row_hash_text(kind: RecordKind) -> sql.Composable:
-    """SQL: the text a raw row's ``row_hash`` is the SHA-256 of: ``'name'='value',`` for every
+def _drop_row_foreign_keys(conn: psycopg.Connection) -> None:
+    """Drop the foreign keys from raw rows to their batch that an older release created."""
+    for table, constraint in conn.execute(
+        """
+        select c.conrelid::regclass::text, c.conname from pg_constraint as c
+        join pg_class as t on t.oid = c.conrelid
+        join pg_namespace as n on n.oid = t.relnamespace and n.nspname = 'raw'
+        where c.contype = 'f'
+        """
+    ).fetchall():
+        conn.execute(
+            sql.SQL("alter table {} drop constraint {}").format(
+                sql.SQL(table), sql.Identifier(constraint)
+            )
+        )
+
+
+def row_hash_text(kind: RecordKind, row: str | None = None) -> sql.Composable:
+    """SQL: the text a raw row's content hash is the SHA-256 of: ``'name'='value',`` for every
     catalogue column that is not NULL, by column name.  A column the catalogue adds later is
-    NULL in the rows landed before it, so their hash does not change."""
+    NULL in the rows landed before it, so their hash does not change.  ``row`` qualifies the
+    column names (a function's row argument)."""
+
+    def column(name: str) -> sql.Composable:
+        return sql.Identifier(row, name) if row else sql.Identifier(name)
+
     return sql.SQL(" || ").join(
         sql.SQL("coalesce({} || quote_literal({}) || ',', '')").format(
-            sql.Literal(f"{_quote(name)}="), sql.Identifier(name)
+            sql.Literal(f"{_quote(name)}="), column(name)
         )
         for name in sorted(kind.column_names)
     )
@@ -216,52 +245,25 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _row_hash_column(kind: RecordKind) -> sql.Composable:
-    """The content hash, computed by PostgreSQL as each row is written (no Python per row)."""
-    return sql.SQL(
-        "row_hash text not null generated always as (audit.sha256_hex({})) stored"
-    ).format(row_hash_text(kind))
+def _create_row_hash(conn: psycopg.Connection, kind: RecordKind) -> None:
+    """``raw.row_hash(raw.<kind>)``, the content hash of a landed row, computed when read.
 
-
-def _row_hash_comment(kind: RecordKind) -> str:
-    """What a table's ``row_hash`` column comment records: the columns it hashes."""
-    return "sha256 of " + ",".join(sorted(kind.column_names))
-
-
-def _hashed_columns(conn: psycopg.Connection) -> dict[str, str | None]:
-    """Per raw table, the comment of its ``row_hash`` if that column is generated."""
-    return {
-        table: comment
-        for table, comment in conn.execute(
-            """
-            select c.relname, col_description(c.oid, a.attnum)
-            from pg_attribute as a
-            join pg_class as c on c.oid = a.attrelid
-            join pg_namespace as n on n.oid = c.relnamespace and n.nspname = 'raw'
-            where a.attname = 'row_hash' and a.attgenerated = 's' and not a.attisdropped
-            """
-        )
-    }
-
-
-def _rehash(conn: psycopg.Connection, kind: RecordKind) -> None:
-    """Make ``row_hash`` the generated hash of the catalogue's columns: on a table landed
-    before hashes were computed by PostgreSQL or before the catalogue gained a column.  Every
-    row is rewritten once, in one transaction."""
-    table = raw_table(kind.name)
-    with conn.transaction():
-        conn.execute(sql.SQL("alter table {} drop column if exists row_hash").format(table))
-        conn.execute(sql.SQL("alter table {} add column {}").format(table, _row_hash_column(kind)))
-        conn.execute(
-            sql.SQL("comment on column {}.row_hash is {}").format(
-                table, sql.Literal(_row_hash_comment(kind))
-            )
-        )
+    Raw rows never change, so neither does their hash: storing it, as a generated column, cost
+    a third of landing's time (building the text of 25 columns for every row written) for a
+    value nothing reads as the night runs.  A table that still has the stored column (an older
+    release) loses it (:func:`create_landing_tables`; instant), and the function gives the same
+    values."""
+    conn.execute(
+        sql.SQL(
+            "create or replace function raw.row_hash(landed {}) returns text"
+            " language sql immutable parallel safe as $$ select audit.sha256_hex({}) $$"
+        ).format(raw_table(kind.name), row_hash_text(kind, row="landed"))
+    )
 
 
 def copied_columns(kind: RecordKind) -> list[str]:
     """The columns :func:`land_batch` writes, in order: lineage but the identity key, then the
-    catalogue's (``row_hash`` is generated)."""
+    catalogue's."""
     return [name for name, _ in LINEAGE_COLUMNS if name != "raw_row_id"] + list(kind.column_names)
 
 
