@@ -375,7 +375,7 @@ def run_in_child(stage: str, args: argparse.Namespace, **extra: Any) -> dict[str
 LABELS = {
     "generate": "build the rows in Python (no I/O)",
     "copy": "plain `COPY`, text columns only (baseline)",
-    "land": "`land_batch` (lineage + `COPY`; hash by PostgreSQL)",
+    "land": "`land_batch` (lineage + `COPY`)",
     "parse": "parse GBK CSV drop (`identify` + `parse`)",
     "validate": "`validate_batch` (GX push-down)",
 }

@@ -298,16 +298,17 @@ def land_batch(
     # The same for every row: formatted once, as COPY reads them (psycopg's datetime dumper
     # alone cost half a plain COPY's time).
     batch_text, received_text = str(batch_id), received_at.isoformat()
+    names = kind.column_names
     with conn.cursor().copy(copy) as writer:
         for row in rows:
-            values = [row.values.get(column) for column in kind.column_names]
+            values = list(map(row.values.get, names))
             extra = (
                 _storable(json.dumps(row.extra_fields, ensure_ascii=False))
                 if row.extra_fields
                 else None
             )
             problem = row.parse_problem
-            text = "".join(filter(None, row.values.values()))  # one test a row, not one a value
+            text = "".join(filter(None, values))  # one test a row, not one a value
             if NUL in text or ESCAPED_NUL in text:
                 values = [_storable(value) for value in values]
                 if problem is None and NUL in text:
