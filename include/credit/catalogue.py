@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 
 import yaml
 
@@ -39,8 +39,9 @@ class RecordKind:
     business_key: tuple[str, ...]
     record_date: str
 
-    @property
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
+        """Computed once: connectors and landing ask for it for every row."""
         return tuple(column.name for column in self.columns)
 
     def column(self, name: str) -> Column:
