@@ -185,12 +185,28 @@ def _catch_up(figures: dict[str, Any], name: str, day: dt.date, env: dict[str, s
 
 
 def _ordinary_night(figures: dict[str, Any], name: str, day: dt.date, env: dict[str, str]) -> None:
-    steps = {dag_id: _dag(dag_id, day, env) for dag_id in ORDINARY_NIGHT}
+    steps = {}
+    for dag_id in ORDINARY_NIGHT:
+        steps[dag_id] = _dag(dag_id, day, env)
+        if dag_id == "credit_transform":
+            figures[f"{name}_slowest_dbt_nodes"] = _slowest_nodes()
     for dag_id, timing in steps.items():
         _step(figures, f"{name}_{dag_id.removeprefix('credit_')}", timing)
     figures[f"{name}_rows"] = _rows_landed(day)
     figures[f"{name}_seconds"] = round(sum(t["seconds"] for t in steps.values()), 2)
     figures[f"{name}_peak_rss_mb"] = max(t["peak_rss_mb"] for t in steps.values())
+
+
+SLOWEST_NODES = 8
+
+
+def _slowest_nodes() -> list[list[Any]]:
+    """The transform's dbt nodes that took longest ([name, seconds]), from its run_results."""
+    from credit.transform import dbt_target_dir, read_run_results
+
+    results = read_run_results(dbt_target_dir() / "run_results.json").results
+    slowest = sorted(results, key=lambda node: node.seconds, reverse=True)[:SLOWEST_NODES]
+    return [[node.unique_id.split(".", 2)[-1], round(node.seconds, 1)] for node in slowest]
 
 
 def _full_history(figures: dict[str, Any], env: dict[str, str]) -> None:
@@ -392,6 +408,16 @@ def render(result: dict[str, Any]) -> str:
         f"{r['night_year_five_ingest_seconds']:.1f} s, transform "
         f"{r['night_year_five_transform_seconds']:.1f} s, daily export "
         f"{r['night_year_five_export_daily_seconds']:.1f} s.",
+        *(
+            f"- The slowest dbt nodes of the transform {when} (seconds): "
+            + ", ".join(f"`{node}` {seconds}" for node, seconds in r[key])
+            + "."
+            for when, key in (
+                ("after one year", "night_year_one_slowest_dbt_nodes"),
+                ("after five years", "night_year_five_slowest_dbt_nodes"),
+            )
+            if key in r
+        ),
         f"- Dossier look-up by USCC (the dossier row and the subject's records, "
         f"{r['dossier_lookups']:,} random subjects): p50 {r['dossier_lookup_p50_ms']} ms, "
         f"p95 {r['dossier_lookup_p95_ms']} ms.",
