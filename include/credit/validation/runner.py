@@ -451,9 +451,9 @@ def _failing_rows(
     GX runs it.
     """
     counted = {
-        position: _counted(entry.result)
+        position: count
         for position, entry in enumerate(result.results)
-        if _counted(entry.result)
+        if (count := _counted(entry.result))
     }
     row_wise = [
         (position, result.results[position].expectation_config)
@@ -600,7 +600,6 @@ def _batch_documents(
     documents = {}
     for batch in group:
         rows, nulls = sizes.get(batch.batch_id, (0, dict.fromkeys(columns, 0)))
-        nulls = {name: nulls[name] for name in columns}
         results = [
             _batch_entry(entry, ids_by_batch.get(position, {}).get(batch.batch_id, []), rows, nulls)
             for position, entry in enumerate(entries)
