@@ -1,21 +1,38 @@
 {#- 评分可解释 Every score equals the sum of its itemised contributions and lies within its
-    model's bounds. Returns the grades that break it. -#}
+    model's bounds. Returns the grades that break it. Checked for the pairs the build evaluated
+    (int_evaluation_targets: every pair on the first build, tonight's delta on a night): a pair
+    not evaluated again keeps the rows that passed the night they were written. -#}
 
 with
 
+targets as (
+
+    select * from {{ ref('int_evaluation_targets') }}
+
+),
+
 grades as (
 
-    select * from {{ ref('fct_subject_grades') }}
+    select grades.*
+    from {{ ref('fct_subject_grades') }} as grades
+    inner join targets
+        on
+            grades.subject_key = targets.subject_key
+            and grades.evaluation_date = targets.evaluation_date
 
 ),
 
 contributions as (
 
     select
-        subject_key,
-        evaluation_date,
-        sum(points) as points
-    from {{ ref('fct_score_contributions') }}
+        contributions.subject_key,
+        contributions.evaluation_date,
+        sum(contributions.points) as points
+    from {{ ref('fct_score_contributions') }} as contributions
+    inner join targets
+        on
+            contributions.subject_key = targets.subject_key
+            and contributions.evaluation_date = targets.evaluation_date
     group by 1, 2
 
 ),

@@ -91,13 +91,15 @@ related as (
 
 ),
 
+-- The measures that apply follow from the section and grade (as fct_subject_measures).
 measures as (
 
     select
-        subject_key,
+        industry_section,
+        grade,
         count(distinct measure_code) as measure_count
-    from {{ ref('fct_subject_measures') }}
-    group by subject_key
+    from {{ ref('int_domain_measures') }}
+    group by industry_section, grade
 
 ),
 
@@ -146,7 +148,8 @@ final as (
     left join fact_summary on subjects.subject_key = fact_summary.subject_key
     left join conflicts on subjects.subject_key = conflicts.subject_key
     left join related on subjects.subject_key = related.subject_key
-    left join measures on subjects.subject_key = measures.subject_key
+    left join measures
+        on subjects.industry_section = measures.industry_section and grades.grade = measures.grade
     left join warnings on subjects.subject_key = warnings.subject_key
 
 )

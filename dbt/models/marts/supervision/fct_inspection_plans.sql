@@ -1,12 +1,32 @@
 {#- The inspection plan (双随机抽查计划): one row per quarter, department and subject drawn,
     with the department's inspection items and, when other departments drew the same subject
-    that quarter, the joint visit (进一次门、查多项事) that combines them. -#}
+    that quarter, the joint visit (进一次门、查多项事) that combines them.
+
+    Incremental: a quarter's plan is issued once, the first night the quarter is in the window,
+    and kept (macros/supervision/inspection_state.sql); a night draws only the quarters not drawn
+    yet by tonight's rules (int_inspection_quarters), the pre-hook drops those that left the
+    window or are drawn again. -#}
+
+{{
+    config(
+        materialized='incremental',
+        unique_key='plan_quarter',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{{ prune_inspection_plans() }}",
+        post_hook="{{ store_drawn_quarters() }}",
+    )
+}}
 
 with
 
 draws as (
 
     select * from {{ ref('int_inspection_draws') }}
+    {%- if is_incremental() %}
+        -- A list of labels, not a subquery, so the filter reaches the draw's window functions.
+        where plan_quarter = any({{ quarters_to_draw() }})
+    {%- endif %}
 
 ),
 
