@@ -197,7 +197,7 @@ def _ordinary_night(figures: dict[str, Any], name: str, day: dt.date, env: dict[
     figures[f"{name}_peak_rss_mb"] = max(t["peak_rss_mb"] for t in steps.values())
 
 
-SLOWEST_NODES = 8
+SLOWEST_NODES = 12
 
 
 def _slowest_nodes() -> list[list[Any]]:

@@ -48,10 +48,24 @@
 {% endmacro %}
 
 
-{#- Pre-hook of the incremental evaluation marts: drop the dates that left the evaluation window
-    and the subjects that are no longer subjects (a legacy identifier now linked to its USCC). -#}
+{#- Pre-hook of the incremental evaluation marts (appended to, in the model's transaction): drop
+    the dates that left the evaluation window, the subjects that are no longer subjects (a legacy
+    identifier now linked to its USCC) and tonight's pairs (int_evaluation_targets): the dates
+    evaluated for every subject by the evaluation_date index, the other pairs by their subjects'
+    (subject_key, evaluation_date) index, every date of a subject whose inputs changed. A generic
+    delete of tonight's pairs joined the whole table, most of a night's evaluation. -#}
 {% macro prune_evaluations() %}
     {%- if is_incremental() %}
+    delete from {{ this }}
+    where evaluation_date in (
+        select distinct evaluation_date from {{ ref('int_evaluation_targets') }}
+        where is_whole_date
+    );
+    delete from {{ this }}
+    where subject_key in (
+        select distinct subject_key from {{ ref('int_evaluation_targets') }}
+        where not is_whole_date
+    );
     delete from {{ this }}
     where evaluation_date in (
         {{ stored_evaluation_dates(this) }}

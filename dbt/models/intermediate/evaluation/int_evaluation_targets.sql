@@ -4,7 +4,8 @@
     yet or evaluated with another is_current (the as-of date; a month end that entered the
     window; the last night's as-of date, now a month end), and on the window's first date when
     an older one is dropped (its previous_grade becomes null). Before the first build the state
-    is empty, so every pair. -#}
+    is empty, so every pair. is_whole_date marks the pairs of a date evaluated for every subject:
+    the evaluation marts' pre-hook replaces tonight's pairs by date and by subject, by index. -#}
 
 {{ config(materialized='table') }}
 
@@ -84,10 +85,12 @@ final as (
         pairs.subject_key,
         subjects.model_code,
         pairs.evaluation_date,
-        dates.is_current
+        dates.is_current,
+        (changed_dates.evaluation_date is not null) as is_whole_date
     from pairs
     inner join subjects on pairs.subject_key = subjects.subject_key
     inner join dates on pairs.evaluation_date = dates.evaluation_date
+    left join changed_dates on pairs.evaluation_date = changed_dates.evaluation_date
 
 )
 
