@@ -94,6 +94,13 @@ _ORG_CODE_CHECK_CHARS = "0123456789X0"
 _DIGITS = "0123456789"
 # Days of each month in a year that is not a leap year: 29 February is left to the full check.
 _DAYS_IN_MONTH = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# A birth date's month and day (MMDD, 0000-9999) as month * 33 + min(day, 32): 1 when the day
+# exists in every year, 0 when in none, 2 for 29 February (the full check knows the year).
+_BIRTH_DAYS = bytes(
+    2 if (month, day) == (2, 29) else int(0 < month < 13 and 0 < day <= _DAYS_IN_MONTH[month - 1])
+    for month in range(100)
+    for day in range(33)
+)
 
 
 def _bytea(values: bytes) -> str:
@@ -101,9 +108,9 @@ def _bytea(values: bytes) -> str:
 
 
 def _byte(position: int) -> str:
-    """SQL: the code of the character at 0-based ``position`` of ``raw`` (immutable and cheap,
-    unlike ``textsend``, which is only stable and would keep the function from being inlined)."""
-    return f"ascii(substr(raw, {position + 1}, 1))"
+    """SQL: the byte at 0-based ``position`` of ``code``, the text as ``bytea`` (a lookup, where
+    reading a character of a text walks the text up to it)."""
+    return f"get_byte(code, {position})"
 
 
 def _values(alphabet: str) -> str:
@@ -111,8 +118,13 @@ def _values(alphabet: str) -> str:
     return _bytea(bytes(alphabet.index(chr(c)) if chr(c) in alphabet else 255 for c in range(128)))
 
 
+def _only(chars: str, part: str) -> str:
+    """SQL: every byte of the ``bytea`` ``part`` is one of ``chars`` (ASCII)."""
+    return f"octet_length(ltrim({part}, {_bytea(chars.encode())})) = 0"
+
+
 def _weighted_sum(alphabet: str, weights: tuple[int, ...], start: int = 0) -> str:
-    """SQL: the sum of (position in ``alphabet`` of each character of ``raw`` from 0-based
+    """SQL: the sum of (position in ``alphabet`` of each byte of ``code`` from 0-based
     ``start``) x its weight."""
     values = _values(alphabet)
     return " + ".join(
@@ -120,27 +132,39 @@ def _weighted_sum(alphabet: str, weights: tuple[int, ...], start: int = 0) -> st
     )
 
 
-def _two_digits(position: int) -> str:
-    return f"(({_byte(position)} - 48) * 10 + {_byte(position + 1)} - 48)"
+def _digits(positions: range, weights: tuple[int, ...]) -> str:
+    """SQL: the sum of the digits of ``code`` at 0-based ``positions`` x their weights, read as
+    bytes (ASCII digits: 48 less than their byte)."""
+    terms = " + ".join(f"{_byte(p)} * {w}" for p, w in zip(positions, weights, strict=True))
+    return f"({terms} - {48 * sum(weights)})"
 
 
 def _fast_validity(name: str, shape: str, fast_check: str, full_check: str) -> str:
-    """A validity function whose common case is one inlinable SQL expression.
+    """A validity function whose common case costs one ``bytea`` copy and byte lookups.
 
     Text of 18 ASCII characters already in normal form with the shape of a valid code (most of
-    what sources send) is checked by its check characters in plain SQL of cheap calls (string
-    trims and byte lookups: a regular expression here would cost more than the rest together),
-    which PostgreSQL inlines into the query and may run in parallel workers; anything else goes
-    to the full PL/pgSQL check, which normalises and names the problem.  ``case`` keeps the
-    order: a byte is read only once the length is known.  Both give the same answer:
-    ``tests/test_validation.py``.
+    what sources send) is checked by its check characters, read as the bytes of one ``bytea``
+    copy (``code``): a byte is a constant-time lookup, where each ``substr`` of a text walks the
+    UTF-8 text up to its character, and a trim or regular expression of a text costs more than
+    the whole sum.  Anything else goes to the full PL/pgSQL check, which normalises and names
+    the problem.  The outer SQL function is inlined into the query and makes the copy (only of
+    text without a backslash, which ``bytea`` input reads as an escape); the copy is used many
+    times, so the checks are one PL/pgSQL ``return`` that reads it as a variable.  Both give the
+    same answer: ``tests/test_validation.py``.
     """
     return f"""
+create or replace function audit.{name}_bytes(code bytea, raw text) returns boolean
+language plpgsql immutable parallel safe as $$
+begin
+    return case when {shape} then {fast_check} else {full_check} end;
+end $$;
+
 create or replace function audit.{name}(raw text) returns boolean
 language sql immutable parallel safe as $$
     select case
         when raw is null then false
-        when octet_length(raw) = 18 and {shape} then {fast_check}
+        when octet_length(raw) = 18 and strpos(raw, '\\') = 0
+        then audit.{name}_bytes(raw::bytea, raw)
         else {full_check}
     end
 $$;
@@ -148,8 +172,8 @@ $$;
 
 
 _USCC_SHAPE = (
-    f"ltrim(raw, '{USCC_ALPHABET}') = ''"
-    f" and ltrim(substr(raw, 3, 6), '{_DIGITS}') = ''"
+    f"{_only(USCC_ALPHABET, 'code')}"
+    f" and {_only(_DIGITS, 'substring(code from 3 for 6)')}"
     f" and left(raw, 2) in ({_AUTHORITY_CATEGORIES})"
 )
 _USCC_FAST = (
@@ -160,15 +184,16 @@ _USCC_FAST = (
 )
 # Digits, a check character, and a birth date (YYYYMMDD) of 1900-2099 that exists in any year.
 _RESIDENT_ID_SHAPE = (
-    f"ltrim(left(raw, 17), '{_DIGITS}') = '' and ltrim(right(raw, 1), '{_DIGITS}X') = ''"
-    " and substr(raw, 7, 2) in ('19', '20')"
+    f"{_only(_DIGITS, 'substring(code from 1 for 17)')}"
+    f" and {_only(_DIGITS + 'X', 'substring(code from 18)')}"
+    " and substring(code from 7 for 2) in ('19'::bytea, '20'::bytea)"
 )
-_RESIDENT_ID_FAST = f"""case
-            when {_two_digits(10)} between 1 and 12
-                and {_two_digits(12)} between 1
-                    and get_byte({_bytea(bytes((0, *_DAYS_IN_MONTH)))}, {_two_digits(10)})
-            then get_byte({_bytea(_RESIDENT_ID_CHECK_CHARS.encode())},
-                ({_weighted_sum(_DIGITS, _RESIDENT_ID_WEIGHTS)}) % 11) = {_byte(17)}
+_BIRTH_MONTH, _BIRTH_DAY = _digits(range(10, 12), (10, 1)), _digits(range(12, 14), (10, 1))
+_MONTH_DAY = f"{_BIRTH_MONTH} * 33 + least({_BIRTH_DAY}, 32)"
+_RESIDENT_ID_FAST = f"""case get_byte({_bytea(_BIRTH_DAYS)}, {_MONTH_DAY})
+            when 1 then get_byte({_bytea(_RESIDENT_ID_CHECK_CHARS.encode())},
+                {_digits(range(17), _RESIDENT_ID_WEIGHTS)} % 11) = {_byte(17)}
+            when 0 then false
             else audit.resident_id_problem(raw) is null
         end"""
 VALIDITY_FUNCTIONS = (
