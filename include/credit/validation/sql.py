@@ -31,24 +31,26 @@ def char_class(chars: str) -> str:
 
 
 BLANK_PATTERN = f"^{char_class(WHITESPACE)}*$"
-# Text whose first character's code is in neither range (``ascii``: the first code point) may be
-# blank; any other text is not, and needs no regular expression: that is nearly all text.
-assert not any(33 <= ord(c) <= 126 for c in WHITESPACE)
-NOT_BLANK_FIRST_CODES = ((33, 126), (max(map(ord, WHITESPACE)) + 1, 0x10FFFF))
+# The codes (``ascii``: of the first character) a blank text can start with: whitespace, and 0
+# for the empty text.  Text starting with any other character is not blank and needs no regular
+# expression: that is nearly all text.
+BLANK_FIRST_CODES = tuple(sorted({0, *map(ord, WHITESPACE)}))
 
 
 def blank_as_null(column: sql.Composable) -> sql.Composed:
     """SQL: ``column`` itself, or NULL when it is blank (:data:`BLANK_PATTERN`).
 
     The regular expression costs ten times a look at the first character, so only text that
-    starts with whitespace, or is empty, goes through it.
+    starts with whitespace, or is empty, goes through it.  The look is one ``ascii`` and one
+    ``not in`` of constants (PostgreSQL hashes the list): half what two ranges of ``ascii``
+    cost, each written out twice by ``between``.
     """
-    first = sql.SQL(" or ").join(
-        sql.SQL("ascii({}) between {} and {}").format(column, sql.Literal(low), sql.Literal(high))
-        for low, high in NOT_BLANK_FIRST_CODES
-    )
-    return sql.SQL("case when {first} then {c} when {c} ~ {blank} then null else {c} end").format(
-        first=first, c=column, blank=sql.Literal(BLANK_PATTERN)
+    return sql.SQL(
+        "case when ascii({c}) not in ({codes}) then {c} when {c} ~ {blank} then null else {c} end"
+    ).format(
+        c=column,
+        codes=sql.SQL(", ").join(map(sql.Literal, BLANK_FIRST_CODES)),
+        blank=sql.Literal(BLANK_PATTERN),
     )
 
 
