@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -553,6 +554,27 @@ def test_rows_found_other_than_gx_counted_fail_loudly(
         "select status from audit.batches where batch_id = %s", (batch_id,)
     ).fetchone()[0]
     assert status == "landed" and quarantined(conn, batch_id) == {}
+
+
+def test_a_query_gx_cannot_run_fails_loudly(
+    conn: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A custom expectation whose SQL fails is an error of the validation, not an expectation
+    that found nothing: GX keeps a metric's exception apart from the expectation's own."""
+    batch_id, _ = land(conn, "penalty", n=3)
+    load_suite = runner.load_suite
+
+    def broken(kind: str) -> Any:
+        suite = load_suite(kind)
+        for expectation in suite.expectations:
+            if expectation.meta["rule"] == "uscc_check":
+                expectation.unexpected_rows_condition = "no_such_column is null"
+        return suite
+
+    monkeypatch.setattr(runner, "load_suite", broken)
+    with pytest.raises(ValidationError, match=r"uscc_check.*no_such_column"):
+        validate_batch(conn, batch_id)
+    assert quarantined(conn, batch_id) == {}
 
 
 def test_group_over_gx_row_cap_and_group_size(

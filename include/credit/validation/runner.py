@@ -429,14 +429,24 @@ def _run_suite(
         result = gx_batch.validate(load_suite(kind.name), result_format=RESULT_FORMAT)
     finally:
         datasource.delete_asset(asset.name)
-    errors = [r for r in result.results if r.exception_info.get("raised_exception")]
+    errors = [(r, message) for r in result.results if (message := _raised(r.exception_info))]
     if errors:
-        first = errors[0]
+        first, message = errors[0]
         raise ValidationError(
             f"{_describe(batch_ids)}: {len(errors)} expectations raised, first "
-            f"{first.expectation_config.meta}: {first.exception_info.get('exception_message')}"
+            f"{first.expectation_config.meta}: {message}"
         )
     return result
+
+
+def _raised(exception_info: dict[str, Any]) -> str | None:
+    """The message of an exception GX caught for an expectation, else None.  GX keeps one that
+    the expectation raised at the top of its ``exception_info``, and one that a metric raised
+    (a query that failed) under that metric's id, the result then unsuccessful with no count."""
+    for info in (exception_info, *exception_info.values()):
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return str(info.get("exception_message"))
+    return None
 
 
 def _describe(batch_ids: list[int]) -> str:
@@ -514,7 +524,7 @@ def _counted(outcome: dict[str, Any]) -> int:
 
 def _needs_batch(config: Any) -> bool:
     """A custom query that is not a condition on each row alone (duplicates, a join)."""
-    return config.type == ROWS_EXPECTATION and "row_condition" not in config.meta
+    return config.type == ROWS_EXPECTATION and not config.kwargs.get("unexpected_rows_condition")
 
 
 def _custom_query(config: Any, table: str) -> str:
@@ -530,8 +540,8 @@ def _table(table: str) -> sql.Composable:
 def _fails(config: Any) -> sql.Composable:
     """When a row of the batch (alias ``b``) fails one expectation it is judged on alone."""
     kwargs = config.kwargs
-    if "row_condition" in config.meta:  # a custom query on each row alone: its condition
-        return sql.SQL("({})").format(sql.SQL(config.meta["row_condition"]))
+    if kwargs.get("unexpected_rows_condition"):  # a custom query on each row alone
+        return sql.SQL("({})").format(sql.SQL(kwargs["unexpected_rows_condition"]))
     if config.type not in _FAILS:
         raise ValidationError(f"{config.meta}: no SQL condition for {config.type}")
     return sql.SQL(_FAILS[config.type]).format(

@@ -134,10 +134,11 @@ def _rows(rule: str, column: str, query: str) -> Expectation:
 
 def _row_rule(rule: str, column: str, condition: str) -> Expectation:
     """A custom-SQL expectation on each row alone: the rows of the batch where ``condition``
-    holds fail. The condition is also kept in ``meta`` for the validation's row pass."""
+    holds fail.  The condition is also its ``unexpected_rows_condition``: GX counts it in the
+    one aggregate query of the batch, and validation's row pass reads it."""
     condition = " ".join(condition.split())
     expectation = _rows(rule, column, f"select raw_row_id from {{batch}} where {condition}")
-    expectation["meta"]["row_condition"] = condition
+    expectation["kwargs"]["unexpected_rows_condition"] = condition
     return expectation
 
 
