@@ -3,15 +3,14 @@
     that quarter, the joint visit (进一次门、查多项事) that combines them.
 
     Incremental: a quarter's plan is issued once, the first night the quarter is in the window,
-    and kept (macros/supervision/inspection_state.sql); a night draws only the quarters not drawn
-    yet by tonight's rules (int_inspection_quarters), the pre-hook drops those that left the
-    window or are drawn again. -#}
+    and kept (macros/supervision/inspection_state.sql); a night appends only the quarters not
+    drawn yet by tonight's rules (int_inspection_quarters), after the pre-hook drops those that
+    left the window or are drawn again. -#}
 
 {{
     config(
         materialized='incremental',
-        unique_key='plan_quarter',
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ prune_inspection_plans() }}",
         post_hook="{{ store_drawn_quarters() }}",
