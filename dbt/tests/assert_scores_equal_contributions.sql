@@ -1,38 +1,27 @@
 {#- 评分可解释 Every score equals the sum of its itemised contributions and lies within its
     model's bounds. Returns the grades that break it. Checked for the pairs the build evaluated
-    (int_evaluation_targets: every pair on the first build, tonight's delta on a night): a pair
-    not evaluated again keeps the rows that passed the night they were written. -#}
+    (int_evaluation_targets: every pair on the first build, tonight's delta on a night; read by
+    index, evaluated_tonight()): a pair not evaluated again keeps the rows that passed the night
+    they were written. -#}
+
+-- depends_on: {{ ref('int_evaluation_targets') }}
+-- depends_on: {{ ref('int_evaluation_dates') }}
 
 with
 
-targets as (
-
-    select * from {{ ref('int_evaluation_targets') }}
-
-),
-
 grades as (
 
-    select grades.*
-    from {{ ref('fct_subject_grades') }} as grades
-    inner join targets
-        on
-            grades.subject_key = targets.subject_key
-            and grades.evaluation_date = targets.evaluation_date
+    {{ evaluated_tonight(ref('fct_subject_grades')) }}
 
 ),
 
 contributions as (
 
     select
-        contributions.subject_key,
-        contributions.evaluation_date,
-        sum(contributions.points) as points
-    from {{ ref('fct_score_contributions') }} as contributions
-    inner join targets
-        on
-            contributions.subject_key = targets.subject_key
-            and contributions.evaluation_date = targets.evaluation_date
+        subject_key,
+        evaluation_date,
+        sum(points) as points
+    from ({{ evaluated_tonight(ref('fct_score_contributions')) }}) as evaluated
     group by 1, 2
 
 ),

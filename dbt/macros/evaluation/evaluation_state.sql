@@ -80,3 +80,50 @@
     )
     {%- endif %}
 {% endmacro %}
+
+
+{#- The dates int_evaluation_targets evaluates for every subject tonight (is_whole_date) and the
+    window dates before them, as SQL date arrays {'whole': ..., 'previous': ...}: literals, so
+    the marts read those dates' rows by their evaluation_date index, not by a join of the whole
+    table to tonight's pairs. -#}
+{% macro whole_evaluation_dates() %}
+    {%- set whole, previous = [], [] %}
+    {%- if execute %}
+        {%- set rows = run_query(
+            "select dates.evaluation_date::text, dates.previous_date::text from ("
+            ~ " select evaluation_date, lag(evaluation_date) over (order by evaluation_date)"
+            ~ " as previous_date from " ~ ref('int_evaluation_dates') ~ ") as dates"
+            ~ " where dates.evaluation_date in (select evaluation_date from "
+            ~ ref('int_evaluation_targets') ~ " where is_whole_date)"
+        ) %}
+        {%- for row in rows %}
+            {%- do whole.append("'" ~ row[0] ~ "'") %}
+            {%- if row[1] is not none %}
+                {%- do previous.append("'" ~ row[1] ~ "'") %}
+            {%- endif %}
+        {%- endfor %}
+    {%- endif %}
+    {{- return({
+        'whole': "array[" ~ whole | join(', ') ~ "]::date[]",
+        'previous': "array[" ~ previous | join(', ') ~ "]::date[]",
+    }) }}
+{% endmacro %}
+
+
+{#- The rows of an evaluation mart for tonight's pairs (int_evaluation_targets): the dates
+    evaluated for every subject by the evaluation_date index, the other pairs by their
+    (subject_key, evaluation_date) index. -#}
+{% macro evaluated_tonight(relation) %}
+{%- set dates = whole_evaluation_dates() %}
+    select evaluated.*
+    from {{ relation }} as evaluated
+    where evaluated.evaluation_date = any({{ dates.whole }})
+    union all
+    select evaluated.*
+    from {{ relation }} as evaluated
+    inner join {{ ref('int_evaluation_targets') }} as targets
+        on
+            evaluated.subject_key = targets.subject_key
+            and evaluated.evaluation_date = targets.evaluation_date
+    where not targets.is_whole_date
+{% endmacro %}

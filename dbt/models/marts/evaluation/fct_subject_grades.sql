@@ -23,14 +23,10 @@ with
 
 contributions as (
 
-    select * from {{ ref('fct_score_contributions') }}
     {%- if is_incremental() %}
-        where exists (
-            select from {{ ref('int_evaluation_targets') }} as targets
-            where
-                targets.subject_key = fct_score_contributions.subject_key
-                and targets.evaluation_date = fct_score_contributions.evaluation_date
-        )
+        {{ evaluated_tonight(ref('fct_score_contributions')) }}
+    {%- else %}
+        select * from {{ ref('fct_score_contributions') }}
     {%- endif %}
 
 ),
@@ -89,8 +85,30 @@ graded as (
 
 ),
 
--- The previous date's grade: tonight's, else the stored one (a date not re-evaluated; on a
--- full build every date is tonight's).
+-- The stored grades of the dates before the dates evaluated for every subject tonight: a
+-- subject re-evaluated for its own changes is evaluated on every date tonight, so only those
+-- pairs need a previous grade not computed tonight. On a full build every date is tonight's.
+kept as (
+
+    {%- if is_incremental() %}
+        select
+            subject_key,
+            evaluation_date,
+            grade
+        from {{ this }}
+        where evaluation_date = any({{ whole_evaluation_dates().previous }})
+    {%- else %}
+        select
+            subject_key,
+            evaluation_date,
+            grade
+        from graded
+        where false
+    {%- endif %}
+
+),
+
+-- The previous date's grade: tonight's, else the stored one.
 with_previous as (
 
     select
@@ -101,7 +119,7 @@ with_previous as (
         on
             graded.subject_key = previous.subject_key
             and graded.previous_date = previous.evaluation_date
-    left join {{ this if is_incremental() else 'graded' }} as kept
+    left join kept
         on
             graded.subject_key = kept.subject_key
             and graded.previous_date = kept.evaluation_date
