@@ -23,7 +23,8 @@ grades as (
         subject_key,
         grade
     from {{ ref('fct_subject_grades') }}
-    where is_current
+    -- The current grades (is_current), by the evaluation_date index.
+    where evaluation_date = (select as_of.as_of_date from {{ ref('int_lifecycle_as_of') }} as as_of)
 
 ),
 
