@@ -378,13 +378,14 @@ def _contents(conn: psycopg.Connection, schema: str, table: str, key: str) -> st
 
 
 def test_incremental_staging_and_records_equal_a_full_refresh(built) -> None:
-    """The second night built staging, the credit records and the evaluation incrementally (new
-    facts for some subjects); built again from scratch, every row and column is the same. (Last
-    in the module: it rebuilds the tables.)"""
+    """The second night built staging, the subjects, the credit records and the evaluation
+    incrementally (new facts for some subjects, legacy identifiers linked); built again from
+    scratch, every row and column is the same. (Last in the module: it rebuilds the tables.)"""
     relations = [
         ("staging", dbt_codegen.staging_model(name), "raw_row_id") for name in record_kinds()
     ]
     relations += [
+        ("marts", "dim_subjects", "subject_key"),
         ("marts", "fct_credit_records", "credit_record_id"),
         ("marts", "fct_score_contributions", "contribution_key"),
         ("marts", "fct_subject_grades", "subject_grade_key"),

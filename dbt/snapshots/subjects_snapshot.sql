@@ -1,6 +1,10 @@
 {#- 主体历史 History of every subject's tracked attributes: a new row whenever its name, legal
-    representative, industry, division or status changes (dbt_valid_from / dbt_valid_to). -#}
+    representative, industry, division or status changes (dbt_valid_from / dbt_valid_to).
+    A night compares only the subjects dim_subjects rebuilt (int_subjects_changed): a subject
+    not named by a new record has not changed. -#}
 {% snapshot subjects_snapshot %}
+
+-- depends_on: {{ ref('int_subjects_changed') }}
 
 {{
     config(
@@ -30,5 +34,9 @@ select
     status,
     is_registered
 from {{ ref('dim_subjects') }}
+{#- Once built, only the subjects dim_subjects rebuilt tonight can have changed. #}
+{%- if adapter.get_relation(this.database, this.schema, this.identifier) is not none %}
+where subject_key in (select subject_key from {{ ref('int_subjects_changed') }})
+{%- endif %}
 
 {% endsnapshot %}

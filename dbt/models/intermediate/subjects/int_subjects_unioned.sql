@@ -1,18 +1,7 @@
 {#- Every accepted record version that names a subject, from every kind, reduced to the
     subject's columns: what dim_subjects picks each subject's attributes and dates from. -#}
-{#- By what the kind's rows say of their subject: a subject type (行政相对人类别) beside the
-    identifiers, or only a USCC (tax, customs); registrations are the register itself. -#}
-{%- set subject_group_models = [] %}
-{%- set uscc_only_models = [] %}
-{%- for name, kind in record_kinds().items() if name != 'registration' %}
-    {%- set columns = kind.columns | map(attribute='name') | list %}
-    {%- if 'subject_type' in columns %}
-        {%- do subject_group_models.append(kind.model) %}
-    {%- elif 'uscc' in columns %}
-        {%- do uscc_only_models.append(kind.model) %}
-    {%- endif %}
-{%- endfor %}
-
+{%- set kinds = record_kinds() %}
+{%- set subject_kinds = subject_record_kinds() %}
 with
 
 registrations as (
@@ -33,14 +22,15 @@ registrations as (
         record_kind,
         record_date,
         updated_at,
-        raw_row_id
+        raw_row_id,
+        batch_id
     from {{ ref('stg_raw__registrations') }}
 
 ),
 
 subject_group_records as (
 
-    {% for model in subject_group_models %}
+    {% for name in subject_kinds.subject_type %}
         select
             subject_key,
             subject_type_code as subject_kind,
@@ -54,8 +44,9 @@ subject_group_records as (
             record_kind,
             record_date,
             updated_at,
-            raw_row_id
-        from {{ ref(model) }}
+            raw_row_id,
+            batch_id
+        from {{ ref(kinds[name].model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -63,7 +54,7 @@ subject_group_records as (
 
 uscc_only_records as (
 
-    {% for model in uscc_only_models %}
+    {% for name in subject_kinds.uscc_only %}
         select
             subject_key,
             -- 92: an individual business (个体工商户) by the USCC's category (GB 32100).
@@ -81,8 +72,9 @@ uscc_only_records as (
             record_kind,
             record_date,
             updated_at,
-            raw_row_id
-        from {{ ref(model) }}
+            raw_row_id,
+            batch_id
+        from {{ ref(kinds[name].model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

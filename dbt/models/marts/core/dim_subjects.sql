@@ -1,19 +1,51 @@
 {#- One row per credit subject (信用主体). Registrations are authoritative: a registered
     subject's attributes come from its latest registration event that was not revoked; any other
-    subject takes them from the latest record naming it. -#}
+    subject takes them from the latest record naming it.
+
+    Incremental: a night rebuilds the subjects int_subjects_changed names (those of the batches
+    staged since the last build, and legacy identifiers now linked), from all their records;
+    the pre-hook deletes their rows first, the post-hook records the batches taken in
+    (macros/subjects/subject_state.sql). -#}
+
+-- depends_on: {{ ref('int_subjects_changed') }}
+-- depends_on: {{ ref('int_subject_batches') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ prune_subjects() }}",
+        post_hook="{{ store_subject_state() }}",
+    )
+}}
+
+
 with
 
 mentions as (
 
     select * from {{ ref('int_subjects_unioned') }}
-    where subject_key is not null
+    where
+        subject_key is not null
+        {%- if is_incremental() %}
+            and subject_key in (
+                select changed.subject_key from {{ ref('int_subjects_changed') }} as changed
+            )
+        {%- endif %}
 
 ),
 
 registrations as (
 
     select * from {{ ref('stg_raw__registrations') }}
-    where is_latest and change_type_code <> 'revoke'
+    where
+        is_latest
+        and change_type_code <> 'revoke'
+        {%- if is_incremental() %}
+            and subject_key in (
+                select changed.subject_key from {{ ref('int_subjects_changed') }} as changed
+            )
+        {%- endif %}
 
 ),
 
