@@ -89,22 +89,25 @@ first_events as (
 
 ),
 
+-- The first later evaluation out of the threshold grades, looked up by the subject's index.
 recoveries as (
 
     select
         falls.subject_key,
         falls.evaluation_date,
-        min(later.evaluation_date) as recovery_date
+        recovery.recovery_date
     from falls
     cross join rules
-    inner join grades as later
-        on
-            falls.subject_key = later.subject_key
-            and falls.evaluation_date < later.evaluation_date
+    cross join lateral (
+        select min(later.evaluation_date) as recovery_date
+        from {{ ref('fct_subject_grades') }} as later
+        where
+            later.subject_key = falls.subject_key
+            and later.evaluation_date > falls.evaluation_date
             and not later.grade = any(
                 string_to_array(replace(rules.threshold_grades, ' ', ''), ',')
             )
-    group by 1, 2
+    ) as recovery
 
 ),
 
