@@ -52,36 +52,6 @@ clipped as (
 
 ),
 
-inflows as (
-
-    select
-        unit,
-        dimension,
-        dimension_value,
-        start_day as flow_date,
-        count(*) as inflow
-    from clipped
-    group by unit, dimension, dimension_value, flow_date
-
-),
-
-exits as (
-
-    select
-        unit,
-        dimension,
-        dimension_value,
-        end_day as flow_date,
-        count(*) as exit_total,
-        count(*) filter (where exit_reason = 'repair') as exit_repair,
-        count(*) filter (where exit_reason = 'expiry') as exit_expiry,
-        count(*) filter (where exit_reason = 'revocation') as exit_revocation
-    from clipped
-    where end_day is not null
-    group by unit, dimension, dimension_value, flow_date
-
-),
-
 slices as (
 
     select distinct
@@ -102,32 +72,65 @@ days as (
 
 ),
 
-flows as (
+-- Every slice on every day with nothing, each interval's start and end as one event, summed
+-- per slice and day (a join of the days to the starts and ends compared every day with every
+-- start of its slice).
+events as (
 
     select
         slices.unit,
         slices.dimension,
         slices.dimension_value,
         days.flow_date,
-        coalesce(inflows.inflow, 0) as inflow,
-        coalesce(exits.exit_total, 0) as exit_total,
-        coalesce(exits.exit_repair, 0) as exit_repair,
-        coalesce(exits.exit_expiry, 0) as exit_expiry,
-        coalesce(exits.exit_revocation, 0) as exit_revocation
+        0 as inflow,
+        0 as exit_total,
+        0 as exit_repair,
+        0 as exit_expiry,
+        0 as exit_revocation
     from slices
     cross join days
-    left join inflows
-        on
-            slices.unit = inflows.unit
-            and slices.dimension = inflows.dimension
-            and slices.dimension_value = inflows.dimension_value
-            and days.flow_date = inflows.flow_date
-    left join exits
-        on
-            slices.unit = exits.unit
-            and slices.dimension = exits.dimension
-            and slices.dimension_value = exits.dimension_value
-            and days.flow_date = exits.flow_date
+    union all
+    select
+        unit,
+        dimension,
+        dimension_value,
+        start_day as flow_date,
+        1 as inflow,
+        0 as exit_total,
+        0 as exit_repair,
+        0 as exit_expiry,
+        0 as exit_revocation
+    from clipped
+    union all
+    select
+        unit,
+        dimension,
+        dimension_value,
+        end_day as flow_date,
+        0 as inflow,
+        1 as exit_total,
+        (exit_reason = 'repair')::integer as exit_repair,
+        (exit_reason = 'expiry')::integer as exit_expiry,
+        (exit_reason = 'revocation')::integer as exit_revocation
+    from clipped
+    where end_day is not null
+
+),
+
+flows as (
+
+    select
+        unit,
+        dimension,
+        dimension_value,
+        flow_date,
+        sum(inflow) as inflow,
+        sum(exit_total) as exit_total,
+        sum(exit_repair) as exit_repair,
+        sum(exit_expiry) as exit_expiry,
+        sum(exit_revocation) as exit_revocation
+    from events
+    group by unit, dimension, dimension_value, flow_date
 
 ),
 
