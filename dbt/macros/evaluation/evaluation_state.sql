@@ -53,14 +53,12 @@
     identifier now linked to its USCC) and tonight's pairs (int_evaluation_targets): the dates
     evaluated for every subject by the evaluation_date index, the other pairs by their subjects'
     (subject_key, evaluation_date) index, every date of a subject whose inputs changed. A generic
-    delete of tonight's pairs joined the whole table, most of a night's evaluation. -#}
+    delete of tonight's pairs joined the whole table, most of a night's evaluation; a delete by
+    a sub-query of the dates scanned it (the dates are literals, whole_evaluation_dates()). -#}
 {% macro prune_evaluations() %}
     {%- if is_incremental() %}
     delete from {{ this }}
-    where evaluation_date in (
-        select distinct evaluation_date from {{ ref('int_evaluation_targets') }}
-        where is_whole_date
-    );
+    where evaluation_date = any({{ whole_evaluation_dates().whole }});
     delete from {{ this }}
     where subject_key in (
         select distinct subject_key from {{ ref('int_evaluation_targets') }}

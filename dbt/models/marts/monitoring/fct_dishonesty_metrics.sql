@@ -2,7 +2,8 @@
     month and quarter of the monitoring window, by dimension, for records and for subjects.
     stock_start is the stock at the end of the day before the period, stock_end at the end of
     its last day (the as-of date for the running month and quarter), so on every row
-    stock_end = stock_start + inflow - exit_total. -#}
+    stock_end = stock_start + inflow - exit_total: stock_start is computed so, from the closing
+    stock and the period's flows (the days' stock is their running sum). -#}
 
 with
 
@@ -66,7 +67,7 @@ final as (
         aggregated.dimension::text as dimension,
         aggregated.dimension_value::text as dimension_value,
         aggregated.unit::text as unit,
-        opening.stock_end::bigint as stock_start,
+        (closing.stock_end - aggregated.inflow + aggregated.exit_total)::bigint as stock_start,
         aggregated.inflow::bigint as inflow,
         aggregated.exit_total::bigint as exit_total,
         aggregated.exit_repair::bigint as exit_repair,
@@ -76,12 +77,6 @@ final as (
         window_bounds.window_end::date as as_of_date
     from aggregated
     cross join window_bounds
-    inner join daily as opening
-        on
-            aggregated.unit = opening.unit
-            and aggregated.dimension = opening.dimension
-            and aggregated.dimension_value = opening.dimension_value
-            and aggregated.period_start - 1 = opening.flow_date
     inner join daily as closing
         on
             aggregated.unit = closing.unit
