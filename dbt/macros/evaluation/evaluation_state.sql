@@ -54,29 +54,44 @@
     evaluated for every subject by the evaluation_date index, the other pairs by their subjects'
     (subject_key, evaluation_date) index, every date of a subject whose inputs changed. A generic
     delete of tonight's pairs joined the whole table, most of a night's evaluation; a delete by
-    a sub-query of the dates scanned it (the dates are literals, whole_evaluation_dates()). -#}
+    a sub-query (`in (select ...)`) scanned it, the planner expecting a hundred keys: the dates
+    are literals (a few values, each a share of the table the planner must see), the subjects
+    an array, which their index is probed for. -#}
 {% macro prune_evaluations() %}
     {%- if is_incremental() %}
     delete from {{ this }}
     where evaluation_date = any({{ whole_evaluation_dates().whole }});
     delete from {{ this }}
-    where subject_key in (
+    where subject_key = any(array(
         select distinct subject_key from {{ ref('int_evaluation_targets') }}
         where not is_whole_date
-    );
+    ));
     delete from {{ this }}
-    where evaluation_date in (
-        {{ stored_evaluation_dates(this) }}
-        except
-        select evaluation_date from {{ ref('int_evaluation_dates') }}
-    );
+    where evaluation_date = any({{ expired_evaluation_dates(this) }});
     delete from {{ this }}
-    where subject_key in (
+    where subject_key = any(array(
         select subject_key from intermediate.evaluated_inputs
         except
         select subject_key from {{ ref('int_evaluation_fingerprints') }}
-    )
+    ))
     {%- endif %}
+{% endmacro %}
+
+
+{#- The dates stored in `relation` that left the evaluation window, as a SQL date array. -#}
+{% macro expired_evaluation_dates(relation) %}
+    {%- set dates = [] %}
+    {%- if execute %}
+        {%- set rows = run_query(
+            "select evaluation_date::text from (" ~ stored_evaluation_dates(relation)
+            ~ " except select evaluation_date from " ~ ref('int_evaluation_dates')
+            ~ ") as expired"
+        ) %}
+        {%- for row in rows %}
+            {%- do dates.append("'" ~ row[0] ~ "'") %}
+        {%- endfor %}
+    {%- endif %}
+    {{- return("array[" ~ dates | join(', ') ~ "]::date[]") }}
 {% endmacro %}
 
 

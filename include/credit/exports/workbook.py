@@ -9,6 +9,7 @@ carriage return) is neutralised with a leading apostrophe, in the workbook and i
 from __future__ import annotations
 
 import csv
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,8 +61,10 @@ class Table:
     charts: Sequence[Chart] = field(default_factory=tuple)
 
 
+@functools.lru_cache(maxsize=65536)
 def display_width(text: str) -> int:
-    """Columns a text takes in a spreadsheet: East Asian wide characters count twice."""
+    """Columns a text takes in a spreadsheet: East Asian wide characters count twice. Cached:
+    a column's values repeat (rule, department and town names)."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -105,13 +108,15 @@ def _write_sheet(book, table, header, heading, date_format, ratio_format, settin
         sheet.write_string(row_index, 0, neutralise(line), heading if row_index == 0 else None)
     header_row = len(table.title_lines)
     widths = [display_width(column.header) for column in table.columns]
+    widest = settings["max_column_width"]
     for col, column in enumerate(table.columns):
         sheet.write_string(header_row, col, column.header, header)
     for offset, row in enumerate(table.rows, start=1):
         r = header_row + offset
         for col, column in enumerate(table.columns):
             value = row.get(column.key)
-            widths[col] = max(widths[col], display_width(_cell_text(value)))
+            if widths[col] < widest:  # a column as wide as allowed is measured no further
+                widths[col] = max(widths[col], display_width(_cell_text(value)))
             if value is None:
                 sheet.write_blank(r, col, None)
             elif column.kind == "date" and isinstance(value, date):
@@ -125,7 +130,7 @@ def _write_sheet(book, table, header, heading, date_format, ratio_format, settin
             else:
                 sheet.write_string(r, col, _cell_text(value))
     for col, width in enumerate(widths):
-        sheet.set_column(col, col, min(max(width, 6), settings["max_column_width"]) + 2)
+        sheet.set_column(col, col, min(max(width, 6), widest) + 2)
     sheet.freeze_panes(header_row + 1, 0)
     # Printed as they are read: A4 landscape, one page wide, the header on every page.
     sheet.set_paper(9)
