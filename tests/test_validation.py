@@ -771,6 +771,143 @@ def test_date_pattern_agrees_with_calendar(conn: psycopg.Connection, text: str) 
     ) == expected
 
 
+# Near misses of the ISO forms: every part at the edge of its range and beyond, the other
+# separators, full-width digits, a trailing newline (a Python "$" would forgive it).
+_ISO_CHARS = "0123456789-:. TZ+z\n\uff10"
+_iso_like = st.builds(
+    lambda y, mo, d, sep, h, mi, sec, frac, sign, zh, zsep, zm: (
+        f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}"
+        + (f":{sec:02d}" if sec is not None else "")
+        + (f".{frac}" if sec is not None and frac is not None else "")
+        + (f"{sign}{zh:02d}" if sign else "")
+        + (f"{zsep}{zm:02d}" if sign and zm is not None else "")
+    ),
+    st.integers(990, 3010),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.sampled_from("T t"),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.none() | st.integers(0, 61),
+    st.none() | st.text("0123456789", max_size=8),
+    st.sampled_from(["", "+", "-", "Z"]).map(lambda sign: sign if sign != "Z" else ""),
+    st.integers(0, 25),
+    st.sampled_from(["", ":"]),
+    st.none() | st.integers(0, 61),
+)
+
+
+def _edited(text: str) -> st.SearchStrategy[str]:
+    position = st.integers(0, len(text))
+    char = st.sampled_from(_ISO_CHARS)
+    return st.one_of(
+        st.just(text),
+        st.builds(lambda p, c: text[:p] + c + text[p:], position, char),
+        st.builds(lambda p, c: text[:p] + c + text[p + 1 :], position, char),
+        st.builds(lambda p: text[:p] + text[p + 1 :], position),
+    )
+
+
+_timestamps = st.builds(
+    lambda moment, sep, spec, zone: moment.isoformat(sep=sep, timespec=spec) + zone,
+    st.datetimes(datetime(1000, 1, 1), datetime(2999, 12, 31, 23, 59, 59)),
+    st.sampled_from("T "),
+    st.sampled_from(["minutes", "seconds", "milliseconds", "microseconds"]),
+    st.sampled_from(["", "Z", "+08:00", "-0530", "+23", "-23:59", "+24:00", "+08:60"]),
+)
+
+
+@settings(
+    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.one_of(
+        st.dates(date(990, 1, 1), date(3010, 12, 31)).map(date.isoformat).flatmap(_edited),
+        _timestamps.flatmap(_edited),
+        _iso_like.flatmap(_edited),
+        st.text(_ISO_CHARS, max_size=34),
+        st.text(max_size=34),
+    )
+)
+def test_iso_functions_accept_what_the_patterns_match(conn: psycopg.Connection, text: str) -> None:
+    """audit.is_iso_date / is_iso_timestamp, which validation tests dates and timestamps with,
+    accept exactly the texts PostgreSQL's regular expressions of the rules match."""
+    if "\x00" in text:
+        return  # PostgreSQL text cannot hold NUL; landing never stores one
+    date_match, is_date, timestamp_match, is_timestamp = conn.execute(
+        "select %s ~ %s, audit.is_iso_date(%s), %s ~ %s, audit.is_iso_timestamp(%s)",
+        (
+            text,
+            validation_sql.DATE_PATTERN,
+            text,
+            text,
+            validation_sql.TIMESTAMP_PATTERN,
+            text,
+        ),
+    ).fetchone()
+    assert is_date == date_match
+    assert is_timestamp == timestamp_match
+
+
+def test_iso_date_function_matches_the_pattern_on_every_day_and_near_miss(
+    conn: psycopg.Connection,
+) -> None:
+    """Every text YYYY-MM-DD of the years 990-3010, months 00-13 and days 00-32 (934,000 of
+    them, every real day and every impossible one near it): the same answer as the pattern."""
+    differing = conn.execute(
+        """
+        select count(*) from (
+            select to_char(y, 'FM0000') || '-' || to_char(m, 'FM00') || '-' || to_char(d, 'FM00')
+                as text
+            from generate_series(990, 3010) as y, generate_series(0, 13) as m,
+                 generate_series(0, 32) as d
+        ) as days
+        where audit.is_iso_date(text) is distinct from (text ~ %s)
+        """,
+        (validation_sql.DATE_PATTERN,),
+    ).fetchone()[0]
+    assert differing == 0
+
+
+def test_iso_timestamp_function_matches_the_pattern_on_every_time_and_zone(
+    conn: psycopg.Connection,
+) -> None:
+    """Every hour 00-25 and minute 00-61 with every seconds 00-61 or fraction of 0-8 digits, and
+    every zone hour 00-25 and minute 00-61 in each form: the same answer as the pattern."""
+    differing = conn.execute(
+        """
+        with clock as (
+            select to_char(h, 'FM00') || ':' || to_char(m, 'FM00') as hhmm
+            from generate_series(0, 25) as h, generate_series(0, 61) as m
+        ),
+        seconds as (
+            select '' as tail
+            union all select ':' || to_char(s, 'FM00') from generate_series(0, 61) as s
+            union all select ':59.' || left('123456789', n) from generate_series(0, 8) as n
+        ),
+        zones as (
+            select zone from unnest(array['', 'Z', 'z', '+', '08:00']) as zone
+            union all
+            select sign || to_char(h, 'FM00') || sep || coalesce(to_char(m, 'FM00'), '')
+            from unnest(array['+', '-']) as sign, generate_series(0, 25) as h,
+                 unnest(array['', ':']) as sep,
+                 (select null::int as m union all select generate_series(0, 61)) as minutes
+        ),
+        texts as (
+            select '2024-02-29T' || hhmm || tail || zone as text
+            from clock, seconds, unnest(array['', 'Z', '+23:59', '-2400']) as zone
+            union all
+            select '2023-12-31 23:59' || tail || zone
+            from unnest(array['', ':60', ':00.123456', ':00.1234567']) as tail, zones
+        )
+        select count(*) from texts
+        where audit.is_iso_timestamp(text) is distinct from (text ~ %s)
+        """,
+        (validation_sql.TIMESTAMP_PATTERN,),
+    ).fetchone()[0]
+    assert differing == 0
+
+
 def test_data_docs_default_to_latest_night(conn: psycopg.Connection, data_dir) -> None:
     batch_id, _ = land(conn, "commitment", n=2)
     validate_batch(conn, batch_id)

@@ -1,4 +1,4 @@
-"""The project's own Great Expectations expectation, registered with GX on import.
+"""The project's own Great Expectations expectations, registered with GX on import.
 
 :class:`UnexpectedRowsCountExpectation` is GX's ``unexpected_rows_expectation`` (a batch fails
 when its custom query selects any row) without its second scan: GX's own expectation runs the
@@ -13,6 +13,13 @@ aggregate of the batch (:class:`UnexpectedRowsConditionCount`), which GX compute
 query it runs for all the aggregates of a batch, the column expectations' counts among them,
 instead of in a scan of the batch of its own: the same count, as the query selects exactly the
 rows where the condition holds.
+
+:class:`ExpectColumnValuesToBeIsoDates` and :class:`ExpectColumnValuesToBeIsoTimestamps` are
+column map expectations like GX's ``expect_column_values_to_match_regex`` with the date or
+timestamp pattern (``credit.validation.sql``), tested by ``audit.is_iso_date`` /
+``audit.is_iso_timestamp``, which accept exactly the texts the patterns match at a fraction of
+their cost: a regular expression costs PostgreSQL about 0.1 us a character.  GX counts them,
+as every column map expectation, in its one aggregate query of the batch.
 """
 
 from __future__ import annotations
@@ -27,6 +34,11 @@ from great_expectations.core.result_format import ResultFormat
 from great_expectations.execution_engine import ExecutionEngine, SqlAlchemyExecutionEngine
 from great_expectations.expectations.core.unexpected_rows_expectation import (
     UnexpectedRowsExpectation,
+)
+from great_expectations.expectations.expectation import ColumnMapExpectation
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    column_condition_partial,
 )
 from great_expectations.expectations.metrics.metric_provider import metric_partial
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
@@ -131,4 +143,43 @@ class UnexpectedRowsCountExpectation(UnexpectedRowsExpectation):
         return str(chosen)
 
 
+class ColumnValuesIsoDate(ColumnMapMetricProvider):
+    """A value is an ISO date (``sql.DATE_PATTERN``), by ``audit.is_iso_date``."""
+
+    condition_metric_name = "column_values.iso_date"
+
+    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column: Any, **kwargs: Any) -> Any:
+        return sa.func.audit.is_iso_date(column, type_=sa.Boolean)
+
+
+class ColumnValuesIsoTimestamp(ColumnMapMetricProvider):
+    """A value is an ISO timestamp (``sql.TIMESTAMP_PATTERN``), by ``audit.is_iso_timestamp``."""
+
+    condition_metric_name = "column_values.iso_timestamp"
+
+    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column: Any, **kwargs: Any) -> Any:
+        return sa.func.audit.is_iso_timestamp(column, type_=sa.Boolean)
+
+
+class ExpectColumnValuesToBeIsoDates(ColumnMapExpectation):
+    """Expect the column's values (NULL aside) to be ISO dates ``YYYY-MM-DD``: a real calendar
+    day of the years 1000-2999.  GX type ``expect_column_values_to_be_iso_dates``."""
+
+    map_metric = "column_values.iso_date"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
+class ExpectColumnValuesToBeIsoTimestamps(ColumnMapExpectation):
+    """Expect the column's values (NULL aside) to be ISO timestamps: a date as
+    :class:`ExpectColumnValuesToBeIsoDates`, ``T`` or a space, ``HH:MM[:SS[.ffffff]]``, an
+    optional ``Z`` or ``+-HH[[:]MM]``.  GX type ``expect_column_values_to_be_iso_timestamps``."""
+
+    map_metric = "column_values.iso_timestamp"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
 EXPECTATION_TYPE = "unexpected_rows_count_expectation"
+ISO_DATE_TYPE = "expect_column_values_to_be_iso_dates"
+ISO_TIMESTAMP_TYPE = "expect_column_values_to_be_iso_timestamps"

@@ -57,12 +57,8 @@ from credit.validation.batch_checks import (
     run_group_batch_checks,
 )
 from credit.validation.expectations import EXPECTATION_TYPE as ROWS_EXPECTATION
-from credit.validation.sql import (
-    DATE_PATTERN,
-    TIMESTAMP_PATTERN,
-    blank_as_null,
-    install_validation_sql,
-)
+from credit.validation.expectations import ISO_DATE_TYPE, ISO_TIMESTAMP_TYPE
+from credit.validation.sql import blank_as_null, install_validation_sql
 from credit.validation.suites import load_suite
 
 log = logging.getLogger(__name__)
@@ -86,12 +82,9 @@ _FAILS: dict[str, str] = {
     "expect_column_values_to_be_in_set": "not ({column} = any({value_set}))",
     "expect_column_values_to_match_regex": "{column} !~ {regex}",
     "expect_column_values_to_not_match_regex": "{column} ~ {regex}",
+    ISO_DATE_TYPE: "not audit.is_iso_date({column})",
+    ISO_TIMESTAMP_TYPE: "not audit.is_iso_timestamp({column})",
 }
-# Patterns of values that repeat across a batch (a night's rows carry a few days and times):
-# the row pass tests each distinct value once (a regular expression costs 2-6 us a value; the
-# offset keeps PostgreSQL from testing every row before the distinct) and looks the failing
-# ones up in a constant list, which it hashes.
-_REPEATED_VALUE_PATTERNS = (DATE_PATTERN, TIMESTAMP_PATTERN)
 _MATERIALISED_SCHEMA = "audit"
 _MATERIALISED_PREFIX = "validating_"
 
@@ -493,19 +486,9 @@ def _failing_rows(
     if row_wise:
         cases = []
         for position, config in row_wise:
-            fails = _fails(config)
-            if config.kwargs.get("regex") in _REPEATED_VALUE_PATTERNS:
-                # The pattern tested once per distinct value; the pass looks the failing ones up.
-                column = sql.Identifier(config.kwargs["column"])
-                values = conn.execute(
-                    sql.SQL(
-                        "select b.{c} from (select distinct {c} from {t} offset 0) as b where {f}"
-                    ).format(c=column, t=_table(table), f=fails)
-                ).fetchall()
-                fails = sql.SQL("b.{} = any({})").format(
-                    column, sql.Literal([v for (v,) in values])
-                )
-            cases.append(sql.SQL("case when {} then {} end").format(fails, sql.Literal(position)))
+            cases.append(
+                sql.SQL("case when {} then {} end").format(_fails(config), sql.Literal(position))
+            )
         query = sql.SQL(
             "select raw_row_id, batch_id, failed from ("
             " select b.raw_row_id, b.batch_id, array_remove(array[{}]::int[], null) as failed"

@@ -26,6 +26,7 @@ from credit.catalogue import Column, RecordKind, record_kinds
 from credit.paths import EXPECTATIONS_DIR
 from credit.sources import sources
 from credit.validation.expectations import EXPECTATION_TYPE as ROWS_EXPECTATION
+from credit.validation.expectations import ISO_DATE_TYPE, ISO_TIMESTAMP_TYPE
 from credit.validation.sql import IDENTIFIER_NORMAL_PATTERN, NEGATIVE_PATTERN, TYPE_PATTERNS
 
 # Columns that name a department (数据来源单位 / 决定机关) by its own USCC.
@@ -42,6 +43,9 @@ IDENTIFIER_PROBLEM_FUNCTIONS = {
 # A USCC column that may hold a legacy identifier instead (catalogue ``legacy: true``).
 LEGACY_IDENTIFIER_FUNCTION = "audit.subject_identifier_is_valid"
 CAST_FUNCTIONS = {"date": "audit.iso_date", "timestamp": "audit.iso_timestamp"}
+# Dates and timestamps by the project's expectations of the same patterns without a regular
+# expression (credit.validation.expectations), other typed text by GX's regex expectation.
+ISO_EXPECTATIONS = {"date": ISO_DATE_TYPE, "timestamp": ISO_TIMESTAMP_TYPE}
 
 Expectation = dict[str, Any]
 
@@ -153,6 +157,8 @@ def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectati
         yield _expectation(
             "expect_column_values_to_be_in_set", "enum", name, value_set=list(column.values)
         )
+    if column.type in ISO_EXPECTATIONS:
+        yield _expectation(ISO_EXPECTATIONS[column.type], f"{column.type}_format", name)
     if column.type in TYPE_PATTERNS:
         yield _expectation(
             "expect_column_values_to_match_regex",
