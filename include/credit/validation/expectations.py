@@ -36,6 +36,7 @@ from great_expectations.expectations.core.unexpected_rows_expectation import (
     UnexpectedRowsExpectation,
 )
 from great_expectations.expectations.expectation import ColumnMapExpectation
+from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnMapMetricProvider,
     column_condition_partial,
@@ -43,6 +44,8 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 from great_expectations.expectations.metrics.metric_provider import metric_partial
 from great_expectations.expectations.metrics.table_metric_provider import TableMetricProvider
 from great_expectations.expectations.registry import get_metric_kwargs
+from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
+from great_expectations.render.renderer.renderer import renderer
 from great_expectations.validator.metric_configuration import MetricConfiguration
 from great_expectations.validator.validator import ValidationDependencies
 
@@ -163,12 +166,47 @@ class ColumnValuesIsoTimestamp(ColumnMapMetricProvider):
         return sa.func.audit.is_iso_timestamp(column, type_=sa.Boolean)
 
 
+def _rendered(
+    configuration: ExpectationConfiguration | None,
+    runtime_configuration: dict | None,
+    values_must_be: str,
+) -> list[RenderedStringTemplateContent]:
+    """What Data Docs say an ISO text expectation asks, as GX words its own."""
+    runtime_configuration = runtime_configuration or {}
+    column = runtime_configuration.get("include_column_name") is not False
+    return [
+        RenderedStringTemplateContent(
+            content_block_type="string_template",
+            string_template={
+                "template": ("$column " if column else "") + f"values must be {values_must_be}.",
+                "params": {"column": configuration.kwargs.get("column") if configuration else None},
+                "styling": runtime_configuration.get("styling"),
+            },
+        )
+    ]
+
+
 class ExpectColumnValuesToBeIsoDates(ColumnMapExpectation):
     """Expect the column's values (NULL aside) to be ISO dates ``YYYY-MM-DD``: a real calendar
     day of the years 1000-2999.  GX type ``expect_column_values_to_be_iso_dates``."""
 
     map_metric = "column_values.iso_date"
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(
+        cls,
+        configuration: ExpectationConfiguration | None = None,
+        result: ExpectationValidationResult | None = None,
+        runtime_configuration: dict | None = None,
+        **kwargs: Any,
+    ) -> list[RenderedStringTemplateContent]:
+        return _rendered(
+            configuration,
+            runtime_configuration,
+            "ISO dates YYYY-MM-DD, a real calendar day of the years 1000-2999",
+        )
 
 
 class ExpectColumnValuesToBeIsoTimestamps(ColumnMapExpectation):
@@ -178,6 +216,22 @@ class ExpectColumnValuesToBeIsoTimestamps(ColumnMapExpectation):
 
     map_metric = "column_values.iso_timestamp"
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(
+        cls,
+        configuration: ExpectationConfiguration | None = None,
+        result: ExpectationValidationResult | None = None,
+        runtime_configuration: dict | None = None,
+        **kwargs: Any,
+    ) -> list[RenderedStringTemplateContent]:
+        return _rendered(
+            configuration,
+            runtime_configuration,
+            "ISO timestamps: such a date, T or a space, HH:MM[:SS[.ffffff]],"
+            " then Z, +HH, +HHMM or +HH:MM (or -) if a zone is given",
+        )
 
 
 EXPECTATION_TYPE = "unexpected_rows_count_expectation"
