@@ -101,7 +101,8 @@
     table to tonight's pairs. -#}
 {% macro whole_evaluation_dates() %}
     {%- set whole, previous = [], [] %}
-    {%- if execute %}
+    {#- Before the first build (`dbt docs generate` on a new warehouse) there is no pair. #}
+    {%- if execute and load_relation(ref('int_evaluation_targets')) is not none %}
         {%- set rows = run_query(
             "select dates.evaluation_date::text, dates.previous_date::text from ("
             ~ " select evaluation_date, lag(evaluation_date) over (order by evaluation_date)"
