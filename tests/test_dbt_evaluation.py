@@ -22,7 +22,7 @@ from tests.county import QUARTER_LAST_DAY as LAST_DAY
 AREAS = [
     f"path:models/{layer}/{area}"
     for layer in ("intermediate", "marts")
-    for area in ("evaluation", "supervision", "monitoring", "warnings")
+    for area in ("lifecycle", "evaluation", "supervision", "monitoring", "warnings")
 ]
 TABLES = (
     "fct_subject_grades",
