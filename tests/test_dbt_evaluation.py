@@ -122,10 +122,15 @@ def test_nights_of_other_as_of_dates_then_the_same_date_leave_every_mart_identic
     quarter_county,
 ) -> None:
     """The evaluation is incremental by date: built as of a month earlier, then of the day after
-    (the window moves, the as-of date becomes a month end), then of the date again, every mart
-    equals the full build of that date."""
+    (the window moves, the as-of date becomes a month end), then of a week before in the same
+    month and of the date again (the window stays: only the subjects whose score can have moved
+    are evaluated on the new as-of date), every mart equals the full build of that date."""
     before = _fingerprints(quarter_county.url)
-    for day in (LAST_DAY - dt.timedelta(days=40), LAST_DAY + dt.timedelta(days=1)):
+    for day in (
+        LAST_DAY - dt.timedelta(days=40),
+        LAST_DAY + dt.timedelta(days=1),
+        LAST_DAY - dt.timedelta(days=6),
+    ):
         run_dbt(["run", "--select", *AREAS, "--vars", json.dumps({"as_of_date": day.isoformat()})])
     _build()
     assert _fingerprints(quarter_county.url) == before

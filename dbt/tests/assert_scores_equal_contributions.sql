@@ -11,7 +11,7 @@ with
 
 grades as (
 
-    {{ evaluated_tonight(ref('fct_subject_grades')) }}
+    {{ evaluated_tonight(ref('int_subject_grades')) }}
 
 ),
 
@@ -21,7 +21,7 @@ contributions as (
         subject_key,
         evaluation_date,
         sum(points) as points
-    from ({{ evaluated_tonight(ref('fct_score_contributions')) }}) as evaluated
+    from ({{ evaluated_tonight(ref('int_score_contributions')) }}) as evaluated
     group by 1, 2
 
 ),
@@ -35,7 +35,8 @@ models as (
 final as (
 
     select
-        grades.subject_grade_key,
+        grades.subject_key,
+        grades.evaluation_date,
         grades.score,
         contributions.points
     from grades

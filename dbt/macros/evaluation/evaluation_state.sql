@@ -1,11 +1,12 @@
-{#- The state of the incremental evaluation (models/marts/evaluation): what the stored grade
-    history was computed from. intermediate.evaluated_inputs holds, per subject, the fingerprint
-    (int_evaluation_fingerprints) its rows in fct_subject_grades were built from, and
-    intermediate.evaluated_dates the evaluation dates they were built for; a night re-evaluates
-    every date of the subjects whose fingerprint changed, and every subject on the dates not
-    evaluated yet (int_evaluation_targets). -#}
+{#- The state of the incremental evaluation (models/intermediate/evaluation): what the stored
+    grades were computed from. intermediate.evaluated_inputs holds, per subject, the fingerprint
+    (int_evaluation_fingerprints) its rows in int_subject_grades were built from, and
+    intermediate.evaluated_dates the evaluation dates they were built for (is_current: the as-of
+    date the current grades, stored under 'infinity', hold for); a night re-evaluates every date
+    of the subjects whose fingerprint changed, every subject on the dates not evaluated yet, and
+    on the as-of date the subjects whose score can have moved since (int_evaluation_targets). -#}
 
-{#- on-run-start: the state tables, empty until fct_subject_grades is first built. -#}
+{#- on-run-start: the state tables, empty until int_subject_grades is first built. -#}
 {% macro create_evaluation_state() %}
     create schema if not exists intermediate;
     create table if not exists intermediate.evaluated_inputs (
@@ -19,14 +20,16 @@
 {% endmacro %}
 
 
-{#- Post-hook of fct_subject_grades (in its transaction): the fingerprints and dates just
+{#- Post-hook of int_subject_grades (in its transaction): the fingerprints and dates just
     evaluated. -#}
 {% macro store_evaluation_state() %}
     truncate intermediate.evaluated_inputs, intermediate.evaluated_dates;
     insert into intermediate.evaluated_inputs (subject_key, inputs_md5)
     select subject_key, inputs_md5 from {{ ref('int_evaluation_fingerprints') }};
     insert into intermediate.evaluated_dates (evaluation_date, is_current)
-    select evaluation_date, is_current from {{ ref('int_evaluation_dates') }}
+    select evaluation_date, is_current from {{ ref('int_evaluation_dates') }};
+    -- The evaluation views join the as-of date (one row): planned as one, not a thousand.
+    analyze intermediate.evaluated_dates
 {% endmacro %}
 
 
@@ -48,11 +51,12 @@
 {% endmacro %}
 
 
-{#- Pre-hook of the incremental evaluation marts (appended to, in the model's transaction): drop
+{#- Pre-hook of the incremental evaluation tables (appended to, in the model's transaction): drop
     the dates that left the evaluation window, the subjects that are no longer subjects (a legacy
     identifier now linked to its USCC) and tonight's pairs (int_evaluation_targets): the dates
     evaluated for every subject by the evaluation_date index, the other pairs by their subjects'
-    (subject_key, evaluation_date) index, every date of a subject whose inputs changed. A generic
+    (subject_key, evaluation_date) index: every date of a subject whose inputs changed, the
+    current row ('infinity') of one whose score can have moved since the last as-of date. A generic
     delete of tonight's pairs joined the whole table, most of a night's evaluation; a delete by
     a sub-query (`in (select ...)`) scanned it, the planner expecting a hundred keys: the dates
     are literals (a few values, each a share of the table the planner must see), the subjects
@@ -64,7 +68,12 @@
     delete from {{ this }}
     where subject_key = any(array(
         select distinct subject_key from {{ ref('int_evaluation_targets') }}
-        where not is_whole_date
+        where not is_whole_date and not is_current
+    ));
+    delete from {{ this }}
+    where evaluation_date = 'infinity' and subject_key = any(array(
+        select subject_key from {{ ref('int_evaluation_targets') }}
+        where not is_whole_date and is_current
     ));
     delete from {{ this }}
     where evaluation_date = any({{ expired_evaluation_dates(this) }});
@@ -84,7 +93,7 @@
     {%- if execute %}
         {%- set rows = run_query(
             "select evaluation_date::text from (" ~ stored_evaluation_dates(relation)
-            ~ " except select evaluation_date from " ~ ref('int_evaluation_dates')
+            ~ " except select stored_date from " ~ ref('int_evaluation_dates')
             ~ ") as expired"
         ) %}
         {%- for row in rows %}
@@ -96,7 +105,7 @@
 
 
 {#- The dates int_evaluation_targets evaluates for every subject tonight (is_whole_date) and the
-    window dates before them, as SQL date arrays {'whole': ..., 'previous': ...}: literals, so
+    window dates before them, as stored (int_evaluation_dates.stored_date), as SQL date arrays {'whole': ..., 'previous': ...}: literals, so
     the marts read those dates' rows by their evaluation_date index, not by a join of the whole
     table to tonight's pairs. -#}
 {% macro whole_evaluation_dates() %}
@@ -104,10 +113,10 @@
     {#- Before the first build (`dbt docs generate` on a new warehouse) there is no pair. #}
     {%- if execute and load_relation(ref('int_evaluation_targets')) is not none %}
         {%- set rows = run_query(
-            "select dates.evaluation_date::text, dates.previous_date::text from ("
-            ~ " select evaluation_date, lag(evaluation_date) over (order by evaluation_date)"
+            "select dates.stored_date::text, dates.previous_date::text from ("
+            ~ " select stored_date, lag(stored_date) over (order by stored_date)"
             ~ " as previous_date from " ~ ref('int_evaluation_dates') ~ ") as dates"
-            ~ " where dates.evaluation_date in (select evaluation_date from "
+            ~ " where dates.stored_date in (select evaluation_date from "
             ~ ref('int_evaluation_targets') ~ " where is_whole_date)"
         ) %}
         {%- for row in rows %}

@@ -1,149 +1,56 @@
-{#- One row per subject and evaluation date: score (the sum of its contributions) and grade
-    A/B/C/D (the best grade whose `min_score` the score reaches, `grade_thresholds`). The rows
-    with is_current are the grades as of the as-of date; the others are the grade history.
-
-    Incremental, on the pairs of int_evaluation_targets as fct_score_contributions: the previous
-    grade of a pair comes from tonight's pairs or, for a date not re-evaluated, the stored row.
-    The post-hook stores the fingerprints evaluated (intermediate.evaluated_inputs), in the
-    same transaction as the rows. -#}
-
--- depends_on: {{ ref('int_evaluation_targets') }}
--- depends_on: {{ ref('int_evaluation_fingerprints') }}
-{{
-    config(
-        post_hook="{{ store_evaluation_state() }}",
-        indexes=[
-            {'columns': ['subject_key', 'evaluation_date'], 'unique': True},
-            {'columns': ['evaluation_date']},
-        ],
-    )
-}}
+{#- One row per subject and evaluation date: the stored grades (int_subject_grades) with the
+    as-of date's dated by the day they hold for, the as-of date of their last evaluation
+    (intermediate.evaluated_dates, written with them). A view: the current grades are kept from
+    night to night for the subjects whose score cannot have changed, so no night rewrites them
+    all. Filtered by is_current or by evaluation_date, it reads the stored rows by index. -#}
 
 with
 
-contributions as (
+as_of as (
 
-    {%- if is_incremental() %}
-        {{ evaluated_tonight(ref('fct_score_contributions')) }}
-    {%- else %}
-        select * from {{ ref('fct_score_contributions') }}
-    {%- endif %}
+    select evaluation_date as as_of_date
+    from {{ source('evaluation_state', 'evaluated_dates') }}
+    where is_current
 
 ),
 
-subjects as (
-
-    select * from {{ ref('int_subject_domains') }}
-
-),
-
-thresholds as (
-
-    select * from {{ ref('grade_thresholds') }}
-
-),
-
--- Each evaluation date and the one before it in the window.
-dates as (
+-- The stored table named in each branch, not through an import CTE: a CTE read twice is
+-- materialised whole, and a look-up by subject through the view would scan every row.
+dated as (
 
     select
-        evaluation_date,
-        lag(evaluation_date) over (order by evaluation_date) as previous_date
-    from {{ ref('int_evaluation_dates') }}
-
-),
-
-scores as (
-
+        grades.*,
+        grades.evaluation_date as dated_on,
+        false as is_current
+    from {{ ref('int_subject_grades') }} as grades
+    where grades.evaluation_date <> 'infinity'
+    union all
     select
-        subject_key,
-        evaluation_date,
-        bool_or(is_current) as is_current,
-        sum(points) as score,
-        sum(points) filter (where component_code = 'public_credit') as public_credit_points,
-        sum(points) filter (where component_code = 'industry_evaluation') as industry_points,
-        sum(points) filter (where component_code = 'market_evaluation') as market_points
-    from contributions
-    group by subject_key, evaluation_date
-
-),
-
-graded as (
-
-    select
-        scores.*,
-        dates.previous_date,
-        (
-            select thresholds.grade
-            from thresholds
-            where scores.score >= thresholds.min_score
-            order by thresholds.min_score desc
-            limit 1
-        ) as grade
-    from scores
-    inner join dates on scores.evaluation_date = dates.evaluation_date
-
-),
-
--- The stored grades of the dates before the dates evaluated for every subject tonight: a
--- subject re-evaluated for its own changes is evaluated on every date tonight, so only those
--- pairs need a previous grade not computed tonight. On a full build every date is tonight's.
-kept as (
-
-    {%- if is_incremental() %}
-        select
-            subject_key,
-            evaluation_date,
-            grade
-        from {{ this }}
-        where evaluation_date = any({{ whole_evaluation_dates().previous }})
-    {%- else %}
-        select
-            subject_key,
-            evaluation_date,
-            grade
-        from graded
-        where false
-    {%- endif %}
-
-),
-
--- The previous date's grade: tonight's, else the stored one.
-with_previous as (
-
-    select
-        graded.*,
-        coalesce(previous.grade, kept.grade) as previous_grade
-    from graded
-    left join graded as previous
-        on
-            graded.subject_key = previous.subject_key
-            and graded.previous_date = previous.evaluation_date
-    left join kept
-        on
-            graded.subject_key = kept.subject_key
-            and graded.previous_date = kept.evaluation_date
+        grades.*,
+        as_of.as_of_date as dated_on,
+        true as is_current
+    from {{ ref('int_subject_grades') }} as grades
+    cross join as_of
+    where grades.evaluation_date = 'infinity'
 
 ),
 
 final as (
 
     select
-        (with_previous.subject_key || '|' || with_previous.evaluation_date::text)::text
-            as subject_grade_key,
-        with_previous.subject_key::text as subject_key,
-        with_previous.evaluation_date::date as evaluation_date,
-        subjects.domain_code::text as domain_code,
-        subjects.model_code::text as model_code,
-        with_previous.score::numeric(8, 2) as score,
-        with_previous.grade::text as grade,
-        with_previous.previous_grade::text as previous_grade,
-        coalesce(with_previous.public_credit_points, 0)::numeric(8, 2) as public_credit_points,
-        coalesce(with_previous.industry_points, 0)::numeric(8, 2) as industry_evaluation_points,
-        coalesce(with_previous.market_points, 0)::numeric(8, 2) as market_evaluation_points,
-        with_previous.is_current::boolean as is_current
-    from with_previous
-    inner join subjects on with_previous.subject_key = subjects.subject_key
+        (subject_key || '|' || dated_on::text)::text as subject_grade_key,
+        subject_key,
+        dated_on as evaluation_date,
+        domain_code,
+        model_code,
+        score,
+        grade,
+        previous_grade,
+        public_credit_points,
+        industry_evaluation_points,
+        market_evaluation_points,
+        is_current
+    from dated
 
 )
 
