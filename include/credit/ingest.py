@@ -112,7 +112,7 @@ def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
 def validate_pending() -> dict[str, int]:
     """Validate every landed, not yet validated batch (the night's, of every source, and any an
     interrupted run left): the batches of a record kind together, one GX run per kind (and per
-    group of at most 500 batches), not one per source and kind, so a night costs a run per kind
+    group of at most 2,000 batches), not one per source and kind, so a night costs a run per kind
     that arrived, however many departments sent it. A batch that does not reconcile is marked
     failed; a kind that fails does not stop the others, which are validated before the error
     is raised. Returns the counts.

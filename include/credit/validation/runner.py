@@ -126,8 +126,8 @@ class _Batch:
 
 # A group (one GX run, one transaction) holds at most this many batches and, unless one batch
 # alone is bigger, this many rows: a long catch-up never builds one enormous query or result.
-MAX_GROUP_BATCHES = 500
-MAX_GROUP_ROWS = 200_000
+MAX_GROUP_BATCHES = 2_000
+MAX_GROUP_ROWS = 1_000_000
 
 
 def validate_batch(
@@ -592,13 +592,23 @@ _MAP_RESULT_KEYS = {
 }
 
 
+@dataclass(frozen=True)
+class _StoredResult:
+    """One batch's GX result document as JSON text, with what is stored beside it."""
+
+    suite_name: str
+    success: bool
+    statistics: dict[str, Any]
+    text: str
+
+
 def _batch_documents(
     result: ExpectationSuiteValidationResult,
     group: list[_Batch],
     failing: dict[int, list[int]],
     batch_of: dict[int, int],
     sizes: dict[int, tuple[int, dict[str, int]]],
-) -> tuple[dict[int, dict[str, Any]], dict[str, Any]]:
+) -> tuple[dict[int, _StoredResult], dict[str, Any]]:
     """The GX result of each batch of the group, as a run on that batch alone would give it
     (counts, percentages, success, statistics), and of the group as GX ran it, with id lists
     cut to ``STORED_IDS``."""
@@ -619,12 +629,13 @@ def _batch_documents(
             if "missing_count" in entry["result"]
         }
     )
+    texts = _EntryTexts(entries)
     documents = {}
     for batch in group:
         rows, nulls = sizes.get(batch.batch_id, (0, dict.fromkeys(columns, 0)))
         results = [
-            _batch_entry(entry, ids_by_batch.get(position, {}).get(batch.batch_id, []), rows, nulls)
-            for position, entry in enumerate(entries)
+            texts(position, ids_by_batch.get(position, {}).get(batch.batch_id, []), rows, nulls)
+            for position in range(len(entries))
         ]
         # The rows this batch's result is about, not the group's table that is gone; short,
         # for GX's index shows it beside every result (the query is _batch_query's).
@@ -634,10 +645,20 @@ def _batch_documents(
             "dept_code": batch.dept_code,
             "logical_date": batch.logical_date.isoformat(),
         }
-        documents[batch.batch_id] = _document(document, spec, len(group), results)
+        head = _document_head(document, spec, len(group), [success for success, _ in results])
+        documents[batch.batch_id] = _StoredResult(
+            suite_name=head["suite_name"],
+            success=head["success"],
+            statistics=head["statistics"],
+            # The head always has keys (meta, success, statistics): its text after "{" goes on.
+            text='{"results": ['
+            + ", ".join(text for _, text in results)
+            + "], "
+            + json.dumps(head, ensure_ascii=False)[1:],
+        )
     rows = sum(batch_rows for batch_rows, _ in sizes.values())
     nulls = {name: sum(n[name] for _, n in sizes.values()) for name in columns}
-    results = [
+    entries_of_run = [
         _batch_entry(entry, failing.get(position, []), rows, nulls)
         for position, entry in enumerate(entries)
     ]
@@ -645,24 +666,54 @@ def _batch_documents(
         "data_asset_name": f"raw.{group[0].kind.name}",
         "batch_ids": [b.batch_id for b in group],
     }
-    return documents, _document(document, spec, len(group), results)
+    head = _document_head(
+        document, spec, len(group), [entry["success"] for entry in entries_of_run]
+    )
+    return documents, {**head, "results": entries_of_run}
 
 
-def _document(
-    document: dict[str, Any], batch_spec: dict[str, Any], batches: int, results: list[dict]
+class _EntryTexts:
+    """Each expectation's result on one batch (:func:`_batch_entry`) as JSON text, computed and
+    serialised once per distinct outcome: most batches of a group fail nothing, and many have
+    the same rows and missing values, so their results are the same text."""
+
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        self.entries = entries
+        self.missing_column = [
+            entry["expectation_config"]["kwargs"]["column"]
+            if "missing_count" in entry["result"]
+            else None
+            for entry in entries
+        ]
+        self.known: dict[tuple, tuple[bool, str]] = {}
+
+    def __call__(
+        self, position: int, ids: list[int], rows: int, nulls: dict[str, int]
+    ) -> tuple[bool, str]:
+        """(success, the entry as JSON) of expectation ``position`` on a batch."""
+        column = self.missing_column[position]
+        key = (position, rows, nulls[column] if column else None, len(ids), *ids[:STORED_IDS])
+        if key not in self.known:
+            entry = _batch_entry(self.entries[position], ids, rows, nulls)
+            self.known[key] = (entry["success"], json.dumps(entry, ensure_ascii=False))
+        return self.known[key]
+
+
+def _document_head(
+    document: dict[str, Any], batch_spec: dict[str, Any], batches: int, successes: list[bool]
 ) -> dict[str, Any]:
-    """A GX result document of ``results``, with its batch spec and success recomputed."""
-    successful = sum(1 for entry in results if entry["success"])
+    """A GX result document without its results, with its batch spec and success recomputed
+    from the results' ``successes``."""
+    successful = sum(successes)
     return {
         **document,
         "meta": {**document["meta"], "batch_spec": batch_spec, "validated_with_batches": batches},
-        "results": results,
-        "success": successful == len(results),
+        "success": successful == len(successes),
         "statistics": {
-            "evaluated_expectations": len(results),
+            "evaluated_expectations": len(successes),
             "successful_expectations": successful,
-            "unsuccessful_expectations": len(results) - successful,
-            "success_percent": successful / len(results) * 100 if results else None,
+            "unsuccessful_expectations": len(successes) - successful,
+            "success_percent": successful / len(successes) * 100 if successes else None,
         },
     }
 
@@ -743,7 +794,7 @@ def _write(
     batches: list[_Batch],
     failures: dict[int, dict[int, list[dict[str, str]]]],
     checks: dict[int, list[BatchCheck]],
-    documents: dict[int, dict[str, Any]],
+    documents: dict[int, _StoredResult],
 ) -> dict[int, int]:
     """Replace the batches' quarantine rows, checks and results; reconcile each batch; mark
     them validated.  Returns the accepted rows per batch; raises :class:`_Unreconciled`
@@ -820,27 +871,21 @@ def _counts(
     return counts
 
 
-def _store_results(conn: psycopg.Connection, documents: dict[int, dict[str, Any]]) -> None:
+def _store_results(conn: psycopg.Connection, documents: dict[int, _StoredResult]) -> None:
     """Keep each batch's GX result for Data Docs (id lists already cut to a sample)."""
     with conn.cursor() as cursor:
         cursor.executemany(
             """
             insert into audit.validation_results
                 (batch_id, suite_name, success, statistics, result)
-            values (%s, %s, %s, %s, %s)
+            values (%s, %s, %s, %s, %s::jsonb)
             on conflict (batch_id) do update set
                 suite_name = excluded.suite_name, success = excluded.success,
                 statistics = excluded.statistics, result = excluded.result, validated_at = now()
             """,
             [
-                (
-                    batch_id,
-                    document["suite_name"],
-                    document["success"],
-                    Jsonb(document["statistics"]),
-                    Jsonb(document),
-                )
-                for batch_id, document in documents.items()
+                (batch_id, stored.suite_name, stored.success, Jsonb(stored.statistics), stored.text)
+                for batch_id, stored in documents.items()
             ],
         )
 
