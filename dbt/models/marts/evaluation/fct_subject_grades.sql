@@ -1,37 +1,14 @@
-{#- One row per subject and evaluation date: the stored grades (int_subject_grades) with the
-    as-of date's dated by the day they hold for, the as-of date of their last evaluation
-    (intermediate.evaluated_dates, written with them). A view: the current grades are kept from
-    night to night for the subjects whose score cannot have changed, so no night rewrites them
-    all. Filtered by is_current or by evaluation_date, it reads the stored rows by index. -#}
+{#- One row per subject and evaluation date: the stored grades (int_subject_grades) dated by the
+    day they hold for (macros/evaluation/dated_evaluations.sql). A view: the current grades are
+    kept from night to night for the subjects whose score cannot have changed, so no night
+    rewrites them all. Filtered by is_current or by evaluation_date, it reads the stored rows by
+    index. -#}
 
 with
 
-as_of as (
-
-    select evaluation_date as as_of_date
-    from {{ source('evaluation_state', 'evaluated_dates') }}
-    where is_current
-
-),
-
--- The stored table named in each branch, not through an import CTE: a CTE read twice is
--- materialised whole, and a look-up by subject through the view would scan every row.
 dated as (
 
-    select
-        grades.*,
-        grades.evaluation_date as dated_on,
-        false as is_current
-    from {{ ref('int_subject_grades') }} as grades
-    where grades.evaluation_date <> 'infinity'
-    union all
-    select
-        grades.*,
-        as_of.as_of_date as dated_on,
-        true as is_current
-    from {{ ref('int_subject_grades') }} as grades
-    cross join as_of
-    where grades.evaluation_date = 'infinity'
+    {{ dated_evaluations(ref('int_subject_grades')) }}
 
 ),
 
