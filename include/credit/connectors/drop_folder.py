@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from credit.catalogue import RecordKind, record_kinds
 from credit.connectors import RejectedDelivery, as_text
@@ -94,18 +95,35 @@ def parse(drop: DropFile, field_map: Mapping[str, str] | None = None) -> ParsedF
 
 
 def _xlsx_lines(drop: DropFile) -> list[list[str]]:
+    """The first sheet's cells as the text a person reads in them (:func:`_cell_text`)."""
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(drop.path, read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            return [[_cell_text(cell) for cell in row] for row in sheet.iter_rows()]
+        finally:
+            workbook.close()
     except Exception as error:  # openpyxl raises many types for a damaged workbook
         raise RejectedDelivery(f"{drop.name}: not a readable XLSX workbook ({error})") from error
-    try:
-        sheet = workbook.worksheets[0]
-        lines = [[as_text(cell) or "" for cell in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-    return lines
+
+
+# Quoted literals and bracketed parts (colours, locales, conditions) of an Excel number format.
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def _cell_text(cell: Any) -> str:
+    """A cell's value as text (:func:`~credit.connectors.as_text`). openpyxl reads every cell
+    formatted as a date as a date-time at midnight; a format that shows no hours or seconds
+    makes it the date it shows (``2026-03-02``, not ``2026-03-02T00:00:00``, which the date
+    rule would reject)."""
+    value = cell.value
+    if isinstance(value, datetime):
+        shown = _FORMAT_LITERALS.sub("", getattr(cell, "number_format", None) or "").lower()
+        if "h" not in shown and "s" not in shown:
+            value = value.date()
+    return as_text(value) or ""
 
 
 def _rows(
