@@ -19,7 +19,10 @@ Every step reports wall seconds, rows/s where it has rows, and peak RSS (of the 
 tree). Results go to ``bench/results/<scale>.json`` (one key per figure, with machine, date and
 commit) and the "Scale: <scale>" section of ``docs/benchmarks.md``.
 
-    .venv/bin/python bench/bench_scale.py [--scale jiangyin] [--lookups 1000] [--no-doc]
+    .venv/bin/python bench/bench_scale.py [--scale jiangyin] [--lookups 1000] [--no-doc] [--keep]
+
+``--keep`` leaves both warehouses (and the data folder) in place, to profile the five-year nights
+(the nights warehouse) or the full history's transform without simulating them again.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--scale", default="jiangyin")
     parser.add_argument("--lookups", type=int, default=1000, help="dossier look-ups timed")
     parser.add_argument("--no-doc", action="store_true", help="print only")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch warehouses")
     args = parser.parse_args()
 
     os.environ["CREDIT_DATA_DIR"] = tempfile.mkdtemp(prefix=f"bench-scale-{args.scale}-")
@@ -66,13 +70,13 @@ def main() -> None:
     os.environ["CREDIT_VOLUME_SCALE"] = str(_subjects(args.scale) / DEMO_SUBJECTS)
     figures: dict[str, Any] = {}
     try:
-        with scratch_warehouse("bench_scale"):
+        with scratch_warehouse("bench_scale", keep=args.keep):
             from credit.warehouse import database_url
 
             exchange = database_url("exchange")  # the simulated departments' database
             with _county_api() as api_env:
                 _nights(args, figures, api_env)
-                with _second_warehouse():
+                with _second_warehouse(keep=args.keep):
                     _full_history(figures, {**api_env, "AIRFLOW_CONN_CREDIT_EXCHANGE": exchange})
     except Exception as error:
         # An hour's run that fails late keeps what it measured (its JSON says where it stopped;
@@ -80,6 +84,8 @@ def main() -> None:
         figures["failed"] = f"{error} (data folder {os.environ['CREDIT_DATA_DIR']})"
         publish(args.scale, _result(args, figures), "", doc=False)
         raise
+    if args.keep:
+        print(f"kept: the data folder {os.environ['CREDIT_DATA_DIR']} (county, dbt target, logs)")
     figures["targets"] = _targets(figures)
     result = _result(args, figures)
     publish(args.scale, result, render(result), doc=not args.no_doc)
@@ -136,13 +142,13 @@ def _county_api():
 
 
 @contextmanager
-def _second_warehouse():
+def _second_warehouse(*, keep: bool):
     """A further scratch warehouse, ``<first>_full`` (the county's systems stay the first's)."""
     from credit import warehouse
 
     first = os.environ[warehouse.ENV_URL]
     try:
-        with scratch_warehouse("full"):
+        with scratch_warehouse("full", keep=keep):
             yield
     finally:
         os.environ[warehouse.ENV_URL] = first

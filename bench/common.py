@@ -24,10 +24,11 @@ VENV_BIN = Path(sys.executable).parent
 
 
 @contextmanager
-def scratch_warehouse(suffix: str) -> Iterator[None]:
+def scratch_warehouse(suffix: str, *, keep: bool = False) -> Iterator[None]:
     """Point this process (and the commands it starts) at ``<warehouse>_<suffix>`` with its
-    Airflow and exchange databases, created fresh and dropped afterwards. With no server
-    configured, the embedded PostgreSQL this starts (under ``CREDIT_DATA_DIR``) is stopped too."""
+    Airflow and exchange databases, created fresh and dropped afterwards unless ``keep`` (to
+    profile what the run built). With no server configured, the embedded PostgreSQL this starts
+    (under ``CREDIT_DATA_DIR``) is stopped too."""
     from credit import warehouse
 
     embedded = warehouse.ENV_URL not in os.environ
@@ -36,7 +37,10 @@ def scratch_warehouse(suffix: str) -> Iterator[None]:
     try:
         yield
     finally:
-        _drop_databases()
+        if keep:
+            print(f"kept: {os.environ[warehouse.ENV_URL]} and its _airflow, _exchange databases")
+        else:
+            _drop_databases()
         if embedded:
             warehouse.embedded_server().stop()
 
