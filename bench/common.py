@@ -38,7 +38,7 @@ def scratch_warehouse(suffix: str, *, keep: bool = False) -> Iterator[None]:
         yield
     finally:
         if keep:
-            print(f"kept: {os.environ[warehouse.ENV_URL]} and its _airflow, _exchange databases")
+            print(f"kept: {os.environ[warehouse.ENV_URL]} (with _airflow and _exchange, if made)")
         else:
             _drop_databases()
         if embedded:
