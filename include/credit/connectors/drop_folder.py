@@ -120,7 +120,7 @@ def _cell_text(cell: Any) -> str:
     rule would reject)."""
     value = cell.value
     if isinstance(value, datetime):
-        shown = _FORMAT_LITERALS.sub("", getattr(cell, "number_format", None) or "").lower()
+        shown = _FORMAT_LITERALS.sub("", cell.number_format or "").lower()
         if "h" not in shown and "s" not in shown:
             value = value.date()
     return as_text(value) or ""

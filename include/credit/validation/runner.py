@@ -622,14 +622,8 @@ def _batch_documents(
             ids_by_batch.setdefault(position, {}).setdefault(batch_of[raw_row_id], []).append(
                 raw_row_id
             )
-    columns = sorted(
-        {
-            entry["expectation_config"]["kwargs"]["column"]
-            for entry in entries
-            if "missing_count" in entry["result"]
-        }
-    )
     texts = _EntryTexts(entries)
+    columns = sorted({column for column in texts.missing_column if column})
     documents = {}
     for batch in group:
         rows, nulls = sizes.get(batch.batch_id, (0, dict.fromkeys(columns, 0)))
@@ -679,6 +673,7 @@ class _EntryTexts:
 
     def __init__(self, entries: list[dict[str, Any]]) -> None:
         self.entries = entries
+        # The column whose missing values each expectation counts (GX's map results), else None.
         self.missing_column = [
             entry["expectation_config"]["kwargs"]["column"]
             if "missing_count" in entry["result"]
