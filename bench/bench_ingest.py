@@ -42,7 +42,7 @@ from stdnum.cn import ric
 
 from credit.catalogue import RecordKind, record_kind
 from credit.identifiers import make_uscc
-from credit.landing import SourceRow, copied_columns, create_landing_tables, land_batch
+from credit.landing import Batch, SourceRow, copied_columns, create_landing_tables, land_batch
 from credit.paths import EXPECTATIONS_DIR
 from credit.sources import sources
 
@@ -267,13 +267,15 @@ def stage_land(args: argparse.Namespace) -> dict[str, Any]:
         with conn.transaction():
             batch_id = land_batch(
                 conn,
-                dept_code=DEPT,
-                kind=record_kind(KIND),
-                shape="drop_folder",
-                logical_date=LOGICAL_DATE,
-                source_ref=drop_name(),
-                rows=rows,
-                received_at=RECEIVED_AT,
+                Batch(
+                    dept_code=DEPT,
+                    kind=record_kind(KIND),
+                    shape="drop_folder",
+                    logical_date=LOGICAL_DATE,
+                    source_ref=drop_name(),
+                    rows=rows,
+                    received_at=RECEIVED_AT,
+                ),
             )
         seconds = time.perf_counter() - began
         size = table_mb(conn, f"raw.{KIND}")

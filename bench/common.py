@@ -187,3 +187,24 @@ def task_seconds(dag_id: str) -> dict[str, float]:
             {"dag": dag_id},
         ).fetchall()
     return {task_id: round(float(seconds), 2) for task_id, seconds in rows}
+
+
+def task_results(dag_id: str, task_id: str) -> list[Any]:
+    """What the task returned in the latest run of ``dag_id`` (one value per mapped instance),
+    from Airflow's metadata database."""
+    import psycopg
+
+    from credit.warehouse import database_url
+
+    with psycopg.connect(database_url("airflow")) as conn:
+        rows = conn.execute(
+            """
+            select value from xcom
+            where dag_id = %(dag)s and task_id = %(task)s and key = 'return_value'
+              and run_id = (select run_id from dag_run where dag_id = %(dag)s
+                            order by start_date desc limit 1)
+            order by map_index
+            """,
+            {"dag": dag_id, "task": task_id},
+        ).fetchall()
+    return [json.loads(value) if isinstance(value, str) else value for (value,) in rows]

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from county_sim import engine
+from credit import ingest
 from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
 from credit.catalogue import record_kind
 from credit.connectors import SourceUnavailable, day_end, drop_folder, exchange_db, http_api
@@ -273,3 +275,69 @@ def test_bad_deliveries_are_quarantined_and_the_night_goes_on(county) -> None:
     # Bytes in no known encoding still land, each row quarantined with the reason.
     assert unreadable and all(read == quarantined for read, quarantined, _ in unreadable)
     assert all(any(r["rule"] == "parse_problem" for r in reasons) for *_, reasons in unreadable)
+
+
+def test_a_folders_files_land_in_groups_each_whole_or_not_at_all(county, monkeypatch) -> None:
+    """Several files to a transaction, each its own batch: a group that fails to land leaves
+    none of its files delivered, and the next run lands them."""
+    day = LAST_DAY + dt.timedelta(days=7)
+    engine.advance(day)
+    root = engine.systems.drops_dir()
+    new_files = {
+        dept: sorted(
+            path.name
+            for kind in source.kinds
+            for path in (root / dept).glob(f"{kind}_*.csv")
+            if drop_folder.identify(path).day <= day
+        )
+        for dept, source in sources().items()
+        if source.shape == "drop_folder" and source.file_format == "csv"
+    }
+    for dept, names in new_files.items():
+        names[:] = [name for name in names if name not in _delivered(county.url, dept, names)]
+    dept, new = max(new_files.items(), key=lambda item: len(item[1]))
+    folder = root / dept
+    assert len(new) >= 3
+    monkeypatch.setattr(ingest, "GROUP_FILES", 2)
+    land_batches = ingest.land_batches
+    groups: list[int] = []
+
+    def second_group_fails(conn, batches):
+        groups.append(len(batches))
+        if len(groups) == 2:
+            raise psycopg.OperationalError("connection lost")
+        return land_batches(conn, batches)
+
+    monkeypatch.setattr(ingest, "land_batches", second_group_fails)
+    with pytest.raises(psycopg.OperationalError):
+        ingest_source(dept, day)
+    assert sorted(_delivered(county.url, dept, new)) == new[:2]
+    monkeypatch.setattr(ingest, "land_batches", land_batches)
+    night = ingest_source(dept, day)
+    delivered = _delivered(county.url, dept, new)
+    assert sorted(delivered) == new
+    assert len(night.batches) == len(new) - 2
+    assert night.read_seconds > 0 and night.land_seconds > 0
+    with psycopg.connect(county.url) as conn:
+        for name, batch_id in delivered.items():
+            kind = drop_folder.identify(folder / name).kind.name
+            source_ref, rows_read, landed = conn.execute(
+                sql.SQL(
+                    "select source_ref, rows_read, (select count(*) from {} where batch_id = %s)"
+                    " from audit.batches where batch_id = %s"
+                ).format(sql.Identifier("raw", kind)),
+                (batch_id, batch_id),
+            ).fetchone()
+            assert (source_ref, landed) == (f"{dept}/{name}", rows_read)
+
+
+def _delivered(url: str, dept_code: str, names: list[str]) -> dict[str, int]:
+    """File name → batch id of the named files delivered by a department."""
+    with psycopg.connect(url) as conn:
+        return dict(
+            conn.execute(
+                "select file_name, batch_id from audit.delivered_files"
+                " where dept_code = %s and file_name = any(%s)",
+                (dept_code, names),
+            ).fetchall()
+        )

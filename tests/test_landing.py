@@ -11,7 +11,7 @@ import pytest
 
 from credit import warehouse
 from credit.catalogue import record_kind
-from credit.landing import SourceRow, create_landing_tables, land_batch
+from credit.landing import Batch, SourceRow, create_landing_tables, land_batch
 
 KIND = record_kind("permit")
 
@@ -45,13 +45,15 @@ def land(conn: psycopg.Connection, rows: list[dict[str, str | None]]) -> list[tu
     with conn.transaction():
         batch_id = land_batch(
             conn,
-            dept_code="justice",
-            kind=KIND,
-            shape="exchange_db",
-            logical_date=date(2026, 3, 2),
-            source_ref="test",
-            rows=[SourceRow(f"test:{i}", values) for i, values in enumerate(rows)],
-            received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
+            Batch(
+                dept_code="justice",
+                kind=KIND,
+                shape="exchange_db",
+                logical_date=date(2026, 3, 2),
+                source_ref="test",
+                rows=[SourceRow(f"test:{i}", values) for i, values in enumerate(rows)],
+                received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
+            ),
         )
     return conn.execute(
         "select raw.row_hash(p), parse_problem, permit_doc_no, received_at from raw.permit as p"

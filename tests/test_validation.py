@@ -18,7 +18,7 @@ from stdnum.cn import ric
 from county_sim.defects import UNKNOWN_UNIT_CODE
 from credit import identifiers
 from credit.catalogue import RecordKind, record_kind, record_kinds
-from credit.landing import SourceRow, create_landing_tables, land_batch
+from credit.landing import Batch, SourceRow, create_landing_tables, land_batch
 from credit.sources import sources
 from credit.validation import (
     ReconciliationError,
@@ -93,13 +93,15 @@ def land(
     with conn.transaction():
         batch_id = land_batch(
             conn,
-            dept_code=DEPT,
-            kind=kind,
-            shape="exchange_db",
-            logical_date=logical_date,
-            source_ref="test",
-            rows=rows,
-            received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
+            Batch(
+                dept_code=DEPT,
+                kind=kind,
+                shape="exchange_db",
+                logical_date=logical_date,
+                source_ref="test",
+                rows=rows,
+                received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
+            ),
         )
     ids = [
         r[0]

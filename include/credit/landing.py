@@ -4,15 +4,16 @@ Each record kind of the catalogue (``config/record_kinds.yaml``) has a table ``r
 lineage columns first, then every canonical column as text, exactly as the source sent it.
 Typing and cleaning happen later (validation, dbt staging); here nothing is lost or changed.
 A batch is written with ``COPY`` inside one transaction together with its ``audit.batches``
-row, so no half batch is ever visible.
+row (a folder's files several batches to a transaction), so no half batch is ever visible.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -20,7 +21,7 @@ from psycopg import sql
 from credit.catalogue import RecordKind, record_kinds
 
 # (name, type) of the columns that say where a raw row came from (可查可核可溯).  ``batch_id`` is
-# the batch :func:`land_batch` writes in the same transaction as the rows; it has no foreign
+# the batch :func:`land_batches` writes in the same transaction as the rows; it has no foreign
 # key: checking it cost PostgreSQL a look-up in ``audit.batches`` for every row written (a fifth
 # of landing's time), and batches are never deleted (a validated one is held by the keys of its
 # checks and results).
@@ -262,45 +263,112 @@ def _create_row_hash(conn: psycopg.Connection, kind: RecordKind) -> None:
 
 
 def copied_columns(kind: RecordKind) -> list[str]:
-    """The columns :func:`land_batch` writes, in order: lineage but the identity key, then the
+    """The columns :func:`land_batches` writes, in order: lineage but the identity key, then the
     catalogue's."""
     return [name for name, _ in LINEAGE_COLUMNS if name != "raw_row_id"] + list(kind.column_names)
 
 
-def land_batch(
-    conn: psycopg.Connection,
-    *,
-    dept_code: str,
-    kind: RecordKind,
-    shape: str,
-    logical_date: date,
-    source_ref: str,
-    rows: Sequence[SourceRow],
-    received_at: datetime,
-    source_sha256: str | None = None,
-) -> int:
-    """Write one batch: its ``audit.batches`` row and all its raw rows, via ``COPY``.
+BATCH_COLUMNS = (
+    "batch_id",
+    "dept_code",
+    "record_kind",
+    "shape",
+    "logical_date",
+    "source_ref",
+    "source_sha256",
+    "rows_read",
+)
 
-    Runs in the caller's transaction; returns the new batch id.
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch to land: one file, page run or table pull of one record kind, and its rows."""
+
+    dept_code: str
+    kind: RecordKind
+    shape: str
+    logical_date: date
+    source_ref: str
+    rows: Sequence[SourceRow]
+    received_at: datetime
+    source_sha256: str | None = None
+
+
+def land_batch(conn: psycopg.Connection, batch: Batch) -> int:
+    """Write one batch; runs in the caller's transaction and returns the new batch id."""
+    return land_batches(conn, [batch])[0]
+
+
+def land_batches(conn: psycopg.Connection, batches: Sequence[Batch]) -> list[int]:
+    """Write batches: their ``audit.batches`` rows and their raw rows, a ``COPY`` for the batches
+    and one per record kind, so that a folder's backlog of thousands of small files costs a few
+    round trips, not five a file.
+
+    Runs in the caller's transaction; returns the new batch ids, in the order given (ascending).
     """
-    batch_id = conn.execute(
-        """
-        insert into audit.batches
-            (dept_code, record_kind, shape, logical_date, source_ref, source_sha256, rows_read)
-        values (%s, %s, %s, %s, %s, %s, %s)
-        returning batch_id
-        """,
-        (dept_code, kind.name, shape, logical_date, source_ref, source_sha256, len(rows)),
-    ).fetchone()[0]
-    copy = sql.SQL("copy {} ({}) from stdin").format(
-        raw_table(kind.name), sql.SQL(", ").join(map(sql.Identifier, copied_columns(kind)))
+    if not batches:
+        return []
+    ids = sorted(
+        row[0]
+        for row in conn.execute(
+            "select nextval(pg_get_serial_sequence('audit.batches', 'batch_id'))"
+            " from generate_series(1, %s)",
+            (len(batches),),
+        )
     )
-    # The same for every row: formatted once, as COPY reads them (psycopg's datetime dumper
-    # alone cost half a plain COPY's time).
-    batch_text, received_text = str(batch_id), received_at.isoformat()
-    names = kind.column_names
+    copy_rows(
+        conn,
+        "audit.batches",
+        BATCH_COLUMNS,
+        (
+            (
+                batch_id,
+                b.dept_code,
+                b.kind.name,
+                b.shape,
+                b.logical_date,
+                b.source_ref,
+                b.source_sha256,
+                len(b.rows),
+            )
+            for batch_id, b in zip(ids, batches, strict=True)
+        ),
+    )
+    by_kind: dict[str, list[tuple[int, Batch]]] = {}
+    for batch_id, b in zip(ids, batches, strict=True):
+        by_kind.setdefault(b.kind.name, []).append((batch_id, b))
+    for kind_batches in by_kind.values():
+        _copy_raw_rows(conn, kind_batches)
+    return ids
+
+
+def copy_rows(
+    conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Rows into a table of the project's own (``schema.table``) with one ``COPY``: a many-row
+    insert costs a statement a row, or dumping its values as arrays."""
+    schema, name = table.split(".")
+    copy = sql.SQL("copy {} ({}) from stdin").format(
+        sql.Identifier(schema, name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
     with conn.cursor().copy(copy) as writer:
         for row in rows:
+            writer.write_row(row)
+
+
+def _copy_raw_rows(conn: psycopg.Connection, batches: list[tuple[int, Batch]]) -> None:
+    """The raw rows of batches of one record kind, in one ``COPY``."""
+    kind = batches[0][1].kind
+    copy_rows(conn, f"raw.{kind.name}", copied_columns(kind), _raw_rows(kind, batches))
+
+
+def _raw_rows(kind: RecordKind, batches: list[tuple[int, Batch]]) -> Iterator[list[str | None]]:
+    names = kind.column_names
+    for batch_id, batch in batches:
+        # The same for every row: formatted once, as COPY reads them (psycopg's datetime
+        # dumper alone cost half a plain COPY's time).
+        batch_text, received_text = str(batch_id), batch.received_at.isoformat()
+        for row in batch.rows:
             values = list(map(row.values.get, names))
             extra = (
                 _storable(json.dumps(row.extra_fields, ensure_ascii=False))
@@ -313,10 +381,15 @@ def land_batch(
                 values = [_storable(value) for value in values]
                 if problem is None and NUL in text:
                     problem = "NUL character in the source text"
-            writer.write_row(
-                [batch_text, dept_code, row.source_ref, received_text, problem, extra, *values]
-            )
-    return batch_id
+            yield [
+                batch_text,
+                batch.dept_code,
+                row.source_ref,
+                received_text,
+                problem,
+                extra,
+                *values,
+            ]
 
 
 NUL = "\x00"
