@@ -32,6 +32,10 @@ SECOND_NIGHT = dt.date(2026, 1, 14)
 # The second night collects only from these systems (all three shapes), to keep the test short;
 # in this county (seed 11) they send new versions of records first sent before FIRST_NIGHT.
 SECOND_NIGHT_SOURCES = ("market_regulation", "ecology_environment", "justice", "tobacco")
+# The registrars' systems are down on the first night: their register (every existing subject,
+# sent on the county's first day) arrives on the second, market regulation's alone, so records
+# named by a legacy identifier wait a night for the registration that links them.
+REGISTRARS = ("market_regulation", "civil_affairs", "staffing_office")
 BUILT_SCHEMAS = ("staging", "intermediate", "marts", "snapshots")
 
 
@@ -67,7 +71,7 @@ def test_keyword_names_are_the_ones_sqlfluff_is_told_of() -> None:
 def built(tmp_path_factory, warehouse_url) -> Iterator[County]:
     """A county ingested over two nights, dbt built after each."""
     with simulated_county(tmp_path_factory, "dbt", FIRST_DAY, SECOND_NIGHT) as county:
-        _ingest_night(FIRST_NIGHT, list(sources()))
+        _ingest_night(FIRST_NIGHT, [code for code in sources() if code not in REGISTRARS])
         run_dbt(["seed"])
         run_dbt(["run"])
         _ingest_night(SECOND_NIGHT, SECOND_NIGHT_SOURCES)

@@ -195,7 +195,9 @@ def generate_day(
     due = state.pop_due(day)
     weights = _kind_weights(registry, config)
     for source in registry.values():
-        ctx = DayContext(state.seed, day, population, config, source, department(source.dept_code))
+        ctx = DayContext(
+            state.seed, day, population, config, source, department(source.dept_code), state.start
+        )
         for kind in source.kinds:
             originals = _originals(ctx, kind, scale(state.scale), weights)
             followups = due.get((source.dept_code, kind), [])
@@ -247,15 +249,26 @@ def _originals(ctx: DayContext, kind: str, size: Any, weights: dict) -> list[Row
 
 
 def _registrations(ctx: DayContext, rng: Any, size: Any, weights: dict) -> list[Row]:
-    """Establishments and exits due on the day, then changes at the configured rate."""
+    """On the county's first day, the register (存量主体库): every subject of the registrar's
+    categories existing that day, as its establishment (设立) on its founding date; then, every
+    day, establishments and exits due on the day and changes at the configured rate."""
     categories = set(ctx.config["population"]["registrars"].get(ctx.source.dept_code, []))
     population, ordinal = ctx.population, ctx.day.toordinal()
+    rows = []
+    if ctx.day == ctx.start:
+        rows = [
+            registration_row(ctx, i, "设立", dt.date.fromordinal(subject.established))
+            for i, subject in enumerate(population.subjects)
+            if subject.category in categories
+            and subject.established < ordinal
+            and subject.active_on(ordinal)
+        ]
     mine = [
         i
         for i in population.established_on.get(ordinal, [])
         if population.subjects[i].category in categories
     ]
-    rows = [registration_row(ctx, i, "设立") for i in mine]
+    rows += [registration_row(ctx, i, "设立") for i in mine]
     for index in population.exits_on.get(ordinal, []):
         subject = population.subjects[index]
         if subject.category in categories:

@@ -79,6 +79,7 @@ class DayContext:
     config: dict
     source: Source
     department: Department
+    start: dt.date  # the county's first day, when the registrars deliver their register
 
     @property
     def authority(self) -> str:
@@ -327,8 +328,11 @@ def build_commitment(ctx: DayContext, rng: random.Random, ref: SubjectRef, seq: 
     }
 
 
-def registration_row(ctx: DayContext, index: int, event: str) -> Row:
-    """A registration (登记) row: establishment, change, deregistration or revocation."""
+def registration_row(
+    ctx: DayContext, index: int, event: str, event_date: dt.date | None = None
+) -> Row:
+    """A registration (登记) row: establishment, change, deregistration or revocation, approved
+    on ``event_date`` (by default the day)."""
     subject = ctx.population.subjects[index]
     category_label = ctx.config["population"]["categories"][subject.category]["label"]
     status = {"注销": "注销", "吊销": "吊销"}.get(event, "存续")
@@ -345,7 +349,7 @@ def registration_row(ctx: DayContext, index: int, event: str) -> Row:
         "address": subject.address,
         "established_date": dt.date.fromordinal(subject.established).isoformat(),
         "registration_event": event,
-        "event_date": ctx.day.isoformat(),
+        "event_date": (event_date or ctx.day).isoformat(),
         "status": status,
         **authority_columns(ctx),
         **trailer(ctx),
