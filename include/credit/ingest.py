@@ -483,7 +483,7 @@ def _land_deliveries(
         batch_ids = land_batches(conn, [delivery.batch for delivery in group])
         copy_rows(
             conn,
-            "audit.delivered_files",
+            sql.Identifier("audit", "delivered_files"),
             ("dept_code", "file_name", "sha256", "batch_id", "file_size", "modified_ns"),
             (
                 (

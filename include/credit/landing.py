@@ -316,9 +316,10 @@ def land_batches(conn: psycopg.Connection, batches: Sequence[Batch]) -> list[int
             (len(batches),),
         )
     )
+    numbered = list(zip(ids, batches, strict=True))
     copy_rows(
         conn,
-        "audit.batches",
+        sql.Identifier("audit", "batches"),
         BATCH_COLUMNS,
         (
             (
@@ -331,11 +332,11 @@ def land_batches(conn: psycopg.Connection, batches: Sequence[Batch]) -> list[int
                 b.source_sha256,
                 len(b.rows),
             )
-            for batch_id, b in zip(ids, batches, strict=True)
+            for batch_id, b in numbered
         ),
     )
     by_kind: dict[str, list[tuple[int, Batch]]] = {}
-    for batch_id, b in zip(ids, batches, strict=True):
+    for batch_id, b in numbered:
         by_kind.setdefault(b.kind.name, []).append((batch_id, b))
     for kind_batches in by_kind.values():
         _copy_raw_rows(conn, kind_batches)
@@ -343,13 +344,15 @@ def land_batches(conn: psycopg.Connection, batches: Sequence[Batch]) -> list[int
 
 
 def copy_rows(
-    conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
 ) -> None:
-    """Rows into a table of the project's own (``schema.table``) with one ``COPY``: a many-row
-    insert costs a statement a row, or dumping its values as arrays."""
-    schema, name = table.split(".")
+    """Rows into a table with one ``COPY``: a many-row insert costs a statement a row, or
+    dumping its values as arrays."""
     copy = sql.SQL("copy {} ({}) from stdin").format(
-        sql.Identifier(schema, name), sql.SQL(", ").join(map(sql.Identifier, columns))
+        table, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     with conn.cursor().copy(copy) as writer:
         for row in rows:
@@ -359,7 +362,7 @@ def copy_rows(
 def _copy_raw_rows(conn: psycopg.Connection, batches: list[tuple[int, Batch]]) -> None:
     """The raw rows of batches of one record kind, in one ``COPY``."""
     kind = batches[0][1].kind
-    copy_rows(conn, f"raw.{kind.name}", copied_columns(kind), _raw_rows(kind, batches))
+    copy_rows(conn, raw_table(kind.name), copied_columns(kind), _raw_rows(kind, batches))
 
 
 def _raw_rows(kind: RecordKind, batches: list[tuple[int, Batch]]) -> Iterator[list[str | None]]:
