@@ -215,6 +215,85 @@ def test_a_failing_http_api_fails_only_its_source_and_recovers(county, monkeypat
     _assert_everything_landed(county, api.dept_code, day)
 
 
+def test_a_pull_cut_off_half_way_lands_nothing_and_the_next_night_lands_it_whole(
+    county, monkeypatch
+) -> None:
+    """A pull's rows are fetched a few at a time and copied as they come; an exchange database
+    that drops the connection half way leaves no half batch and no moved watermark, and the next
+    night lands every row once."""
+    day = LAST_DAY + dt.timedelta(days=4)
+    engine.advance(day)
+    exchange = max(
+        (s for s in sources().values() if s.shape == "exchange_db"),
+        key=lambda s: len(_held(s.dept_code, day)),
+    )
+    with psycopg.connect(county.url) as conn:
+        marks = dict(
+            conn.execute(
+                "select record_kind, watermark from audit.watermarks where dept_code = %s",
+                (exchange.dept_code,),
+            ).fetchall()
+        )
+    due = {
+        kind: sum(
+            1
+            for _ in exchange_db.pull_table(
+                exchange_url(), exchange.dept_code, record_kind(kind), marks.get(kind), day_end(day)
+            )
+        )
+        for kind in exchange.kinds
+    }
+    assert sum(due.values()) >= 2
+    before = _dept_rows(county.url, exchange.dept_code)
+    monkeypatch.setattr(exchange_db, "FETCH_ROWS", 1)
+    converted = []
+    text_values = exchange_db.text_values
+
+    def cut_off_at_the_second_row(record, *args):
+        converted.append(record)
+        if len(converted) == 2:
+            with psycopg.connect(exchange_url(), autocommit=True) as conn:
+                conn.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity"
+                    " where datname = current_database() and pid <> pg_backend_pid()"
+                )
+        return text_values(record, *args)
+
+    monkeypatch.setattr(exchange_db, "text_values", cut_off_at_the_second_row)
+    with pytest.raises(SourceUnavailable, match="terminat"):
+        ingest_source(exchange.dept_code, day)
+    cut = _dept_rows(county.url, exchange.dept_code)
+    assert all(raw == read for raw, read, _ in cut.values())  # no half batch
+    monkeypatch.setattr(exchange_db, "text_values", text_values)
+    ingest_source(exchange.dept_code, day)
+    after = _dept_rows(county.url, exchange.dept_code)
+    assert all(raw == read for raw, read, _ in after.values())
+    for kind, rows in due.items():
+        raw, _, batches = after.get(kind, (0, 0, 0))
+        raw_before, _, batches_before = before.get(kind, (0, 0, 0))
+        assert (raw - raw_before, batches - batches_before) == (rows, 1 if rows else 0)
+
+
+def _dept_rows(url: str, dept_code: str) -> dict[str, tuple[int, int, int]]:
+    """Per record kind of a department: (raw rows landed, rows its batches say they read,
+    batches)."""
+    with psycopg.connect(url) as conn:
+        counts = {}
+        for kind, read, batches in conn.execute(
+            "select record_kind, sum(rows_read), count(*) from audit.batches where dept_code = %s"
+            " group by record_kind",
+            (dept_code,),
+        ).fetchall():
+            raw = conn.execute(
+                sql.SQL("select count(*) from {} where dept_code = %s").format(
+                    sql.Identifier("raw", kind)
+                ),
+                (dept_code,),
+            ).fetchone()[0]
+            counts[kind] = (raw, read, batches)
+    return counts
+
+
 def _held(dept_code: str, day: dt.date) -> set[tuple[str, str]]:
     """(kind, source_ref) of every row a department's system holds up to ``day``, read back
     through the connectors with no watermark and no delivery log."""
@@ -232,7 +311,7 @@ def _held(dept_code: str, day: dt.date) -> set[tuple[str, str]]:
             pulled = exchange_db.pull_table(exchange_url(), dept_code, kind, None, day_end(day))
         else:
             pulled = http_api.pull_api(api_client(), dept_code, kind, None, day_end(day))
-        held |= {(kind_name, row.source_ref) for row in pulled.rows}
+        held |= {(kind_name, row.source_ref) for row in pulled}
     return held
 
 

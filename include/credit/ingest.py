@@ -8,6 +8,7 @@ record kind whatever the number of departments that delivered it (:func:`validat
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
@@ -23,6 +24,7 @@ from psycopg import sql
 from credit import warehouse
 from credit.catalogue import RecordKind, record_kind
 from credit.connectors import (
+    Pull,
     RejectedDelivery,
     SourceUnavailable,
     day_end,
@@ -285,7 +287,7 @@ def _record_source_error(url: str, dept_code: str, logical_date: date, error: Ex
         )
 
 
-def _puller(source: Source, kind: RecordKind) -> Callable:
+def _puller(source: Source, kind: RecordKind) -> Callable[[datetime | None, datetime], Pull]:
     if source.shape == "exchange_db":
         url = exchange_url(source.conn_id)
         return lambda since, until: exchange_db.pull_table(
@@ -300,44 +302,46 @@ def _puller(source: Source, kind: RecordKind) -> Callable:
 def _ingest_incremental(
     url: str, source: Source, kind: RecordKind, logical_date: date, night: SourceNight
 ) -> None:
+    """Land what is new of one kind as one batch, its rows copied as they are pulled, and move
+    the watermark in the same transaction."""
     pull = _puller(source, kind)
+    began = time.perf_counter()
     with psycopg.connect(url) as conn:
         row = conn.execute(
             "select watermark from audit.watermarks"
             " where dept_code = %s and record_kind = %s for update",
             (source.dept_code, kind.name),
         ).fetchone()
-        began = time.perf_counter()
         pulled = pull(row[0] if row else None, day_end(logical_date))
-        read = time.perf_counter()
-        night.read_seconds += read - began
-        if not pulled.rows:
-            return
-        batch_id = land_batch(
-            conn,
-            Batch(
-                dept_code=source.dept_code,
-                kind=kind,
-                shape=source.shape,
-                logical_date=logical_date,
-                source_ref=f"{source.shape}:{source.dept_code}.{kind.name}",
-                rows=pulled.rows,
-                received_at=datetime.now(UTC),
-            ),
-        )
-        if pulled.watermark is not None:
-            conn.execute(
-                """
-                insert into audit.watermarks (dept_code, record_kind, watermark)
-                values (%s, %s, %s)
-                on conflict (dept_code, record_kind)
-                do update set watermark = excluded.watermark, updated_at = now()
-                """,
-                (source.dept_code, kind.name, pulled.watermark),
+        rows = iter(pulled)
+        first = next(rows, None)
+        if first is not None:
+            batch_id = land_batch(
+                conn,
+                Batch(
+                    dept_code=source.dept_code,
+                    kind=kind,
+                    shape=source.shape,
+                    logical_date=logical_date,
+                    source_ref=f"{source.shape}:{source.dept_code}.{kind.name}",
+                    rows=itertools.chain([first], rows),
+                    received_at=datetime.now(UTC),
+                ),
             )
-    night.land_seconds += time.perf_counter() - read
-    night.batches.append(batch_id)
-    night.rows_read += len(pulled.rows)
+            if pulled.watermark is not None:
+                conn.execute(
+                    """
+                    insert into audit.watermarks (dept_code, record_kind, watermark)
+                    values (%s, %s, %s)
+                    on conflict (dept_code, record_kind)
+                    do update set watermark = excluded.watermark, updated_at = now()
+                    """,
+                    (source.dept_code, kind.name, pulled.watermark),
+                )
+            night.batches.append(batch_id)
+            night.rows_read += pulled.rows_read
+    night.read_seconds += pulled.seconds
+    night.land_seconds += time.perf_counter() - began - pulled.seconds
 
 
 @dataclass
@@ -410,6 +414,7 @@ class _Delivery:
     sha: str
     stat: os.stat_result
     batch: Batch
+    rows_read: int
 
 
 def _ingest_drops(url: str, source: Source, logical_date: date, night: SourceNight) -> None:
@@ -428,7 +433,7 @@ def _ingest_drops(url: str, source: Source, logical_date: date, night: SourceNig
             if delivery is None:
                 continue
             group.append(delivery)
-            rows += len(delivery.batch.rows)
+            rows += delivery.rows_read
             if len(group) >= GROUP_FILES or rows >= GROUP_ROWS:
                 _land_deliveries(conn, group, seen, night)
                 group, rows = [], 0
@@ -469,7 +474,7 @@ def _read_file(
         received_at=datetime.now(UTC),
         source_sha256=sha,
     )
-    return _Delivery(path, sha, stat, batch)
+    return _Delivery(path, sha, stat, batch, len(rows))
 
 
 def _land_deliveries(
@@ -501,7 +506,7 @@ def _land_deliveries(
     for batch_id, delivery in zip(batch_ids, group, strict=True):
         seen.remember(delivery.path, delivery.sha, delivery.stat)
         night.batches.append(batch_id)
-        night.rows_read += len(delivery.batch.rows)
+        night.rows_read += delivery.rows_read
 
 
 def _reject_file(

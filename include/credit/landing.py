@@ -4,7 +4,8 @@ Each record kind of the catalogue (``config/record_kinds.yaml``) has a table ``r
 lineage columns first, then every canonical column as text, exactly as the source sent it.
 Typing and cleaning happen later (validation, dbt staging); here nothing is lost or changed.
 A batch is written with ``COPY`` inside one transaction together with its ``audit.batches``
-row (a folder's files several batches to a transaction), so no half batch is ever visible.
+row (a folder's files several batches to a transaction), so no half batch is ever visible;
+a pull's rows stream from its source into the ``COPY``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from credit.catalogue import RecordKind, record_kinds
 
@@ -282,14 +284,15 @@ BATCH_COLUMNS = (
 
 @dataclass(frozen=True)
 class Batch:
-    """A batch to land: one file, page run or table pull of one record kind, and its rows."""
+    """A batch to land: one file, page run or table pull of one record kind, and its rows
+    (a list, or rows read as they are landed: a :class:`~credit.connectors.Pull`)."""
 
     dept_code: str
     kind: RecordKind
     shape: str
     logical_date: date
     source_ref: str
-    rows: Sequence[SourceRow]
+    rows: Iterable[SourceRow]
     received_at: datetime
     source_sha256: str | None = None
 
@@ -300,9 +303,10 @@ def land_batch(conn: psycopg.Connection, batch: Batch) -> int:
 
 
 def land_batches(conn: psycopg.Connection, batches: Sequence[Batch]) -> list[int]:
-    """Write batches: their ``audit.batches`` rows and their raw rows, a ``COPY`` for the batches
-    and one per record kind, so that a folder's backlog of thousands of small files costs a few
-    round trips, not five a file.
+    """Write batches: their raw rows, a ``COPY`` per record kind, then their ``audit.batches``
+    rows (with the rows counted as they were copied) in one more, so that a folder's backlog of
+    thousands of small files costs a few round trips, not five a file, and a pull's rows are
+    never all in memory at once.
 
     Runs in the caller's transaction; returns the new batch ids, in the order given (ascending).
     """
@@ -317,6 +321,12 @@ def land_batches(conn: psycopg.Connection, batches: Sequence[Batch]) -> list[int
         )
     )
     numbered = list(zip(ids, batches, strict=True))
+    by_kind: dict[str, list[tuple[int, Batch]]] = {}
+    for batch_id, b in numbered:
+        by_kind.setdefault(b.kind.name, []).append((batch_id, b))
+    counts: dict[int, int] = dict.fromkeys(ids, 0)
+    for kind_batches in by_kind.values():
+        _copy_raw_rows(conn, kind_batches, counts)
     copy_rows(
         conn,
         sql.Identifier("audit", "batches"),
@@ -330,16 +340,11 @@ def land_batches(conn: psycopg.Connection, batches: Sequence[Batch]) -> list[int
                 b.logical_date,
                 b.source_ref,
                 b.source_sha256,
-                len(b.rows),
+                counts[batch_id],
             )
             for batch_id, b in numbered
         ),
     )
-    by_kind: dict[str, list[tuple[int, Batch]]] = {}
-    for batch_id, b in numbered:
-        by_kind.setdefault(b.kind.name, []).append((batch_id, b))
-    for kind_batches in by_kind.values():
-        _copy_raw_rows(conn, kind_batches)
     return ids
 
 
@@ -359,22 +364,39 @@ def copy_rows(
             writer.write_row(row)
 
 
-def _copy_raw_rows(conn: psycopg.Connection, batches: list[tuple[int, Batch]]) -> None:
-    """The raw rows of batches of one record kind, in one ``COPY``."""
+# The binary types of the copied lineage columns (copied_columns' order); the catalogue's are text.
+LINEAGE_COPY_TYPES = ("int8", "text", "text", "timestamptz", "text", "jsonb")
+
+
+def _copy_raw_rows(
+    conn: psycopg.Connection, batches: list[tuple[int, Batch]], counts: dict[int, int]
+) -> None:
+    """The raw rows of batches of one record kind, in one binary ``COPY``; counts each batch's
+    rows.  Binary, because its values need no escaping: formatting and reading the rows cost
+    client and server a fifth less than text (a plain text ``COPY``'s time, lineage included)."""
     kind = batches[0][1].kind
-    copy_rows(conn, raw_table(kind.name), copied_columns(kind), _raw_rows(kind, batches))
+    columns = copied_columns(kind)
+    copy = sql.SQL("copy {} ({}) from stdin (format binary)").format(
+        raw_table(kind.name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with conn.cursor().copy(copy) as writer:
+        writer.set_types([*LINEAGE_COPY_TYPES, *["text"] * len(kind.column_names)])
+        for row in _raw_rows(kind, batches, counts):
+            writer.write_row(row)
 
 
-def _raw_rows(kind: RecordKind, batches: list[tuple[int, Batch]]) -> Iterator[list[str | None]]:
+def _raw_rows(
+    kind: RecordKind, batches: list[tuple[int, Batch]], counts: dict[int, int]
+) -> Iterator[list[Any]]:
     names = kind.column_names
     for batch_id, batch in batches:
-        # The same for every row: formatted once, as COPY reads them (psycopg's datetime
-        # dumper alone cost half a plain COPY's time).
-        batch_text, received_text = str(batch_id), batch.received_at.isoformat()
+        dept_code, received_at = batch.dept_code, batch.received_at
+        read = 0
         for row in batch.rows:
+            read += 1
             values = list(map(row.values.get, names))
             extra = (
-                _storable(json.dumps(row.extra_fields, ensure_ascii=False))
+                Jsonb(_storable(json.dumps(row.extra_fields, ensure_ascii=False)), dumps=_as_is)
                 if row.extra_fields
                 else None
             )
@@ -384,15 +406,13 @@ def _raw_rows(kind: RecordKind, batches: list[tuple[int, Batch]]) -> Iterator[li
                 values = [_storable(value) for value in values]
                 if problem is None and NUL in text:
                     problem = "NUL character in the source text"
-            yield [
-                batch_text,
-                batch.dept_code,
-                row.source_ref,
-                received_text,
-                problem,
-                extra,
-                *values,
-            ]
+            yield [batch_id, dept_code, row.source_ref, received_at, problem, extra, *values]
+        counts[batch_id] = read
+
+
+def _as_is(text: str) -> str:
+    """A JSON text already dumped (and made storable), as psycopg's ``Jsonb`` sends it."""
+    return text
 
 
 NUL = "\x00"

@@ -4,9 +4,12 @@ values with canonical column names; none of them writes to the warehouse."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time as clock
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from credit.landing import SourceRow
 
 # Department systems keep China Standard Time; a logical date is a day in Jiangyin.
 COUNTY_TZ = ZoneInfo("Asia/Shanghai")
@@ -18,6 +21,40 @@ class SourceUnavailable(RuntimeError):
 
 class RejectedDelivery(ValueError):
     """A delivery that cannot be read as rows at all (bad file name, unknown department...)."""
+
+
+# (rows, the largest ``updated_at`` among them): one fetch from a table or one page of an API.
+Chunk = tuple[list[SourceRow], datetime | None]
+
+
+class Pull:
+    """The rows of an incremental pull (a table's or an API's), read as they are iterated, a
+    chunk at a time: a pull of any size, a five-year backlog's included, holds one chunk in
+    memory while it is landed.  As it goes it keeps the largest ``updated_at`` read
+    (``watermark``), the rows read (``rows_read``) and the time spent reading, waiting on the
+    system and converting its values (``seconds``).  Iterated once."""
+
+    def __init__(self, chunks: Iterator[Chunk]) -> None:
+        self._chunks = chunks
+        self.watermark: datetime | None = None
+        self.rows_read = 0
+        self.seconds = 0.0
+
+    def __iter__(self) -> Iterator[SourceRow]:
+        while True:
+            began = clock.perf_counter()
+            # The previous chunk's rows are freed as the next one replaces it: making and
+            # freeing the rows read is reading's cost.
+            rows = []
+            chunk = next(self._chunks, None)
+            self.seconds += clock.perf_counter() - began
+            if chunk is None:
+                return
+            rows, watermark = chunk
+            if watermark is not None:
+                self.watermark = max(self.watermark or watermark, watermark)
+            self.rows_read += len(rows)
+            yield from rows
 
 
 def day_end(logical_date: date) -> datetime:

@@ -7,19 +7,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from credit.catalogue import RecordKind
-from credit.connectors import SourceUnavailable, text_values
+from credit.connectors import Chunk, Pull, SourceUnavailable, text_values
 from credit.landing import SourceRow
-
-
-@dataclass(frozen=True)
-class ApiPull:
-    rows: list[SourceRow]
-    watermark: datetime | None
 
 
 @dataclass(frozen=True)
@@ -58,8 +52,20 @@ def pull_api(
     since: datetime | None,
     until: datetime,
     field_map: Mapping[str, str] | None = None,
-) -> ApiPull:
-    """Every row changed after ``since``, page by page, keeping those before ``until``."""
+) -> Pull:
+    """Every row changed after ``since``, keeping those before ``until``, fetched page by page
+    as the pull is iterated."""
+    return Pull(_pages(client, dept_code, kind, since, until, field_map))
+
+
+def _pages(
+    client: ApiClient,
+    dept_code: str,
+    kind: RecordKind,
+    since: datetime | None,
+    until: datetime,
+    field_map: Mapping[str, str] | None,
+) -> Iterator[Chunk]:
     path = f"/api/v1/{dept_code}/{kind.name}"
     params: dict[str, str | int] = {
         "page_size": client.page_size,
@@ -67,11 +73,11 @@ def pull_api(
     }
     if since is not None:
         params["updated_since"] = since.isoformat()
-    rows: list[SourceRow] = []
-    watermark: datetime | None = None
     page = 1
     while True:
         body = client.get(path, {**params, "page": page})
+        rows: list[SourceRow] = []
+        watermark: datetime | None = None
         for item in body["items"]:
             updated_at = _timestamp(item.get("updated_at"))
             if updated_at is not None and updated_at >= until:
@@ -86,8 +92,9 @@ def pull_api(
             )
             if updated_at is not None:
                 watermark = max(watermark or updated_at, updated_at)
+        yield rows, watermark
         if not body.get("next_page"):
-            return ApiPull(rows, watermark)
+            return
         page = int(body["next_page"])
 
 
