@@ -95,10 +95,14 @@ def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(
 ) -> None:
     """A table from a release that stored the hash (a generated ``row_hash`` column) and
     checked each row's batch by a foreign key keeps its rows, loses both, and ``raw.row_hash``
-    gives the same value; running again changes nothing."""
+    gives the same value; the delivered files lose their foreign key too; running again
+    changes nothing."""
     before = land(conn, [row(permit_doc_no="旧号")])
     conn.execute("alter table raw.permit add column row_hash text not null default 'stored'")
     conn.execute("alter table raw.permit add foreign key (batch_id) references audit.batches")
+    conn.execute(
+        "alter table audit.delivered_files add foreign key (batch_id) references audit.batches"
+    )
     count = conn.execute("select count(*) from raw.permit").fetchone()[0]
     create_landing_tables(conn)
     stored = conn.execute(
@@ -107,8 +111,8 @@ def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(
     ).fetchone()[0]
     assert stored == 0
     keys = conn.execute(
-        "select count(*) from pg_constraint where conrelid = 'raw.permit'::regclass"
-        " and contype = 'f'"
+        "select count(*) from pg_constraint where conrelid in"
+        " ('raw.permit'::regclass, 'audit.delivered_files'::regclass) and contype = 'f'"
     ).fetchone()[0]
     assert keys == 0
     assert conn.execute("select count(*) from raw.permit").fetchone()[0] == count

@@ -107,19 +107,21 @@ def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
     source = sources().get(dept_code)
     if source is None:
         raise KeyError(f"unknown department {dept_code!r}: not in the source registry")
-    url = warehouse.warehouse_url()
     night = SourceNight(dept_code, logical_date)
-    try:
-        if source.shape == "drop_folder":
-            _ingest_drops(url, source, logical_date, night)
-        else:
-            for kind_name in source.kinds:
-                _ingest_incremental(url, source, record_kind(kind_name), logical_date, night)
-    except SourceUnavailable as error:
-        # Whatever landed before the failure stays landed and is validated with the night.
-        _record_source_error(url, dept_code, logical_date, error)
-        raise
-    check_collection(url, source, logical_date)
+    # One connection for the source's kinds or files: a connection costs milliseconds, and a
+    # night of a dozen kinds with nothing new paid a dozen.
+    with psycopg.connect(warehouse.warehouse_url(), autocommit=True) as conn:
+        try:
+            if source.shape == "drop_folder":
+                _ingest_drops(conn, source, logical_date, night)
+            else:
+                for kind_name in source.kinds:
+                    _ingest_incremental(conn, source, record_kind(kind_name), logical_date, night)
+        except SourceUnavailable as error:
+            # Whatever landed before the failure stays landed and is validated with the night.
+            _record_source_error(conn, dept_code, logical_date, error)
+            raise
+        check_collection(conn, source, logical_date)
     return night
 
 
@@ -161,7 +163,7 @@ def validate_pending() -> dict[str, int]:
     return totals
 
 
-def check_collection(url: str, source: Source, logical_date: date) -> bool:
+def check_collection(conn: psycopg.Connection, source: Source, logical_date: date) -> bool:
     """Volume check (应归尽归) of one source and night, kept in ``audit.collection_checks``.
 
     The source's ``expected_daily_rows`` holds on working days; on rest days only the upper
@@ -174,7 +176,7 @@ def check_collection(url: str, source: Source, logical_date: date) -> bool:
     low, high = source.expected_daily_rows
     low = math.floor(low * scale) if is_working_day(logical_date) else 0
     high = math.ceil(high * scale)
-    with psycopg.connect(url) as conn:
+    with conn.transaction():
         received = conn.execute(
             "select coalesce(sum(rows_read), 0) from audit.batches"
             " where dept_code = %s and logical_date = %s",
@@ -278,13 +280,14 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
     return rejected
 
 
-def _record_source_error(url: str, dept_code: str, logical_date: date, error: Exception) -> None:
-    with psycopg.connect(url) as conn:
-        conn.execute(
-            "insert into audit.source_errors (dept_code, logical_date, source_ref, error)"
-            " values (%s, %s, %s, %s)",
-            (dept_code, logical_date, sources()[dept_code].shape, str(error)),
-        )
+def _record_source_error(
+    conn: psycopg.Connection, dept_code: str, logical_date: date, error: Exception
+) -> None:
+    conn.execute(
+        "insert into audit.source_errors (dept_code, logical_date, source_ref, error)"
+        " values (%s, %s, %s, %s)",
+        (dept_code, logical_date, sources()[dept_code].shape, str(error)),
+    )
 
 
 def _puller(source: Source, kind: RecordKind) -> Callable[[datetime | None, datetime], Pull]:
@@ -300,13 +303,17 @@ def _puller(source: Source, kind: RecordKind) -> Callable[[datetime | None, date
 
 
 def _ingest_incremental(
-    url: str, source: Source, kind: RecordKind, logical_date: date, night: SourceNight
+    conn: psycopg.Connection,
+    source: Source,
+    kind: RecordKind,
+    logical_date: date,
+    night: SourceNight,
 ) -> None:
     """Land what is new of one kind as one batch, its rows copied as they are pulled, and move
     the watermark in the same transaction."""
     pull = _puller(source, kind)
     began = time.perf_counter()
-    with psycopg.connect(url) as conn:
+    with conn.transaction():
         row = conn.execute(
             "select watermark from audit.watermarks"
             " where dept_code = %s and record_kind = %s for update",
@@ -401,8 +408,10 @@ class _Deliveries:
 
 # A folder's files are landed in groups, a transaction each: a catch-up's backlog is thousands of
 # small files, and landing them one transaction each cost five round trips and a commit a file
-# (a third of the folder's time). A group is landed whole or not at all.
-GROUP_FILES = 1_000
+# (a third of the folder's time). A group is landed whole or not at all. Each group costs a COPY
+# per record kind: Jiangyin's five years of drops (87,655 files) land in 4.1 s in groups of
+# 1,000 files, 3.6 s in groups of 10,000; the rows bound what a group holds in memory.
+GROUP_FILES = 10_000
 GROUP_ROWS = 100_000
 
 
@@ -417,27 +426,27 @@ class _Delivery:
     rows_read: int
 
 
-def _ingest_drops(url: str, source: Source, logical_date: date, night: SourceNight) -> None:
+def _ingest_drops(
+    conn: psycopg.Connection, source: Source, logical_date: date, night: SourceNight
+) -> None:
     folder = drops_root(source.conn_id) / source.dept_code
     if not folder.is_dir():
         return
-    # One connection for the folder: a connection costs milliseconds.
-    with psycopg.connect(url, autocommit=True) as conn:
-        seen = _Deliveries.load(conn, source.dept_code)
-        group: list[_Delivery] = []
-        rows = 0
-        for path in sorted(folder.iterdir()):
-            began = time.perf_counter()
-            delivery = _read_file(conn, source, path, logical_date, seen, night)
-            night.read_seconds += time.perf_counter() - began
-            if delivery is None:
-                continue
-            group.append(delivery)
-            rows += delivery.rows_read
-            if len(group) >= GROUP_FILES or rows >= GROUP_ROWS:
-                _land_deliveries(conn, group, seen, night)
-                group, rows = [], 0
-        _land_deliveries(conn, group, seen, night)
+    seen = _Deliveries.load(conn, source.dept_code)
+    group: list[_Delivery] = []
+    rows = 0
+    for path in sorted(folder.iterdir()):
+        began = time.perf_counter()
+        delivery = _read_file(conn, source, path, logical_date, seen, night)
+        night.read_seconds += time.perf_counter() - began
+        if delivery is None:
+            continue
+        group.append(delivery)
+        rows += delivery.rows_read
+        if len(group) >= GROUP_FILES or rows >= GROUP_ROWS:
+            _land_deliveries(conn, group, seen, night)
+            group, rows = [], 0
+    _land_deliveries(conn, group, seen, night)
 
 
 def _read_file(

@@ -74,7 +74,7 @@ create table if not exists audit.delivered_files (
     dept_code text not null,
     file_name text not null,
     sha256 text not null,
-    batch_id bigint references audit.batches (batch_id),
+    batch_id bigint,
     received_at timestamptz not null default now(),
     file_size bigint,
     modified_ns bigint,
@@ -143,13 +143,15 @@ ADDED_AUDIT_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
 class SourceRow:
     """One row as a source system delivered it, mapped to canonical column names.
 
-    ``values`` hold the text exactly as received (``None`` for an absent field);
+    ``values`` hold the text exactly as received (``None`` for an absent field), by column name,
+    or as a tuple in the catalogue's column order (what the table and API connectors build: the
+    values go to ``COPY`` as they are, without a look-up per column);
     ``source_ref`` names the row in its system (``file.csv:17`` or a ``record_id``);
     ``parse_problem`` says why a row could not be read whole (a truncated line).
     """
 
     source_ref: str
-    values: Mapping[str, str | None]
+    values: Mapping[str, str | None] | tuple[str | None, ...]
     extra_fields: Mapping[str, str | None] | None = None
     parse_problem: str | None = None
 
@@ -211,13 +213,15 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
 
 
 def _drop_row_foreign_keys(conn: psycopg.Connection) -> None:
-    """Drop the foreign keys from raw rows to their batch that an older release created."""
+    """Drop the foreign keys from raw rows and delivered files to their batch that an older
+    release created: each cost a look-up in ``audit.batches`` for every row landed."""
     for table, constraint in conn.execute(
         """
         select c.conrelid::regclass::text, c.conname from pg_constraint as c
         join pg_class as t on t.oid = c.conrelid
-        join pg_namespace as n on n.oid = t.relnamespace and n.nspname = 'raw'
+        join pg_namespace as n on n.oid = t.relnamespace
         where c.contype = 'f'
+            and (n.nspname = 'raw' or (n.nspname = 'audit' and t.relname = 'delivered_files'))
         """
     ).fetchall():
         conn.execute(
@@ -394,7 +398,9 @@ def _raw_rows(
         read = 0
         for row in batch.rows:
             read += 1
-            values = list(map(row.values.get, names))
+            values = row.values
+            if not isinstance(values, tuple):
+                values = list(map(values.get, names))
             extra = (
                 Jsonb(_storable(json.dumps(row.extra_fields, ensure_ascii=False)), dumps=_as_is)
                 if row.extra_fields

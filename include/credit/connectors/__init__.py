@@ -75,11 +75,16 @@ def as_text(value: object) -> str | None:
     return str(value)
 
 
-def text_values(
-    record: Mapping[str, object],
-    columns: tuple[str, ...],
-    field_map: Mapping[str, str] | None = None,
-) -> dict[str, str | None]:
-    """The catalogue's columns of a source record; ``field_map`` maps source names to columns."""
+def source_names(
+    columns: tuple[str, ...], field_map: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
+    """The name a source gives each of the catalogue's ``columns``: ``field_map`` maps source
+    names to columns, and a column it does not map keeps its own name."""
     source_name = {column: name for name, column in (field_map or {}).items()}
-    return {column: as_text(record.get(source_name.get(column, column))) for column in columns}
+    return tuple(source_name.get(column, column) for column in columns)
+
+
+def text_values(record: Mapping[str, object], names: tuple[str, ...]) -> tuple[str | None, ...]:
+    """The values of a source record under ``names`` (:func:`source_names`), as text, in the
+    catalogue's column order (a :class:`~credit.landing.SourceRow`'s ``values``)."""
+    return tuple(as_text(record.get(name)) for name in names)

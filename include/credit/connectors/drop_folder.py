@@ -138,6 +138,11 @@ def _rows(
     header = [cell.strip() for cell in lines[0]]
     by_label = {column.label: column.name for column in drop.kind.columns} | dict(field_map or {})
     unknown = [label for label in header if label not in by_label]
+    names = drop.kind.column_names
+    # Where each catalogue column is in a whole line (the last of its headers), so that a row's
+    # values are taken in the catalogue's order (SourceRow.values as a tuple).
+    position = {by_label[label]: index for index, label in enumerate(header) if label in by_label}
+    positions = [position.get(name) for name in names]
     rows = []
     for number, cells in enumerate(lines[1:], start=2):
         if not any(cell.strip() for cell in cells):
@@ -145,14 +150,20 @@ def _rows(
         problem = file_problem
         if len(cells) != len(header):
             problem = problem or f"line has {len(cells)} fields, header has {len(header)}"
-        pairs = list(zip(header, cells, strict=False))
-        values = {by_label[h]: (c if c != "" else None) for h, c in pairs if h in by_label}
-        extra = {h: c for h, c in pairs if h in unknown} or None
+        if len(cells) >= len(header):
+            values = tuple(None if i is None else cells[i] or None for i in positions)
+        else:  # a short line: each column the last of its headers the line reaches
+            pairs = zip(header, cells, strict=False)
+            by_name = {by_label[h]: c or None for h, c in pairs if h in by_label}
+            values = tuple(map(by_name.get, names))
+        extra = (
+            {h: c for h, c in zip(header, cells, strict=False) if h in unknown} if unknown else None
+        )
         rows.append(
             SourceRow(
                 source_ref=f"{drop.path.parent.name}/{drop.name}:{number}",
                 values=values,
-                extra_fields=extra,
+                extra_fields=extra or None,
                 parse_problem=problem,
             )
         )

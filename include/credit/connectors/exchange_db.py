@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 
 from credit.catalogue import RecordKind
-from credit.connectors import Chunk, Pull, SourceUnavailable, text_values
+from credit.connectors import Chunk, Pull, SourceUnavailable, source_names, text_values
 from credit.landing import SourceRow
 
 # Rows fetched at a time from the server-side cursor: large enough that a round trip is cheap
@@ -46,6 +46,7 @@ def _fetches(
         "select * from {}.{} where updated_at < %s and (%s::timestamptz is null or updated_at > %s)"
         " order by updated_at, record_id"
     ).format(sql.Identifier(schema), sql.Identifier(kind.name))
+    names = source_names(kind.column_names, field_map)
     try:
         with psycopg.connect(url, connect_timeout=10) as conn:
             exists = conn.execute(
@@ -59,7 +60,7 @@ def _fetches(
                     rows = [
                         SourceRow(
                             source_ref=str(record["record_id"]),
-                            values=text_values(record, kind.column_names, field_map),
+                            values=text_values(record, names),
                         )
                         for record in records
                     ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credit.catalogue import RecordKind
-from credit.connectors import Chunk, Pull, SourceUnavailable, text_values
+from credit.connectors import Chunk, Pull, SourceUnavailable, source_names, text_values
 from credit.landing import SourceRow
 
 
@@ -73,6 +73,8 @@ def _pages(
     }
     if since is not None:
         params["updated_since"] = since.isoformat()
+    names = source_names(kind.column_names, field_map)
+    columns = frozenset(kind.column_names)
     page = 1
     while True:
         body = client.get(path, {**params, "page": page})
@@ -85,9 +87,8 @@ def _pages(
             rows.append(
                 SourceRow(
                     source_ref=str(item.get("record_id")),
-                    values=text_values(item, kind.column_names, field_map),
-                    extra_fields={k: v for k, v in item.items() if k not in kind.column_names}
-                    or None,
+                    values=text_values(item, names),
+                    extra_fields={k: v for k, v in item.items() if k not in columns} or None,
                 )
             )
             if updated_at is not None:
