@@ -68,10 +68,14 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+# A tuple, not ``date | datetime``: the union is built anew on every call, a cell at a time.
+_DATES = (date, datetime)
+
+
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, date | datetime):
+    if isinstance(value, _DATES):
         return value.isoformat()
     if isinstance(value, Decimal):
         return format(value, "f")
@@ -107,16 +111,14 @@ def _write_sheet(book, table, header, heading, date_format, ratio_format, settin
     for row_index, line in enumerate(table.title_lines):
         sheet.write_string(row_index, 0, neutralise(line), heading if row_index == 0 else None)
     header_row = len(table.title_lines)
-    widths = [display_width(column.header) for column in table.columns]
     widest = settings["max_column_width"]
+    widths = [_column_width(table, column, widest) for column in table.columns]
     for col, column in enumerate(table.columns):
         sheet.write_string(header_row, col, column.header, header)
     for offset, row in enumerate(table.rows, start=1):
         r = header_row + offset
         for col, column in enumerate(table.columns):
             value = row.get(column.key)
-            if widths[col] < widest:  # a column as wide as allowed is measured no further
-                widths[col] = max(widths[col], display_width(_cell_text(value)))
             if value is None:
                 sheet.write_blank(r, col, None)
             elif column.kind == "date" and isinstance(value, date):
@@ -140,6 +142,22 @@ def _write_sheet(book, table, header, heading, date_format, ratio_format, settin
     if table.rows:
         sheet.autofilter(header_row, 0, header_row + len(table.rows), len(table.columns) - 1)
     _insert_charts(book, sheet, table, header_row)
+
+
+def _column_width(table: Table, column: Column, widest: int) -> int:
+    """The display width of a column's header and widest value, up to ``widest``: each distinct
+    value once, none after the column is as wide as allowed, and only a text that can be wider
+    than the widest so far measured (a character takes one or two columns)."""
+    width = display_width(column.header)
+    for value in {row.get(column.key) for row in table.rows}:
+        if width >= widest:
+            break
+        length = len(text := _cell_text(value))
+        if length >= widest:
+            width = widest
+        elif 2 * length > width:
+            width = max(width, display_width(text))
+    return width
 
 
 def _insert_charts(book, sheet, table: Table, header_row: int) -> None:
