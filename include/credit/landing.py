@@ -144,7 +144,7 @@ class SourceRow:
     """One row as a source system delivered it, mapped to canonical column names.
 
     ``values`` hold the text exactly as received (``None`` for an absent field), by column name,
-    or as a tuple in the catalogue's column order (what the table and API connectors build: the
+    or as a tuple in the catalogue's column order (what the three connectors build: the
     values go to ``COPY`` as they are, without a look-up per column);
     ``source_ref`` names the row in its system (``file.csv:17`` or a ``record_id``);
     ``parse_problem`` says why a row could not be read whole (a truncated line).

@@ -157,13 +157,15 @@ def _rows(
             by_name = {by_label[h]: c or None for h, c in pairs if h in by_label}
             values = tuple(map(by_name.get, names))
         extra = (
-            {h: c for h, c in zip(header, cells, strict=False) if h in unknown} if unknown else None
+            ({h: c for h, c in zip(header, cells, strict=False) if h in unknown} or None)
+            if unknown
+            else None
         )
         rows.append(
             SourceRow(
                 source_ref=f"{drop.path.parent.name}/{drop.name}:{number}",
                 values=values,
-                extra_fields=extra or None,
+                extra_fields=extra,
                 parse_problem=problem,
             )
         )
