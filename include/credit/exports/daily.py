@@ -102,12 +102,15 @@ def export_daily_warnings(day: date | None = None) -> Export:
     return export
 
 
-def write_daily_warnings(day: date, warnings: list[dict[str, Any]]) -> Export:
-    """Lay out the warnings' workbooks, one folder per recipient."""
+def write_daily_warnings(
+    day: date, warnings: list[dict[str, Any]], *, workers: int | None = None
+) -> Export:
+    """Lay out the warnings' workbooks, one folder per recipient (written by ``workers``
+    processes, by default one per core)."""
     rows = _as_listed(day, warnings)
     everyone = recipients()
     skip_empty = export_settings()["daily_warnings"]["skip_empty_recipients"]
-    writer = ExportWriter(KIND, day.isoformat(), day, created=day)
+    writer = ExportWriter(KIND, day.isoformat(), day, created=day, workers=workers)
     office = everyone["credit_office"]
     _report(writer, office, day, rows, by_department=True)
     by_dept: dict[str, list] = defaultdict(list)

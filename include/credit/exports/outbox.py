@@ -2,15 +2,20 @@
 
 A period's folder is rewritten whole on every export, so a recipient that has nothing any more
 keeps no stale file; the manifest lists every file with its rows and sha256, and only its
-``generated_at`` differs between two exports of the same data.
+``generated_at`` differs between two exports of the same data. The reports of a period are
+written by one process per core, each report whole by one of them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import shutil
+import signal
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -69,6 +74,20 @@ def content_hash(files: Iterable[ExportedFile]) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class _Report:
+    """One recipient's report, to be written: ``<stem>.xlsx`` and a CSV per table."""
+
+    recipient: Recipient
+    stem: str
+    tables: Sequence[Table]
+    title: str
+
+    @property
+    def cells(self) -> int:
+        return sum(len(table.rows) * len(table.columns) for table in self.tables)
+
+
 def period_folder(kind: str, period: str) -> Path:
     return outbox_dir() / kind / period
 
@@ -78,43 +97,80 @@ def sha256_file(path: Path) -> str:
 
 
 class ExportWriter:
-    """Writes the reports of one kind and period into a fresh period folder."""
+    """Writes the reports of one kind and period into a fresh period folder.
 
-    def __init__(self, kind: str, period: str, as_of_date: date, created: date) -> None:
+    ``workers`` processes write the reports (default: one per core the process may use); the
+    files are the same byte for byte, and listed in the order the reports were made.
+    """
+
+    def __init__(
+        self, kind: str, period: str, as_of_date: date, created: date, workers: int | None = None
+    ) -> None:
         self.kind, self.period, self.as_of_date, self.created = kind, period, as_of_date, created
+        self.workers = workers or len(os.sched_getaffinity(0))
         self.folder = period_folder(kind, period)
         if self.folder.exists():
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
-        self.files: list[ExportedFile] = []
+        self.reports: list[_Report] = []
 
     def report(
         self, recipient: Recipient, stem: str, tables: Sequence[Table], *, title: str
     ) -> None:
-        """One recipient's report: ``<stem>.xlsx`` plus ``<stem>_<table>.csv`` per table."""
-        folder = self.folder / recipient.recipient_id
-        workbook = folder / f"{stem}.xlsx"
-        write_workbook(workbook, tables, title=title, created=self.created)
-        self._add(workbook, recipient, {table.sheet: len(table.rows) for table in tables})
-        for table in tables:
-            path = folder / f"{stem}_{table.csv_name}.csv"
-            write_csv(path, table)
-            self._add(path, recipient, {table.sheet: len(table.rows)})
+        """One recipient's report: ``<stem>.xlsx`` plus ``<stem>_<table>.csv`` per table,
+        written by :meth:`finish`."""
+        self.reports.append(_Report(recipient, stem, tables, title))
 
-    def _add(self, path: Path, recipient: Recipient, rows: dict[str, int]) -> None:
-        self.files.append(
-            ExportedFile(
-                path=path.relative_to(self.folder).as_posix(),
-                recipient_id=recipient.recipient_id,
-                rows=rows,
-                sha256=sha256_file(path),
-                bytes=path.stat().st_size,
-            )
+    def _write(self, index: int) -> list[ExportedFile]:
+        report = self.reports[index]
+        folder = self.folder / report.recipient.recipient_id
+        workbook = folder / f"{report.stem}.xlsx"
+        write_workbook(workbook, report.tables, title=report.title, created=self.created)
+        files = [self._file(workbook, report, {t.sheet: len(t.rows) for t in report.tables})]
+        for table in report.tables:
+            path = folder / f"{report.stem}_{table.csv_name}.csv"
+            write_csv(path, table)
+            files.append(self._file(path, report, {table.sheet: len(table.rows)}))
+        return files
+
+    def _file(self, path: Path, report: _Report, rows: dict[str, int]) -> ExportedFile:
+        return ExportedFile(
+            path=path.relative_to(self.folder).as_posix(),
+            recipient_id=report.recipient.recipient_id,
+            rows=rows,
+            sha256=sha256_file(path),
+            bytes=path.stat().st_size,
         )
 
+    def _write_all(self) -> list[ExportedFile]:
+        """Every report's files: the largest reports first, each to the next free process (forked,
+        so the rows are not copied to it)."""
+        workers = min(self.workers, len(self.reports))
+        indexes = range(len(self.reports))
+        if workers < 2:
+            return [file for index in indexes for file in self._write(index)]
+        global _writing
+        _writing = self
+        largest_first = sorted(indexes, key=lambda index: -self.reports[index].cells)
+        # Forked from a task, a process keeps the task runner's SIGTERM handler: restored, so
+        # that a process stopped with its task stops.
+        try:
+            with ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=signal.signal,
+                initargs=(signal.SIGTERM, signal.SIG_DFL),
+            ) as pool:
+                results = pool.map(_write_report, largest_first)
+                written = dict(zip(largest_first, results, strict=True))
+        finally:
+            _writing = None
+        return [file for index in indexes for file in written[index]]
+
     def finish(self) -> Export:
-        """Write ``manifest.json`` and return the export."""
-        export = Export(self.kind, self.period, self.as_of_date, self.folder, tuple(self.files))
+        """Write the reports and ``manifest.json``; return the export."""
+        files = tuple(self._write_all())
+        export = Export(self.kind, self.period, self.as_of_date, self.folder, files)
         manifest = {
             "kind": self.kind,
             "period": self.period,
@@ -136,3 +192,12 @@ class ExportWriter:
             json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         return export
+
+
+# The writer whose reports the forked processes write (set for the time of one finish()).
+_writing: ExportWriter | None = None
+
+
+def _write_report(index: int) -> list[ExportedFile]:
+    assert _writing is not None
+    return _writing._write(index)
