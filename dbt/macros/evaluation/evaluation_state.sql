@@ -4,7 +4,9 @@
     intermediate.evaluated_dates the evaluation dates they were built for (is_current: the as-of
     date the current grades, stored under 'infinity', hold for); a night re-evaluates every date
     of the subjects whose fingerprint changed, every subject on the dates not evaluated yet, and
-    on the as-of date the subjects whose score can have moved since (int_evaluation_targets). -#}
+    on the as-of date the subjects whose score can have moved since (int_evaluation_targets).
+    intermediate.evaluation_stored_dates holds, per evaluation table, the dates it can hold rows
+    for, written with its rows: the dates that left the window are found there, not in the table. -#}
 
 {#- on-run-start: the state tables, empty until int_subject_grades is first built. -#}
 {% macro create_evaluation_state() %}
@@ -16,6 +18,11 @@
     create table if not exists intermediate.evaluated_dates (
         evaluation_date date primary key,
         is_current boolean not null
+    );
+    create table if not exists intermediate.evaluation_stored_dates (
+        relation_name text not null,
+        evaluation_date date not null,
+        primary key (relation_name, evaluation_date)
     );
 {% endmacro %}
 
@@ -33,8 +40,20 @@
 {% endmacro %}
 
 
+{#- Post-hook of the evaluation tables (in the model's transaction): the dates the table can now
+    hold rows for, tonight's window (int_evaluation_dates): the pre-hook dropped the others. -#}
+{% macro record_stored_dates() %}
+    delete from intermediate.evaluation_stored_dates
+    where relation_name = '{{ this.identifier }}';
+    insert into intermediate.evaluation_stored_dates (relation_name, evaluation_date)
+    select '{{ this.identifier }}', stored_date from {{ ref('int_evaluation_dates') }}
+{% endmacro %}
+
+
 {#- The distinct evaluation dates stored in `relation`, by its evaluation_date index (a loose
-    index scan: one probe per date, not a scan of every row). -#}
+    index scan: one probe per date, not a scan of every row): for a table built before
+    intermediate.evaluation_stored_dates was kept. After the window's dates were replaced, each
+    probe walks the dead entries of the dates deleted (millions, seconds), until a vacuum. -#}
 {% macro stored_evaluation_dates(relation) %}
     with recursive stored (evaluation_date) as (
         select min(evaluation_date) from {{ relation }}
@@ -60,7 +79,8 @@
     delete of tonight's pairs joined the whole table, most of a night's evaluation; a delete by
     a sub-query (`in (select ...)`) scanned it, the planner expecting a hundred keys: the dates
     are literals (a few values, each a share of the table the planner must see), the subjects
-    an array, which their index is probed for. -#}
+    an array, which their index is probed for. The subjects no more are an anti-join (an
+    `except` of the two key sets sorted both, six times as long). -#}
 {% macro prune_evaluations() %}
     {%- if is_incremental() %}
     delete from {{ this }}
@@ -79,20 +99,30 @@
     where evaluation_date = any({{ expired_evaluation_dates(this) }});
     delete from {{ this }}
     where subject_key = any(array(
-        select subject_key from intermediate.evaluated_inputs
-        except
-        select subject_key from {{ ref('int_evaluation_fingerprints') }}
+        select evaluated.subject_key from intermediate.evaluated_inputs as evaluated
+        where not exists (
+            select from {{ ref('int_evaluation_fingerprints') }} as fingerprints
+            where fingerprints.subject_key = evaluated.subject_key
+        )
     ))
     {%- endif %}
 {% endmacro %}
 
 
-{#- The dates stored in `relation` that left the evaluation window, as a SQL date array. -#}
+{#- The dates stored in `relation` that left the evaluation window, as a SQL date array: the dates
+    recorded for it (intermediate.evaluation_stored_dates) or, before any is, found in it. -#}
 {% macro expired_evaluation_dates(relation) %}
     {%- set dates = [] %}
     {%- if execute %}
+        {%- set recorded = "select evaluation_date from intermediate.evaluation_stored_dates"
+            ~ " where relation_name = '" ~ relation.identifier ~ "'" %}
+        {%- if run_query("select exists (" ~ recorded ~ ")").columns[0].values()[0] %}
+            {%- set stored = recorded %}
+        {%- else %}
+            {%- set stored = stored_evaluation_dates(relation) %}
+        {%- endif %}
         {%- set rows = run_query(
-            "select evaluation_date::text from (" ~ stored_evaluation_dates(relation)
+            "select evaluation_date::text from (" ~ stored
             ~ " except select stored_date from " ~ ref('int_evaluation_dates')
             ~ ") as expired"
         ) %}

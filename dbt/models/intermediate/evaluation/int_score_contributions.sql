@@ -22,6 +22,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ prune_evaluations() }}",
+        post_hook="{{ record_stored_dates() }}",
         indexes=[{'columns': ['evaluation_date']}],
     )
 }}

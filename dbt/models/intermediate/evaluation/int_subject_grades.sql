@@ -16,7 +16,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ prune_evaluations() }}",
-        post_hook="{{ store_evaluation_state() }}",
+        post_hook=["{{ store_evaluation_state() }}", "{{ record_stored_dates() }}"],
         indexes=[{'columns': ['evaluation_date']}],
     )
 }}
