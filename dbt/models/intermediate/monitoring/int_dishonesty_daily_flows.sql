@@ -1,7 +1,9 @@
 {#- Daily stock and flows of every slice, for records and for subjects: inflow on the day an
     interval starts, exit (by reason) on the day it ends, stock at the end of each day of the
     monitoring window. Intervals that started before the window count on its opening day
-    (window_start - 1), so stock_end of that day is the opening stock. -#}
+    (window_start - 1), so stock_end of that day is the opening stock; those that also ended
+    before it change no day of the window (their slice keeps its rows, of zeros), so only the
+    years of history leave them out of the events. -#}
 
 with
 
@@ -48,17 +50,21 @@ clipped as (
         intervals.exit_reason
     from intervals
     cross join window_bounds
-    where intervals.start_date <= window_bounds.window_end
+    where
+        intervals.start_date <= window_bounds.window_end
+        and (intervals.end_date is null or intervals.end_date >= window_bounds.window_start)
 
 ),
 
 slices as (
 
     select distinct
-        unit,
-        dimension,
-        dimension_value
-    from clipped
+        intervals.unit,
+        intervals.dimension,
+        intervals.dimension_value
+    from intervals
+    cross join window_bounds
+    where intervals.start_date <= window_bounds.window_end
 
 ),
 
