@@ -3,9 +3,8 @@
     dimension the metrics break it down by. The grade is the subject's grade on the as-of
     date, a fixed attribute, so a subject never moves between grade slices.
 
-    A table: the subjects' spells and the daily flows both read it. A record's subject and
-    grade are looked up by key (`limit 1`, of the one row there is, keeps each a look-up, not
-    a join of every subject's row: records are a few per cent of the subjects). -#}
+    A table: the subjects' spells and the daily flows both read it (as a view, each computed
+    it). -#}
 
 {{ config(materialized='table') }}
 
@@ -17,9 +16,20 @@ records as (
 
 ),
 
-as_of as (
+subjects as (
 
-    select * from {{ ref('int_lifecycle_as_of') }}
+    select * from {{ ref('int_subject_domains') }}
+
+),
+
+grades as (
+
+    select
+        subject_key,
+        grade
+    from {{ ref('fct_subject_grades') }}
+    -- The current grades (is_current), by the evaluation_date index.
+    where evaluation_date = (select as_of.as_of_date from {{ ref('int_lifecycle_as_of') }} as as_of)
 
 ),
 
@@ -45,25 +55,8 @@ intervals as (
         coalesce(records.subject_type_code, 'unknown') as subject_type_code,
         coalesce(grades.grade, 'unrated') as grade
     from records
-    cross join as_of
-    left join lateral (
-        select
-            subjects.domain_code,
-            subjects.division_code
-        from {{ ref('int_subject_domains') }} as subjects
-        where subjects.subject_key = records.subject_key
-        order by subjects.domain_code
-        limit 1
-    ) as subjects on true
-    left join lateral (
-        select grades.grade
-        from {{ ref('fct_subject_grades') }} as grades
-        where
-            grades.subject_key = records.subject_key
-            and grades.evaluation_date = as_of.as_of_date
-        order by grades.grade
-        limit 1
-    ) as grades on true
+    left join subjects on records.subject_key = subjects.subject_key
+    left join grades on records.subject_key = grades.subject_key
     where records.decision_date is not null
 
 ),
