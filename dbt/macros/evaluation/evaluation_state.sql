@@ -28,11 +28,15 @@
 
 
 {#- Post-hook of int_subject_grades (in its transaction): the fingerprints and dates just
-    evaluated. -#}
+    evaluated; the fingerprints by tonight's changes (int_evaluation_input_changes), which leave
+    them equal to int_evaluation_fingerprints. -#}
 {% macro store_evaluation_state() %}
-    truncate intermediate.evaluated_inputs, intermediate.evaluated_dates;
+    delete from intermediate.evaluated_inputs
+    where subject_key in (select subject_key from {{ ref('int_evaluation_input_changes') }});
     insert into intermediate.evaluated_inputs (subject_key, inputs_md5)
-    select subject_key, inputs_md5 from {{ ref('int_evaluation_fingerprints') }};
+    select subject_key, inputs_md5 from {{ ref('int_evaluation_input_changes') }}
+    where inputs_md5 is not null;
+    truncate intermediate.evaluated_dates;
     insert into intermediate.evaluated_dates (evaluation_date, is_current)
     select evaluation_date, is_current from {{ ref('int_evaluation_dates') }};
     -- The evaluation views join the as-of date (one row): planned as one, not a thousand.
@@ -79,8 +83,8 @@
     delete of tonight's pairs joined the whole table, most of a night's evaluation; a delete by
     a sub-query (`in (select ...)`) scanned it, the planner expecting a hundred keys: the dates
     are literals (a few values, each a share of the table the planner must see), the subjects
-    an array, which their index is probed for. The subjects no more are an anti-join (an
-    `except` of the two key sets sorted both, six times as long). -#}
+    an array, which their index is probed for. The subjects no more are found once for both
+    tables (int_evaluation_input_changes). -#}
 {% macro prune_evaluations() %}
     {%- if is_incremental() %}
     delete from {{ this }}
@@ -99,11 +103,8 @@
     where evaluation_date = any({{ expired_evaluation_dates(this) }});
     delete from {{ this }}
     where subject_key = any(array(
-        select evaluated.subject_key from intermediate.evaluated_inputs as evaluated
-        where not exists (
-            select from {{ ref('int_evaluation_fingerprints') }} as fingerprints
-            where fingerprints.subject_key = evaluated.subject_key
-        )
+        select subject_key from {{ ref('int_evaluation_input_changes') }}
+        where inputs_md5 is null
     ))
     {%- endif %}
 {% endmacro %}

@@ -40,11 +40,9 @@ evaluated_dates as (
 
 changed_subjects as (
 
-    select fingerprints.subject_key
-    from {{ ref('int_evaluation_fingerprints') }} as fingerprints
-    left join {{ source('evaluation_state', 'evaluated_inputs') }} as evaluated
-        on fingerprints.subject_key = evaluated.subject_key
-    where evaluated.inputs_md5 is distinct from fingerprints.inputs_md5
+    select subject_key
+    from {{ ref('int_evaluation_input_changes') }}
+    where inputs_md5 is not null
 
 ),
 

@@ -10,6 +10,7 @@
 
 -- depends_on: {{ ref('int_evaluation_targets') }}
 -- depends_on: {{ ref('int_evaluation_fingerprints') }}
+-- depends_on: {{ ref('int_evaluation_input_changes') }}
 {{
     config(
         materialized='incremental',
