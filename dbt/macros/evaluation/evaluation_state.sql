@@ -165,8 +165,12 @@
 
 
 {#- The rows of an evaluation mart for tonight's pairs (int_evaluation_targets): the dates
-    evaluated for every subject by the evaluation_date index, the other pairs by their
-    (subject_key, evaluation_date) index. -#}
+    evaluated for every subject by the evaluation_date index, the other pairs by the
+    (subject_key, evaluation_date) index, in two look-ups: the current row ('infinity') of the
+    subjects whose score can have moved, and the other dates of the subjects whose inputs changed
+    (evaluated on every date, so their subjects by those dates are the pairs). A join of the
+    table to tonight's pairs was planned as a scan of the whole table (8 million rows after five
+    years at Jiangyin's size, 1.8 s). -#}
 {% macro evaluated_tonight(relation) %}
 {%- set dates = whole_evaluation_dates() %}
     select evaluated.*
@@ -175,9 +179,22 @@
     union all
     select evaluated.*
     from {{ relation }} as evaluated
-    inner join {{ ref('int_evaluation_targets') }} as targets
-        on
-            evaluated.subject_key = targets.subject_key
-            and evaluated.evaluation_date = targets.evaluation_date
-    where not targets.is_whole_date
+    where
+        evaluated.evaluation_date = 'infinity'
+        and evaluated.subject_key = any(array(
+            select subject_key from {{ ref('int_evaluation_targets') }}
+            where is_current and not is_whole_date
+        ))
+    union all
+    select evaluated.*
+    from {{ relation }} as evaluated
+    where
+        evaluated.subject_key = any(array(
+            select distinct subject_key from {{ ref('int_evaluation_targets') }}
+            where not is_current and not is_whole_date
+        ))
+        and evaluated.evaluation_date = any(array(
+            select distinct evaluation_date from {{ ref('int_evaluation_targets') }}
+            where not is_current and not is_whole_date
+        ))
 {% endmacro %}
