@@ -302,7 +302,7 @@ $$;
 FUNCTIONS_DDL = rf"""
 create schema if not exists audit;
 
-create or replace function audit.normalise_identifier(value text) returns text
+create or replace function audit.normalise_identifier_fully(value text) returns text
 language plpgsql immutable parallel safe as $$
 declare
     previous text;
@@ -321,6 +321,18 @@ begin
     end loop;
     return value;
 end $$;
+
+-- audit.normalise_identifier_fully, but a text of ASCII digits and capitals alone (nearly every
+-- identifier a department sends) is its own normal form: tested by translate() in an SQL function
+-- the planner inlines, 0.9 us a call against 6.5 us for the PL/pgSQL loop (staging calls it for
+-- every identifier column of every row).
+create or replace function audit.normalise_identifier(value text) returns text
+language sql immutable parallel safe as $$
+    select case
+        when translate(value, '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ', '') = '' then value
+        else audit.normalise_identifier_fully(value)
+    end
+$$;
 
 create or replace function audit.organisation_code_problem(raw text) returns text
 language plpgsql immutable parallel safe as $$
@@ -444,9 +456,15 @@ end $$;
 {VALIDITY_FUNCTIONS}
 {ISO_TEXT_FUNCTIONS}
 -- Casts that cannot fail: NULL unless the text has the exact ISO form validation accepts.
+-- The date from its parts, not by ::date: that cast is only stable (it reads DateStyle), and an
+-- immutable function whose body is not is never inlined, so each call ran audit.is_iso_date as
+-- a query of its own, building its lists' hash tables again (33 us a call against 1.3 us;
+-- staging the five-year history called it millions of times).
 create or replace function audit.iso_date(value text) returns date
 language sql immutable parallel safe as $$
-    select case when audit.is_iso_date(value) then value::date end
+    select case when audit.is_iso_date(value) then make_date(
+        left(value, 4)::integer, substr(value, 6, 2)::integer, right(value, 2)::integer
+    ) end
 $$;
 
 create or replace function audit.iso_timestamp(value text) returns timestamptz
