@@ -182,19 +182,20 @@
     where
         evaluated.evaluation_date = 'infinity'
         and evaluated.subject_key = any(array(
-            select subject_key from {{ ref('int_evaluation_targets') }}
-            where is_current and not is_whole_date
+            select targets.subject_key from {{ ref('int_evaluation_targets') }} as targets
+            where targets.is_current and not targets.is_whole_date
         ))
     union all
     select evaluated.*
     from {{ relation }} as evaluated
     where
         evaluated.subject_key = any(array(
-            select distinct subject_key from {{ ref('int_evaluation_targets') }}
-            where not is_current and not is_whole_date
+            select distinct targets.subject_key from {{ ref('int_evaluation_targets') }} as targets
+            where not targets.is_current and not targets.is_whole_date
         ))
         and evaluated.evaluation_date = any(array(
-            select distinct evaluation_date from {{ ref('int_evaluation_targets') }}
-            where not is_current and not is_whole_date
+            select distinct targets.evaluation_date
+            from {{ ref('int_evaluation_targets') }} as targets
+            where not targets.is_current and not targets.is_whole_date
         ))
 {% endmacro %}
