@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import psycopg
 import pytest
 
-from credit import landing, warehouse
+from credit import ingest, landing, warehouse
 from credit.catalogue import record_kind
 from credit.landing import Batch, SourceRow, create_landing_tables, land_batch
 
@@ -141,3 +141,24 @@ def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(
     relfile = conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0]
     create_landing_tables(conn)
     assert conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0] == relfile
+
+
+def test_the_night_analyses_a_table_it_changed_by_a_tenth(conn: psycopg.Connection) -> None:
+    """The night's end analyses a raw table when the rows landed since its last analysis reach a
+    tenth of it (autovacuum's rule), and leaves a big table's statistics alone for a few rows."""
+    url = conn.info.dsn
+
+    def land_and_analyse(rows: int) -> int:
+        """Rows landed, the landing's statistics flushed, the night's end run: times analysed."""
+        land(conn, [row(permit_doc_no=f"澄许〔2026〕{i}号") for i in range(rows)])
+        conn.execute("select pg_stat_force_next_flush()")
+        ingest.analyze_night(url, date(2026, 3, 2))
+        return conn.execute(
+            "select analyze_count from pg_stat_user_tables where relid = 'raw.permit'::regclass"
+        ).fetchone()[0]
+
+    analysed = land_and_analyse(200)
+    size = conn.execute("select reltuples from pg_class where oid = 'raw.permit'::regclass")
+    tenth = int(size.fetchone()[0] / 10)
+    assert land_and_analyse(tenth - 5) == analysed
+    assert land_and_analyse(10) == analysed + 1
