@@ -35,8 +35,9 @@ source as (
     select accepted.*
     from accepted
     {%- if is_incremental() %}
-    -- The validated batches not staged yet (a batch validated late included).
-    where accepted.batch_id in (
+    -- The validated batches not staged yet (a batch validated late included), as an array: the
+    -- planner then reads their rows by the raw table's batch index instead of scanning it.
+    where accepted.batch_id = any(array(
         select batches.batch_id
         from {{ source('audit', 'batches') }} as batches
         where
@@ -45,7 +46,7 @@ source as (
                 select from {{ this }} as staged
                 where staged.batch_id = batches.batch_id
             )
-    )
+    ))
     {%- if legacy %}
 
     union all

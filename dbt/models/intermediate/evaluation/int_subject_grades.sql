@@ -17,7 +17,11 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ prune_evaluations() }}",
-        post_hook=["{{ store_evaluation_state() }}", "{{ record_stored_dates() }}"],
+        post_hook=[
+            "{{ store_evaluation_state() }}",
+            "{{ record_stored_dates() }}",
+            "{{ partial_index('falls', ['evaluation_date'], 'previous_grade is not null and grade > previous_grade') }}",
+        ],
         indexes=[{'columns': ['evaluation_date']}],
     )
 }}

@@ -9,9 +9,10 @@ named as (
 
     select mentions.subject_key
     from {{ ref('int_subjects_unioned') }} as mentions
-    where mentions.batch_id in (
+    -- An array: each staging table of the union is read by its batch index, not scanned.
+    where mentions.batch_id = any(array(
         select batches.batch_id from {{ ref('int_subject_batches') }} as batches
-    )
+    ))
 
 ),
 

@@ -53,6 +53,7 @@ facts as (
 
 ),
 
+-- Read by the partial index of int_subject_grades on the falls (a few thousand rows of millions).
 falls as (
 
     select

@@ -36,7 +36,9 @@ new_batches as (
 
 ),
 
--- Records with a version in those batches, and those still keyed by a legacy identifier.
+-- Records with a version in those batches, and those still keyed by a legacy identifier. The
+-- batches as an array: the planner reads each staging table by its batch index (estimated as
+-- the anti-join above, thousands of batches, each table was scanned whole).
 touched_records as (
 
     {% for kind in record_kinds().values() %}
@@ -44,7 +46,7 @@ touched_records as (
             record_kind,
             record_key
         from {{ ref(kind.model) }}
-        where batch_id in (select new_batches.batch_id from new_batches)
+        where batch_id = any(array(select new_batches.batch_id from new_batches))
         {% if not loop.last %}union{% endif %}
     {% endfor %}
     {%- if is_incremental() %}
