@@ -220,29 +220,3 @@ def test_the_run_date_comes_from_the_param_then_the_ingest_events_then_the_run()
     assert run_as_of_date({AS_OF_PARAM: "2026-03-31"}, events, run) == dt.date(2026, 3, 31)
     assert run_as_of_date({AS_OF_PARAM: None}, events, run) == dt.date(2026, 1, 7)
     assert run_as_of_date({}, TriggeringAssetEventsAccessor.build([]), run) == dt.date(2026, 1, 10)
-
-
-def test_dbt_sessions_get_the_configured_work_mem(warehouse_url, monkeypatch) -> None:
-    """dbt's connections take ``work_mem`` from ``CREDIT_DBT_WORK_MEM`` (64MB by default) through
-    libpq's ``PGOPTIONS``, after the caller's own options; a value that is not a size is refused."""
-    import psycopg2
-
-    def settings() -> tuple[str, str]:
-        with credit.dbt._environment(credit.dbt.profile_environment(warehouse_url)):
-            connection = psycopg2.connect(warehouse_url)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("show work_mem")
-                memory = cursor.fetchone()[0]
-                cursor.execute("show lock_timeout")
-                return memory, cursor.fetchone()[0]
-        finally:
-            connection.close()
-
-    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=7s")
-    assert settings() == ("64MB", "7s")
-    monkeypatch.setenv(credit.dbt.WORK_MEM_ENV, "256MB")
-    assert settings() == ("256MB", "7s")
-    monkeypatch.setenv(credit.dbt.WORK_MEM_ENV, "64MB -c statement_timeout=1")
-    with pytest.raises(ValueError, match="CREDIT_DBT_WORK_MEM"):
-        credit.dbt.session_options()

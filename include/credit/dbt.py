@@ -4,7 +4,6 @@ taken from :mod:`credit.warehouse`."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,28 +15,10 @@ from credit.warehouse import connection_parts, ensure_warehouse
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 
 
-# The memory each sort or hash of dbt's sessions may take before it spills to disk
-# (PostgreSQL's work_mem, 4 MB by default: sized for many small queries, where the transform runs
-# a few large ones, two at a time). At Jiangyin's size an ordinary night's sorts of hundreds of
-# thousands of rows spilled, and dbt took 82 s with 4 MB against 62 s with 64 MB.
-WORK_MEM_ENV = "CREDIT_DBT_WORK_MEM"
-DEFAULT_WORK_MEM = "64MB"
-
-
-def session_options() -> str:
-    """``PGOPTIONS`` for dbt's connections: the caller's, then ``work_mem`` (``WORK_MEM_ENV``)."""
-    work_mem = os.environ.get(WORK_MEM_ENV, DEFAULT_WORK_MEM).strip()
-    if not re.fullmatch(r"[1-9][0-9]*(kB|MB|GB)?", work_mem):
-        raise ValueError(f"{WORK_MEM_ENV} must be a size such as 64MB, not {work_mem!r}")
-    return " ".join(filter(None, [os.environ.get("PGOPTIONS"), f"-c work_mem={work_mem}"]))
-
-
 def profile_environment(url: str) -> dict[str, str]:
-    """The ``CREDIT_DBT_*`` variables that ``dbt/profiles.yml`` reads, and the sessions' options
-    (libpq reads ``PGOPTIONS`` when dbt connects)."""
+    """The ``CREDIT_DBT_*`` variables that ``dbt/profiles.yml`` reads."""
     parts = connection_parts(url)
     return {
-        "PGOPTIONS": session_options(),
         "CREDIT_DBT_HOST": str(parts["host"]),
         "CREDIT_DBT_PORT": str(parts["port"]),
         "CREDIT_DBT_USER": str(parts["user"]),
