@@ -61,8 +61,7 @@ touched_records as (
 ),
 
 -- Every version of a touched record (of every record on a full build), so older versions get
--- is_latest_version re-written; read by each staging table's record index (joined to the touched
--- records, estimated as a hundred thousand, each table was scanned whole).
+-- is_latest_version re-written.
 delta as (
 
     {% for kind in record_kinds().values() %}
@@ -82,10 +81,10 @@ delta as (
             staged.is_latest
         from {{ ref(kind.model) }} as staged
         {% if is_incremental() %}
-            where staged.record_key = any(array(
-                select touched_records.record_key from touched_records
-                where touched_records.record_kind = '{{ kind.name }}'
-            ))
+            inner join touched_records
+                on
+                    staged.record_kind = touched_records.record_kind
+                    and staged.record_key = touched_records.record_key
         {% endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
