@@ -10,7 +10,6 @@ a pull's rows stream from its source into the ``COPY``.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -373,46 +372,21 @@ def copy_rows(
 LINEAGE_COPY_TYPES = ("int8", "text", "text", "timestamptz", "text", "jsonb")
 
 
-# Raw rows are copied a chunk at a time, each under a savepoint: PostgreSQL refuses a text with
-# NUL, so a chunk that holds one is copied again with its NULs replaced. Testing every row in
-# Python instead (joining its values to search them) cost 1-2 µs a row, a third of landing.
-COPY_CHUNK_ROWS = 10_000
-
-
 def _copy_raw_rows(
     conn: psycopg.Connection, batches: list[tuple[int, Batch]], counts: dict[int, int]
 ) -> None:
-    """The raw rows of batches of one record kind, in binary ``COPY``s of a chunk each; counts
-    each batch's rows.  Binary, because its values need no escaping: formatting and reading the
-    rows cost client and server a fifth less than text (a plain text ``COPY``'s time, lineage
-    included)."""
+    """The raw rows of batches of one record kind, in one binary ``COPY``; counts each batch's
+    rows.  Binary, because its values need no escaping: formatting and reading the rows cost
+    client and server a fifth less than text (a plain text ``COPY``'s time, lineage included)."""
     kind = batches[0][1].kind
     columns = copied_columns(kind)
     copy = sql.SQL("copy {} ({}) from stdin (format binary)").format(
         raw_table(kind.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    types = [*LINEAGE_COPY_TYPES, *["text"] * len(kind.column_names)]
-    rows = _raw_rows(kind, batches, counts)
-    while chunk := list(itertools.islice(rows, COPY_CHUNK_ROWS)):
-        try:
-            with conn.transaction():
-                _copy(conn, copy, types, chunk)
-        except psycopg.errors.CharacterNotInRepertoire:  # a NUL
-            _copy(conn, copy, types, map(_without_nul, chunk))
-
-
-def _copy(
-    conn: psycopg.Connection, copy: sql.Composed, types: list[str], rows: Iterable[list[Any]]
-) -> None:
     with conn.cursor().copy(copy) as writer:
-        writer.set_types(types)
-        for row in rows:
+        writer.set_types([*LINEAGE_COPY_TYPES, *["text"] * len(kind.column_names)])
+        for row in _raw_rows(kind, batches, counts):
             writer.write_row(row)
-
-
-# Where a row of _raw_rows holds its parse problem, and where the source's values start.
-PROBLEM_AT = 4
-VALUES_AT = len(LINEAGE_COPY_TYPES)
 
 
 def _raw_rows(
@@ -432,26 +406,14 @@ def _raw_rows(
                 if row.extra_fields
                 else None
             )
-            yield [
-                batch_id,
-                dept_code,
-                row.source_ref,
-                received_at,
-                row.parse_problem,
-                extra,
-                *values,
-            ]
+            problem = row.parse_problem
+            text = "".join(filter(None, values))  # one test a row, not one a value
+            if NUL in text or ESCAPED_NUL in text:
+                values = [_storable(value) for value in values]
+                if problem is None and NUL in text:
+                    problem = "NUL character in the source text"
+            yield [batch_id, dept_code, row.source_ref, received_at, problem, extra, *values]
         counts[batch_id] = read
-
-
-def _without_nul(row: list[Any]) -> list[Any]:
-    """A raw row whose values hold a NUL: the NULs replaced by U+FFFD, and the row marked."""
-    values = row[VALUES_AT:]
-    if not any(value and NUL in value for value in values):
-        return row
-    problem = row[PROBLEM_AT] or "NUL character in the source text"
-    cleaned = [value.replace(NUL, "\ufffd") if value else value for value in values]
-    return [*row[:PROBLEM_AT], problem, *row[PROBLEM_AT + 1 : VALUES_AT], *cleaned]
 
 
 def _as_is(text: str) -> str:
@@ -463,7 +425,8 @@ NUL = "\x00"
 ESCAPED_NUL = "\\u0000"  # as JSON writes NUL: jsonb refuses it
 
 
-def _storable(text: str) -> str:
-    """A JSON text for ``jsonb``, which cannot hold NUL, escaped or not: keep the rest and mark
-    where it was (U+FFFD)."""
+def _storable(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL: keep the rest and mark where it was (U+FFFD)."""
+    if text is None:
+        return None
     return text.replace(NUL, "\ufffd").replace(ESCAPED_NUL, "\ufffd")
