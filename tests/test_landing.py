@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from credit import ingest, warehouse
 from credit.catalogue import record_kind
-from credit.landing import Batch, SourceRow, create_landing_tables, land_batch
+from credit.connectors import drop_folder, http_api
+from credit.landing import Batch, SourceRow, create_landing_tables, land_batch, without_nul
 
 KIND = record_kind("permit")
 
@@ -41,7 +47,7 @@ def expected_hash(values: dict[str, str | None]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def land(conn: psycopg.Connection, rows: list[dict[str, str | None]]) -> list[tuple]:
+def land(conn: psycopg.Connection, rows: list[dict[str, str | None] | SourceRow]) -> list[tuple]:
     with conn.transaction():
         batch_id = land_batch(
             conn,
@@ -51,13 +57,16 @@ def land(conn: psycopg.Connection, rows: list[dict[str, str | None]]) -> list[tu
                 shape="exchange_db",
                 logical_date=date(2026, 3, 2),
                 source_ref="test",
-                rows=[SourceRow(f"test:{i}", values) for i, values in enumerate(rows)],
+                rows=[
+                    values if isinstance(values, SourceRow) else SourceRow(f"test:{i}", values)
+                    for i, values in enumerate(rows)
+                ],
                 received_at=datetime(2026, 3, 3, 1, tzinfo=UTC),
             ),
         )
     return conn.execute(
-        "select raw.row_hash(p), parse_problem, permit_doc_no, received_at from raw.permit as p"
-        " where batch_id = %s order by raw_row_id",
+        "select raw.row_hash(p), parse_problem, permit_doc_no, received_at, remarks, extra_fields"
+        " from raw.permit as p where batch_id = %s order by raw_row_id",
         (batch_id,),
     ).fetchall()
 
@@ -84,10 +93,84 @@ def test_row_hash_is_computed_by_postgresql_as_documented(conn: psycopg.Connecti
     assert landed[0][3] == datetime(2026, 3, 3, 1, tzinfo=UTC)
 
 
-def test_nul_is_kept_visible_and_the_row_marked(conn: psycopg.Connection) -> None:
-    landed = land(conn, [row(permit_doc_no="澄许\x001号"), row(remarks="a\\u0000b")])
-    assert landed[0][1:3] == ("NUL character in the source text", "澄许\ufffd1号")
-    assert landed[1][1] is None
+@contextmanager
+def serving(body: bytes) -> Iterator[str]:
+    """An HTTP server answering every GET with ``body`` (a page of JSON), on a free port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_nul_is_replaced_where_it_is_read_and_the_row_marked(
+    conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    """PostgreSQL text cannot hold NUL: a drop file or an API page that holds one has each
+    replaced by U+FFFD where it is read, the row marked when a column held it; the six
+    characters backslash-u0000 are text, landed as sent (in extra fields' JSON too)."""
+    folder = tmp_path / "justice"
+    folder.mkdir()
+    labels = [column.label for column in KIND.columns]
+    index = KIND.column_names.index
+    line = ["江阴市某某机械有限公司"] * len(labels)
+    cut, escaped = list(line), list(line)
+    cut[index("permit_doc_no")] = "澄许\x001号"
+    escaped[index("remarks")] = "a\\u0000b"
+    csv_file = folder / "permit_20260302.csv"
+    csv_file.write_text("\n".join(",".join(cells) for cells in (labels, cut, escaped)) + "\n")
+    csv_rows = drop_folder.parse(drop_folder.identify(csv_file)).rows
+
+    item = {
+        "record_id": "r1",
+        "updated_at": "2026-03-02T09:00:00+08:00",
+        "permit_doc_no": "澄许\x002号",
+        "remarks": "a\\u0000b",
+        "note": "附\x00注",
+        "memo": "a\\u0000b",
+    }
+    body = json.dumps({"items": [item, {**item, "record_id": "r2", "permit_doc_no": "3号"}]})
+    with serving(body.encode()) as url:
+        pull = http_api.pull_api(
+            http_api.ApiClient(url, "token"),
+            "justice",
+            KIND,
+            None,
+            datetime(2026, 3, 3, tzinfo=UTC),
+        )
+        api_rows = list(pull)
+
+    landed = land(conn, [*csv_rows, *api_rows])
+    problem, doc_no, remarks, extra = zip(*(r[1:3] + r[4:6] for r in landed), strict=True)
+    assert doc_no == ("澄许\ufffd1号", "江阴市某某机械有限公司", "澄许\ufffd2号", "3号")
+    assert problem == (
+        "NUL character in the source text",
+        None,
+        "NUL character in the source text",
+        None,
+    )
+    assert remarks[1:] == ("a\\u0000b",) * 3
+    assert extra[2]["note"] == extra[3]["note"] == "附\ufffd注"
+    assert extra[2]["memo"] == "a\\u0000b"
+
+
+def test_a_row_without_nul_is_left_as_it_is() -> None:
+    source = SourceRow("test:1", row(remarks="a\\u0000b"), {"note": "x"})
+    assert without_nul(source) is source
 
 
 def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(

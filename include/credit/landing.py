@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -148,6 +148,8 @@ class SourceRow:
     values go to ``COPY`` as they are, without a look-up per column);
     ``source_ref`` names the row in its system (``file.csv:17`` or a ``record_id``);
     ``parse_problem`` says why a row could not be read whole (a truncated line).
+    Its texts hold no NUL (PostgreSQL text cannot): a connector whose file or page holds one
+    passes its rows through :func:`without_nul`; an exchange database's text cannot hold one.
     """
 
     source_ref: str
@@ -401,32 +403,52 @@ def _raw_rows(
             values = row.values
             if not isinstance(values, tuple):
                 values = list(map(values.get, names))
-            extra = (
-                Jsonb(_storable(json.dumps(row.extra_fields, ensure_ascii=False)), dumps=_as_is)
-                if row.extra_fields
-                else None
-            )
+            extra = Jsonb(_json_text(row.extra_fields), dumps=_as_is) if row.extra_fields else None
             problem = row.parse_problem
-            text = "".join(filter(None, values))  # one test a row, not one a value
-            if NUL in text or ESCAPED_NUL in text:
-                values = [_storable(value) for value in values]
-                if problem is None and NUL in text:
-                    problem = "NUL character in the source text"
             yield [batch_id, dept_code, row.source_ref, received_at, problem, extra, *values]
         counts[batch_id] = read
 
 
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps makes an encoder a call
+
+
 def _as_is(text: str) -> str:
-    """A JSON text already dumped (and made storable), as psycopg's ``Jsonb`` sends it."""
+    """A JSON text already dumped, as psycopg's ``Jsonb`` sends it."""
     return text
 
 
 NUL = "\x00"
-ESCAPED_NUL = "\\u0000"  # as JSON writes NUL: jsonb refuses it
+NUL_PROBLEM = "NUL character in the source text"
 
 
-def _storable(text: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL: keep the rest and mark where it was (U+FFFD)."""
-    if text is None:
-        return None
-    return text.replace(NUL, "\ufffd").replace(ESCAPED_NUL, "\ufffd")
+def without_nul(row: SourceRow) -> SourceRow:
+    """The row with each NUL of its values and extra fields replaced by U+FFFD, so that it
+    stays visible where PostgreSQL text cannot hold it; a row whose values held one is marked
+    (``parse_problem``), one whose extra fields alone did is not (its columns are whole).
+
+    Connectors call it on the rows of a file or page whose text holds a NUL: one test a file
+    or page, not one a row."""
+    values = row.values
+    scrubbed = (
+        tuple(map(_nul_replaced, values))
+        if isinstance(values, tuple)
+        else {name: _nul_replaced(value) for name, value in values.items()}
+    )
+    extra = _nul_replaced(row.extra_fields)
+    if scrubbed == values and extra == row.extra_fields:
+        return row
+    problem = row.parse_problem
+    if problem is None and scrubbed != values:
+        problem = NUL_PROBLEM
+    return replace(row, values=scrubbed, extra_fields=extra, parse_problem=problem)
+
+
+def _nul_replaced(value: Any) -> Any:
+    """A text with U+FFFD for each NUL; the texts of a JSON value's keys and items likewise."""
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, Mapping):
+        return {_nul_replaced(key): _nul_replaced(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nul_replaced(item) for item in value]
+    return value

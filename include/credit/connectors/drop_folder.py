@@ -21,7 +21,7 @@ from typing import Any
 
 from credit.catalogue import RecordKind, record_kinds
 from credit.connectors import RejectedDelivery, as_text
-from credit.landing import SourceRow
+from credit.landing import NUL, SourceRow, without_nul
 
 FILE_NAME = re.compile(r"^(?P<kind>[a-z_]+)_(?P<day>\d{8})\.(?P<format>csv|xlsx)$")
 
@@ -87,11 +87,15 @@ def decode(data: bytes) -> tuple[str, str]:
 def parse(drop: DropFile, field_map: Mapping[str, str] | None = None) -> ParsedFile:
     """The file's rows; ``field_map`` maps headers that differ from the catalogue's labels."""
     if drop.path.suffix == ".xlsx":
-        return ParsedFile(_rows(drop, _xlsx_lines(drop), None, field_map), "xlsx")
+        lines = _xlsx_lines(drop)
+        rows = _rows(drop, lines, None, field_map)
+        holds_nul = any(NUL in cell for line in lines for cell in line)
+        return ParsedFile([without_nul(r) for r in rows] if holds_nul else rows, "xlsx")
     text, encoding = decode(drop.path.read_bytes())
     lines = list(csv.reader(io.StringIO(text, newline="")))
     problem = "file is neither UTF-8 nor GBK" if encoding == "undecodable" else None
-    return ParsedFile(_rows(drop, lines, problem, field_map), encoding)
+    rows = _rows(drop, lines, problem, field_map)
+    return ParsedFile([without_nul(r) for r in rows] if NUL in text else rows, encoding)
 
 
 def _xlsx_lines(drop: DropFile) -> list[list[str]]:

@@ -13,7 +13,9 @@ from datetime import datetime
 
 from credit.catalogue import RecordKind
 from credit.connectors import Chunk, Pull, SourceUnavailable, source_names, text_values
-from credit.landing import SourceRow
+from credit.landing import SourceRow, without_nul
+
+ESCAPED_NUL = b"\\u0000"
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,14 @@ class ApiClient:
     attempts: int = 4
     backoff: float = 0.5
 
-    def get(self, path: str, params: dict[str, str | int]) -> dict:
+    def get(self, path: str, params: dict[str, str | int]) -> bytes:
+        """The body of a GET, retried with backoff while the system fails or times out."""
         url = f"{self.base_url.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
         for attempt in range(self.attempts):
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return json.load(response)
+                    return response.read()
             except urllib.error.HTTPError as error:
                 # A refused token or a missing endpoint will not heal by waiting.
                 if error.code < 500 or attempt == self.attempts - 1:
@@ -77,7 +80,8 @@ def _pages(
     columns = frozenset(kind.column_names)
     page = 1
     while True:
-        body = client.get(path, {**params, "page": page})
+        data = client.get(path, {**params, "page": page})
+        body = json.loads(data)
         rows: list[SourceRow] = []
         watermark: datetime | None = None
         for item in body["items"]:
@@ -93,6 +97,8 @@ def _pages(
             )
             if updated_at is not None:
                 watermark = max(watermark or updated_at, updated_at)
+        if ESCAPED_NUL in data:  # JSON's only way to send a NUL
+            rows = [without_nul(row) for row in rows]
         yield rows, watermark
         if not body.get("next_page"):
             return
