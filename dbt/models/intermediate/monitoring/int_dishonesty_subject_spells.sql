@@ -47,57 +47,24 @@ spells as (
         dimension_value,
         spell_number,
         min(start_date) as start_date,
-        nullif(max(coalesce(end_date, 'infinity'::date)), 'infinity'::date) as end_date
+        nullif(max(coalesce(end_date, 'infinity'::date)), 'infinity'::date) as end_date,
+        -- Of the records ending a closed spell's last day, a revocation first, then a repair.
+        case
+            when bool_and(end_date is not null)
+                then
+                    (array_agg(
+                        exit_reason
+                        order by
+                            end_date desc,
+                            case exit_reason
+                                when 'revocation' then 1 when 'repair' then 2 else 3
+                            end,
+                            exit_reason asc
+                    ))[1]
+        end as exit_reason
     from numbered
     group by subject_key, dimension, dimension_value, spell_number
 
-),
-
-ending_reasons as (
-
-    select distinct on (
-        numbered.subject_key, numbered.dimension, numbered.dimension_value, numbered.spell_number
-    )
-        numbered.subject_key,
-        numbered.dimension,
-        numbered.dimension_value,
-        numbered.spell_number,
-        numbered.exit_reason
-    from numbered
-    inner join spells
-        on
-            numbered.subject_key = spells.subject_key
-            and numbered.dimension = spells.dimension
-            and numbered.dimension_value = spells.dimension_value
-            and numbered.spell_number = spells.spell_number
-            and numbered.end_date = spells.end_date
-    order by
-        numbered.subject_key,
-        numbered.dimension,
-        numbered.dimension_value,
-        numbered.spell_number,
-        case numbered.exit_reason when 'revocation' then 1 when 'repair' then 2 else 3 end
-
-),
-
-final as (
-
-    select
-        spells.subject_key,
-        spells.dimension,
-        spells.dimension_value,
-        spells.spell_number,
-        spells.start_date,
-        spells.end_date,
-        ending_reasons.exit_reason
-    from spells
-    left join ending_reasons
-        on
-            spells.subject_key = ending_reasons.subject_key
-            and spells.dimension = ending_reasons.dimension
-            and spells.dimension_value = ending_reasons.dimension_value
-            and spells.spell_number = ending_reasons.spell_number
-
 )
 
-select * from final
+select * from spells
