@@ -340,7 +340,7 @@ def _emit(
         for index, original in enumerate(originals):
             writer.write(
                 "dishonesty",
-                {**where, "source_row": first[index], **_dishonesty_truth(original, ctx.config)},
+                {**where, "source_row": first[index], **_dishonesty_truth(original, ctx)},
             )
     for offset, followup in enumerate(followups, start=len(originals)):
         if followup.truth:
@@ -367,10 +367,11 @@ def _stamp(rows: list[OutputRow], source: Source, kind: str, day: dt.date) -> No
             row.values["updated_at"] = f"{clock:%Y-%m-%dT%H:%M:%S}+08:00"
 
 
-def _dishonesty_truth(row: Row, config: dict) -> dict[str, Any]:
+def _dishonesty_truth(row: Row, ctx: DayContext) -> dict[str, Any]:
     decided = dt.date.fromisoformat(str(row["decision_date"]))
     severity = str(row["severity"])
-    earliest, latest = publicity_window(decided, severity, config)
+    earliest, latest = publicity_window(decided, severity, ctx.config)
+    listed = {str(item[0]) for item in ctx.config["dishonesty_lists"][ctx.source.dept_code]}
     return {
         "decision_doc_no": row["decision_doc_no"],
         "subject_type": row["subject_type"],
@@ -378,6 +379,7 @@ def _dishonesty_truth(row: Row, config: dict) -> dict[str, Any]:
         "id_number": row["id_number"],
         "subject_name": row["subject_name"],
         "behaviour_code": row["behaviour_code"],
+        "behaviour_listed": row["behaviour_code"] in listed,
         "severity": severity,
         "severity_code": SEVERITY_CODE[severity],
         "decision_date": decided.isoformat(),

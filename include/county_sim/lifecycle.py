@@ -302,12 +302,17 @@ def _rectification(
 def _repair(
     ctx: DayContext, rng: random.Random, row: Row, base: Row, rectified: dt.date
 ) -> list[FollowUp]:
-    """Repair application (with its credit commitment) and decision, inside the window."""
+    """Repair application (with its credit commitment) and decision, inside the window; at
+    the configured share (a rule violation, from a stream of its own), applied for right after
+    the rectification, so that it may be decided before the minimum publicity period ends."""
     life = ctx.config["lifecycle"]
     doc_no, severity = str(row["decision_doc_no"]), str(row["severity"])
     earliest, latest = publicity_window(ctx.day, severity, ctx.config)
     wait = dt.timedelta(days=_uniform(rng, life["repair_wait_days"]))
     applied = next_working_day(max(earliest, rectified + dt.timedelta(days=1)) + wait)
+    violation = stream(ctx.seed, "violation", "repair", doc_no)
+    if violation.random() < float(ctx.config["rule_violations"]["early_repair"]):
+        applied = next_working_day(rectified + dt.timedelta(days=1))
     decided = add_working_days(applied, _uniform(rng, life["repair_decision_working_days"]))
     if decided >= latest:
         return []  # the record would expire first: nobody repairs what is about to drop out
@@ -335,6 +340,7 @@ def _repair(
         "decision_date": decided.isoformat(),
     }
     outcome = "repair_approved" if approved else "repair_refused"
+    decided_truth = {**_event(doc_no, outcome), "before_min_period": decided < earliest}
     return [
         _follow(
             ctx,
@@ -346,5 +352,5 @@ def _repair(
             _event(doc_no, "repair_applied"),
         ),
         _follow(ctx, applied, "commitment", doc_no, 4, commitment),
-        _follow(ctx, decided, "credit_repair", doc_no, 5, decision, _event(doc_no, outcome)),
+        _follow(ctx, decided, "credit_repair", doc_no, 5, decision, decided_truth),
     ]

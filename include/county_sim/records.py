@@ -142,6 +142,20 @@ def _behaviour(ctx: DayContext, rng: random.Random) -> tuple[str, str, str]:
     return str(code), str(text), str(severity)
 
 
+def _unlisted_behaviour(ctx: DayContext, seq: int) -> tuple[str, str, str] | None:
+    """At the configured share (a rule violation), a behaviour of another department's
+    dishonesty list for the day's ``seq``-th record, drawn from a stream of its own."""
+    rng = stream(ctx.seed, "violation", ctx.day, ctx.source.dept_code, "dishonesty", seq)
+    if rng.random() >= float(ctx.config["rule_violations"]["unlisted_behaviour"]):
+        return None
+    lists = ctx.config["dishonesty_lists"]
+    others = [
+        item for dept in sorted(lists) if dept != ctx.source.dept_code for item in lists[dept]
+    ]
+    code, text, severity = rng.choice(others)
+    return str(code), str(text), str(severity)
+
+
 def _recent(ctx: DayContext, rng: random.Random, most: int) -> dt.date:
     """A decision date up to ``most`` days before the day it is entered (录入滞后)."""
     return ctx.day - dt.timedelta(days=rng.randrange(most + 1))
@@ -200,6 +214,7 @@ def build_penalty(ctx: DayContext, rng: random.Random, ref: SubjectRef, seq: int
 
 def build_dishonesty(ctx: DayContext, rng: random.Random, ref: SubjectRef, seq: int) -> Row:
     code, behaviour, severity = _behaviour(ctx, rng)
+    code, behaviour, severity = _unlisted_behaviour(ctx, seq) or (code, behaviour, severity)
     lifecycle = ctx.config["lifecycle"]
     deadline = add_working_days(ctx.day, int(lifecycle["rectification_working_days"][severity]))
     months = int(lifecycle["publicity_months"][severity]["max"])

@@ -109,14 +109,19 @@ def test_dishonesty_truth_and_lifecycle(county: engine.CountyState) -> None:
         "revoked",
     ):
         assert kinds[event] > 0, event
+    early = 0
     for event in events:
         record = by_doc[(event["dept_code"], event["decision_doc_no"])]
         assert event["date"] > record["decision_date"]
         if event["event"] == "repair_applied":
-            assert event["date"] >= record["publicity_min_end"]
             assert event["date"] < record["publicity_max_end"]
+        if event["event"] in ("repair_approved", "repair_refused"):
+            # Decided before the minimum period only as an injected rule violation, flagged.
+            assert event["before_min_period"] == (event["date"] < record["publicity_min_end"])
+            early += event["before_min_period"]
         if event["event"] == "rectified_in_time":
             assert event["date"] <= record["rectification_deadline"]
+    assert 0 < early < kinds["repair_approved"] + kinds["repair_refused"]
 
 
 def test_api_pages_and_rejects_a_wrong_token(county: engine.CountyState) -> None:
