@@ -147,7 +147,7 @@ def test_changed_ratio_threshold_and_grade_bounds_change_results_without_code(
         ).fetchone()[0]
         overdue = dict(
             conn.execute(
-                "select condition_key, raised_date from marts.fct_warnings"
+                "select condition_key, condition_date from marts.fct_warnings"
                 " where rule_code = 'objection_overdue'"
             ).fetchall()
         )
@@ -186,7 +186,7 @@ def test_changed_ratio_threshold_and_grade_bounds_change_results_without_code(
             )
             moved = dict(
                 conn.execute(
-                    "select condition_key, raised_date from marts.fct_warnings"
+                    "select condition_key, condition_date from marts.fct_warnings"
                     " where rule_code = 'objection_overdue'"
                 ).fetchall()
             )

@@ -11,6 +11,7 @@ import csv
 import json
 import shutil
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -53,12 +54,14 @@ def _records(url: str) -> dict[str, dict]:
 
 
 def _expected_exit(record: dict, events: dict[str, str], barred: bool) -> tuple:
-    """The earliest of revocation, approved repair (unless barred) and expiry by the last day."""
+    """The earliest of revocation, approved repair (unless barred; not before the minimum
+    publicity period ends) and expiry by the last day."""
     candidates = []  # (date, precedence on the same day, reason)
     if "revoked" in events:
         candidates.append((events["revoked"], 0, "revocation"))
-    if "repair_approved" in events and not barred:
-        candidates.append((events["repair_approved"], 1, "repair"))
+    repaired = max(events.get("repair_approved", ""), record["publicity_min_end"])
+    if "repair_approved" in events and not barred and repaired <= LAST_DAY.isoformat():
+        candidates.append((repaired, 1, "repair"))
     if record["publicity_max_end"] <= LAST_DAY.isoformat():
         candidates.append((record["publicity_max_end"], 2, "expiry"))
     if not candidates:
@@ -112,11 +115,16 @@ def test_every_dishonesty_record_of_every_department_matches_the_truth(quarter_c
             "decision_date": record["decision_date"],
             "publicity_min_end": record["publicity_min_end"],
             "publicity_end": record["publicity_max_end"],
+            "severity_source": "dishonesty_list" if record["behaviour_listed"] else "as_sent",
         }
         happened = truth.clean_life(record["decision_doc_no"])
         if happened is not None:  # else a follow-up was quarantined: the warehouse rightly lacks it
             reason, day = _expected_exit(record, happened, fact["early_end_barred"])
             expected |= {"exit_reason": reason, "exit_date": day}
+            approved = happened.get("repair_approved")
+            expected["repair_before_min_period"] = bool(
+                approved and approved < record["publicity_min_end"]
+            )
             for kind in ("reminder_interview", "warning_interview"):
                 expected[f"{kind}_date"] = happened.get(kind)
             expected["objection_filed_date"] = happened.get("objection_filed")
@@ -268,3 +276,44 @@ def test_a_revocation_days_later_moves_the_exit_and_keeps_the_old_version(quarte
                 assert record["exit_date"] < versions[0][4]
             else:
                 assert record["last_corrected_date"].isoformat() == on
+
+
+def test_records_against_the_rules_are_kept_marked_and_warned(quarter_county) -> None:
+    """The simulator's rule violations (a behaviour of another department's list, a repair
+    decided before the minimum publicity period) are in the marts and marked, none accepted
+    silently; each still holding on the warehouse's first night (the county's one night) is
+    warned once to the credit office, and no other record is."""
+    truth = Truth(quarter_county.truth)
+    unlisted = {r["decision_doc_no"] for r in truth.records if not r["behaviour_listed"]}
+    early = {
+        r["decision_doc_no"]
+        for r in truth.records
+        if truth.clean_life(r["decision_doc_no"]) is not None
+        and any(
+            e["event"] == "repair_approved" and e["before_min_period"]
+            for e in truth.events[r["decision_doc_no"]]
+        )
+    }
+    assert unlisted and early
+    facts = _records(quarter_county.url)
+    # A record whose row the simulator made defective may rightly differ (a garbled code).
+    clean = [facts[r["decision_doc_no"]] for r in truth.records]
+    assert {f["decision_doc_no"] for f in clean if f["severity_source"] == "as_sent"} == unlisted
+    marked = {f["decision_doc_no"] for f in clean if f["repair_before_min_period"]}
+    assert {doc for doc in marked if truth.clean_life(doc) is not None} == early
+    with psycopg.connect(quarter_county.url) as conn:
+        warned = conn.execute(
+            "select rule_code, condition_key, responsible_dept_code from marts.fct_warnings"
+            " where rule_code in ('unlisted_behaviour', 'repair_against_rules')"
+        ).fetchall()
+    assert {dept for _, _, dept in warned} == {"development_reform"}
+
+    def held(until: date | None) -> bool:
+        return until is None or until > LAST_DAY
+
+    assert {key for rule, key, _ in warned if rule == "unlisted_behaviour"} == {
+        doc for doc in unlisted if held(facts[doc]["exit_date"])
+    }
+    assert {key for rule, key, _ in warned if rule == "repair_against_rules"} >= {
+        doc for doc in early if held(facts[doc]["publicity_min_end"])
+    }

@@ -70,7 +70,7 @@ def test_daily_warnings_for_the_office_every_department_and_town(quarter_county,
     assert office.sheetnames == ["预警明细", "按部门汇总", "按规则汇总"]
     warnings = _body(office["预警明细"])
     assert len(warnings) == expected
-    assert _header(office["预警明细"])[1][:3] == ["预警编号", "今日新增", "预警规则"]
+    assert _header(office["预警明细"])[1][:4] == ["预警编号", "今日新增", "存量预警", "预警规则"]
     by_dept = _body(office["按部门汇总"])
     assert sum(row["预警数"] for row in by_dept) == expected
     assert sum(row["预警数"] for row in _body(office["按规则汇总"])) == expected
@@ -273,6 +273,7 @@ def test_a_warning_about_a_hostile_name_is_exported_as_text(quarter_county) -> N
         "division_code": "320281001",
         "division_name": "澄江街道",
         "raised_date": day,
+        "is_backlog": False,
         "status": "open",
         "facts": "@facts",
     }
@@ -282,6 +283,28 @@ def test_a_warning_about_a_hostile_name_is_exported_as_text(quarter_county) -> N
         (only,) = _body(openpyxl.load_workbook(path)["预警明细"])
         assert only["主体名称"] == "'=cmd|' /C calc'!A0"
         assert only["预警事实"] == "'@facts"
+
+
+def test_no_person_facing_cell_holds_an_internal_code(quarter_county, daily) -> None:
+    """Every cell of the daily and quarterly workbooks is Chinese but the codes' own columns
+    (规则代码, 部门代码, 预警编号...): no department, severity or measure code in a text."""
+    code = re.compile(r"[a-z]{2,}|_")
+    quarterly = export_quarterly_statistics("2026Q1")
+    found = []
+    for folder in (daily.folder, quarterly.folder):
+        for path in sorted(folder.rglob("*.xlsx")):
+            for sheet in openpyxl.load_workbook(path):
+                if not sheet.freeze_panes:
+                    continue
+                for row in _body(sheet):
+                    found += [
+                        (path.name, sheet.title, head, value)
+                        for head, value in row.items()
+                        if isinstance(value, str)
+                        and not head.endswith(("代码", "编号"))
+                        and code.search(value)
+                    ]
+    assert found == []
 
 
 def test_export_dags_run(quarter_county, airflow_ready) -> None:

@@ -29,13 +29,15 @@ KIND = "daily_warnings"
 # exposure daily_warnings); this module lays them out per recipient.
 WARNINGS_SQL = """
 select warning_id, rule_code, rule_name, severity_code, responsible_dept_code, dept_name,
-    subject_name, subject_identifier, division_code, division_name, raised_date, status, facts
+    subject_name, subject_identifier, division_code, division_name, raised_date, is_backlog, status,
+    facts
 from marts.rpt_warning_notices
 """
 
 WARNING_COLUMNS = (
     Column("warning_id", "预警编号"),
     Column("is_new", "今日新增"),
+    Column("backlog", "存量预警"),
     Column("rule_name", "预警规则"),
     Column("rule_code", "规则代码"),
     Column("severity", "预警等级"),
@@ -76,6 +78,7 @@ def _as_listed(day: date, warnings: list[dict[str, Any]]) -> list[dict[str, Any]
     rows = [dict(row) for row in warnings]
     for row in rows:
         row["is_new"] = "是" if row["raised_date"] == day else "否"
+        row["backlog"] = "是" if row["is_backlog"] else "否"
         row["severity"] = SEVERITY_ZH.get(row["severity_code"], row["severity_code"])
         row["status_zh"] = WARNING_STATUS_ZH.get(row["status"], row["status"])
         row["days_open"] = (day - row["raised_date"]).days

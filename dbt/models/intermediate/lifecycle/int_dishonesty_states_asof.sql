@@ -141,9 +141,18 @@ exit_candidates as (
             when combined.publicity_max_end <= combined.severity_corrected_date
                 then combined.severity_corrected_date
         end as correction_exit_date,
+        -- A repair approved before the minimum publicity period ends (a rule violation, marked
+        -- repair_before_min_period) ends the record only when that period has.
         case
-            when not combined.early_end_barred then combined.repair_approved_date
+            when
+                not combined.early_end_barred
+                and combined.repair_approved_date is not null
+                and greatest(combined.repair_approved_date, combined.publicity_min_end)
+                <= combined.as_of_date
+                then greatest(combined.repair_approved_date, combined.publicity_min_end)
         end as repair_exit_date,
+        coalesce(combined.repair_approved_date < combined.publicity_min_end, false)
+            as repair_before_min_period,
         case
             when
                 combined.publicity_max_end <= combined.as_of_date
@@ -253,6 +262,8 @@ final as (
         repair_application_date,
         repair_decision_code,
         repair_decision_date,
+        repair_approved_date,
+        repair_before_min_period,
         objection_no,
         objection_state,
         objection_filed_date,
@@ -269,6 +280,7 @@ final as (
         end as record_status,
         joint_punishment,
         applicable_measures,
+        applicable_measures_zh,
         version_number as current_version_number,
         known_version_count as version_count,
         change_type_code as current_change_type_code,

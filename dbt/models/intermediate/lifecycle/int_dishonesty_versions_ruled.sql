@@ -34,6 +34,7 @@ measures as (
     select
         severity_code,
         string_agg(measure_code, ';' order by measure_code) as applicable_measures,
+        string_agg(measure_zh, '；' order by measure_code) as applicable_measures_zh,
         bool_or(joint_punishment) as joint_punishment
     from {{ ref('measures') }}
     group by severity_code
@@ -95,6 +96,7 @@ periods as (
             severity_ruled.rectification_deadline + interview_rules.days_allowed
         ) as interview_due_date,
         measures.applicable_measures,
+        measures.applicable_measures_zh,
         coalesce(measures.joint_punishment, false) as joint_punishment
     from severity_ruled
     left join publicity_rules
@@ -160,6 +162,7 @@ final as (
         interview_type_code,
         interview_due_date,
         applicable_measures,
+        applicable_measures_zh,
         joint_punishment,
         authority,
         remarks

@@ -139,6 +139,7 @@ windows as (
         rules.rule_code,
         rules.threshold_ratio,
         rules.threshold_count,
+        rules.min_base,
         rules.threshold_days,
         departments.dept_code,
         departments.name_zh,
@@ -175,6 +176,7 @@ windows as (
         rules.rule_code,
         rules.threshold_ratio,
         rules.threshold_count,
+        rules.min_base,
         rules.threshold_days,
         departments.dept_code,
         departments.name_zh,
@@ -190,7 +192,7 @@ judged as (
         rejected_before::numeric / nullif(rows_before, 0) as share_before,
         coalesce(
             rows_now >= threshold_count
-            and rows_before >= threshold_count
+            and rows_before >= min_base
             and rejected_now::numeric / rows_now
             >= threshold_ratio * rejected_before::numeric / rows_before
             and rejected_now > 0,

@@ -6,8 +6,9 @@
       dishonesty; owned by the subject's domain lead department; closed at the record's exit;
     - industry_risk: a domain's dishonesty rate at a closed quarter's end rose to
       `threshold_ratio` × the previous quarter's or more, with at least `threshold_count`
-      dishonest subjects; raised on the quarter's last day, closed at the next closed quarter's
-      end when the rise is not repeated. -#}
+      dishonest subjects at its end and `min_base` at the previous quarter's end; raised on the
+      quarter's last day, closed at the next closed quarter's end when the rise is not
+      repeated. -#}
 
 {{ config(materialized='table') }}
 
@@ -26,6 +27,24 @@ subjects as (
 
 ),
 
+departments as (
+
+    select
+        dept_code,
+        name_zh
+    from {{ ref('departments') }}
+
+),
+
+severities as (
+
+    select
+        severity_code,
+        severity_zh
+    from {{ ref('publicity_rules') }}
+
+),
+
 red_black as (
 
     select
@@ -35,11 +54,13 @@ red_black as (
         conflicts.commendation_dept_code as dept_code,
         conflicts.conflict_start as raised_date,
         conflicts.conflict_end as closed_date,
-        '主体持有红名单荣誉“' || conflicts.honour_name || '”（' || conflicts.commendation_key
-        || '），同时存在有效失信记录' || conflicts.decision_doc_no || '（'
-        || conflicts.dishonesty_dept_code || '认定，' || conflicts.severity_code
-        || '），请复核荣誉。' as facts
+        '主体持有红名单荣誉“' || conflicts.honour_name || '”（表彰文号'
+        || conflicts.commendation_doc_no || '），同时存在有效失信记录' || conflicts.decision_doc_no
+        || '（' || identifying.name_zh || '认定，' || severities.severity_zh
+        || '失信），请复核荣誉。' as facts
     from {{ ref('fct_red_black_conflicts') }} as conflicts
+    inner join departments as identifying on conflicts.dishonesty_dept_code = identifying.dept_code
+    inner join severities on conflicts.severity_code = severities.severity_code
     inner join rules on rules.rule_code = 'red_black_conflict'
 
 ),
@@ -57,10 +78,11 @@ related_party as (
             when 'legal_rep_himself' then '主体的法定代表人本人'
             else '主体与“' || coalesce(risks.related_subject_name, '') || '”共用法定代表人，后者'
         end
-        || '被' || risks.dept_code || '认定严重失信（认定文书号' || risks.decision_doc_no || '，'
-        || risks.behaviour || '）。' as facts
+        || '被' || identifying.name_zh || '认定严重失信（认定文书号' || risks.decision_doc_no
+        || '，' || risks.behaviour || '）。' as facts
     from {{ ref('fct_related_party_risks') }} as risks
     inner join subjects on risks.subject_key = subjects.subject_key
+    inner join departments as identifying on risks.dept_code = identifying.dept_code
     inner join rules on rules.rule_code = 'related_party_risk'
 
 ),
@@ -81,10 +103,8 @@ quarters as (
     select
         rates.*,
         rates.dishonest_subjects_end >= coalesce(rules.threshold_count, 0)
-        and (
-            rates.dishonest_subjects_start = 0
-            or rates.rate_ratio >= rules.threshold_ratio
-        ) as risen,
+        and rates.dishonest_subjects_start >= greatest(coalesce(rules.min_base, 0), 1)
+        and rates.rate_ratio >= rules.threshold_ratio as risen,
         rules.rule_code
     from {{ ref('fct_industry_risk') }} as rates
     inner join rules on rules.rule_code = 'industry_risk'
@@ -108,8 +128,8 @@ industry as (
                 and later.period_end > quarters.period_end
                 and not later.risen
         ) as closed_date,
-        domains.domain_zh || '领域' || quarters.quarter_label || '末失信主体'
-        || quarters.dishonest_subjects_end
+        domains.domain_zh || '领域' || replace(quarters.quarter_label, 'Q', '年第')
+        || '季度末失信主体' || quarters.dishonest_subjects_end
         || '户（失信率' || round(quarters.rate_end * 100, 2)::text || '%），上季度末'
         || quarters.dishonest_subjects_start || '户（' || round(quarters.rate_start * 100, 2)::text
         || '%），环比上升明显。' as facts

@@ -1,8 +1,10 @@
 {#- grade_fell: a subject's grade fell into one of the rule's `threshold_grades` (e.g. C, D)
     against its previous evaluation, so inspection intensity rises (提高监管频次). Dated by the
     first score-changing fact after the previous evaluation (the evaluation date when none);
-    closed at the first later evaluation whose grade is out of the threshold grades. Owned by
-    the lead department of the subject's domain. -#}
+    closed at the first later evaluation whose grade is out of the threshold grades. Sent to
+    every department supervising the subject's domain (`domain_supervisors`), one warning each:
+    they are the ones who raise the inspection intensity; for a subject of no known domain, to
+    the departments that recorded something about it. -#}
 
 {{ config(materialized='table') }}
 
@@ -130,21 +132,69 @@ dated as (
 
 ),
 
+fallen_subjects as (
+
+    select distinct
+        dated.subject_key,
+        subjects.domain_code,
+        subjects.industry_section = '*' as has_no_domain
+    from dated
+    inner join subjects on dated.subject_key = subjects.subject_key
+
+),
+
+-- A subject of no known domain (natural persons, unregistered subjects) is supervised by the
+-- departments that recorded something about it; the domain's row of `domain_supervisors` (the
+-- credit office) only when none did.
+record_departments as (
+
+    select distinct
+        fallen_subjects.subject_key,
+        records.dept_code
+    from fallen_subjects
+    inner join {{ ref('fct_credit_records') }} as records
+        on fallen_subjects.subject_key = records.subject_key
+    where fallen_subjects.has_no_domain
+
+),
+
+recipients as (
+
+    select
+        fallen_subjects.subject_key,
+        supervisors.dept_code
+    from fallen_subjects
+    inner join {{ ref('domain_supervisors') }} as supervisors
+        on fallen_subjects.domain_code = supervisors.domain_code
+    where
+        not exists (
+            select 1
+            from record_departments
+            where record_departments.subject_key = fallen_subjects.subject_key
+        )
+    union all
+    select
+        subject_key,
+        dept_code
+    from record_departments
+
+),
+
 final as (
 
     select
         dated.rule_code,
         dated.subject_key || '|' || dated.previous_evaluation_date::text || '|' || dated.grade
-            as condition_key,
+        || '|' || recipients.dept_code as condition_key,
         dated.subject_key,
-        subjects.lead_dept_code as dept_code,
+        recipients.dept_code,
         dated.raised_date,
         dated.closed_date,
         '信用等级由' || dated.previous_grade || '级（' || dated.previous_evaluation_date::text
         || '评价）降为' || dated.grade || '级（' || dated.evaluation_date::text || '评价，得分'
         || dated.score::text || '），应提高抽查比例和频次。' as facts
     from dated
-    inner join subjects on dated.subject_key = subjects.subject_key
+    inner join recipients on dated.subject_key = recipients.subject_key
 
 )
 

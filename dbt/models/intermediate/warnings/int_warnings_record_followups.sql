@@ -81,6 +81,15 @@ repair as (
 
 ),
 
+departments as (
+
+    select
+        dept_code,
+        name_zh
+    from {{ ref('departments') }}
+
+),
+
 notified_departments as (
 
     select distinct dept_code
@@ -115,11 +124,12 @@ joint_punishment as (
         notice_targets.dept_code,
         records.decision_date + coalesce(rules.threshold_days, 0) as raised_date,
         records.exit_date as closed_date,
-        records.subject_name || '被' || records.dept_code || '认定严重失信（认定文书号'
+        records.subject_name || '被' || identifying.name_zh || '认定严重失信（认定文书号'
         || records.decision_doc_no || '，' || records.behaviour || '），请依清单实施联合惩戒措施：'
-        || coalesce(records.applicable_measures, '') || '。' as facts
+        || coalesce(records.applicable_measures_zh, '') || '。' as facts
     from records
     inner join notice_targets on records.decision_doc_no = notice_targets.decision_doc_no
+    inner join departments as identifying on records.dept_code = identifying.dept_code
     inner join rules on rules.rule_code = 'joint_punishment_notice'
 
 ),

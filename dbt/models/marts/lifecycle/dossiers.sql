@@ -21,6 +21,15 @@ records as (
 
 ),
 
+measure_names as (
+
+    select distinct
+        measure_code,
+        measure_zh
+    from {{ ref('measures') }}
+
+),
+
 commendation_versions as (
 
     select * from {{ ref('stg_raw__commendations') }}
@@ -155,10 +164,13 @@ measures as (
     select
         records.subject_key,
         string_agg(distinct measure.measure_code, ';' order by measure.measure_code)
-            as applicable_measures
+            as applicable_measures,
+        string_agg(distinct measure_names.measure_zh, '；' order by measure_names.measure_zh)
+            as applicable_measures_zh
     from records
     cross join
         lateral unnest(string_to_array(records.applicable_measures, ';')) as measure (measure_code)
+    inner join measure_names on measure.measure_code = measure_names.measure_code
     where records.is_active
     group by records.subject_key
 
@@ -229,6 +241,7 @@ final as (
         coalesce(dishonesty.closed_objection_count, 0)::integer as closed_objection_count,
         coalesce(dishonesty.under_joint_punishment, false)::boolean as under_joint_punishment,
         measures.applicable_measures::text as applicable_measures,
+        measures.applicable_measures_zh::text as applicable_measures_zh,
         coalesce(commendations.active_commendation_count, 0)::integer
             as active_commendation_count,
         commendations.active_commendations::text as active_commendations,

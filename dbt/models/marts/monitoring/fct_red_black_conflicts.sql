@@ -11,6 +11,7 @@ commendations as (
         subject_key,
         dept_code,
         record_key as commendation_key,
+        doc_no as commendation_doc_no,
         honour_name,
         award_date,
         case
@@ -41,6 +42,7 @@ final as (
         commendations.subject_key,
         commendations.dept_code as commendation_dept_code,
         commendations.commendation_key,
+        commendations.commendation_doc_no,
         commendations.honour_name,
         records.decision_doc_no,
         records.dept_code as dishonesty_dept_code,

@@ -2,7 +2,8 @@
     person the registrations name) is also the legal representative of another subject, or is
     himself a natural-person subject, holding a serious dishonesty record. One row per subject
     and serious record, while the record is active (ends at its exit). Matched on the keyed
-    hash of the resident ID, never the ID. -#}
+    hash of the resident ID, never the ID; a subject of the same name is the same firm, not a
+    relative. -#}
 
 with
 
@@ -41,6 +42,9 @@ related as (
         on
             other_subjects.legal_rep_id_number_hash = subjects.legal_rep_id_number_hash
             and other_subjects.subject_key <> subjects.subject_key
+            -- The same name and legal representative is the same firm under a legacy identifier
+            -- no rule could link yet (旧标识), not a related party.
+            and other_subjects.subject_name is distinct from subjects.subject_name
     union
     select
         subjects.subject_key,

@@ -42,6 +42,7 @@ final as (
         warnings.division_code::text as division_code,
         divisions.name_zh::text as division_name,
         warnings.raised_date::date as raised_date,
+        warnings.is_backlog::boolean as is_backlog,
         warnings.status::text as status,
         warnings.facts::text as facts,
         warnings.as_of_date::date as as_of_date

@@ -1,7 +1,9 @@
 {#- Credit warnings (信用预警) as of the as-of date: one row per condition of an enabled rule
     that held on or before it. warning_id = md5(rule_code | condition key), so a condition is
-    raised once and keeps its id on every re-run; raised_date is the day it first held;
-    status is closed from the day the condition cleared (closed_date), open before.
+    raised once and keeps its id on every re-run. condition_date is the day the condition
+    first held; raised_date the day the warehouse raised it: the same, or the warehouse's first
+    night for a condition that held before it, marked is_backlog (存量预警) rather than
+    backdated. status is closed from the day the condition cleared (closed_date), open before.
     A condition that cleared on or before the day it would be raised is no warning. -#}
 
 with
@@ -17,6 +19,8 @@ candidates as (
     select * from {{ ref('int_warnings_collection_gaps') }}
     union all
     select * from {{ ref('int_warnings_objections') }}
+    union all
+    select * from {{ ref('int_warnings_rule_violations') }}
 
 ),
 
@@ -42,23 +46,35 @@ subjects as (
 
 ),
 
-held as (
+raised as (
 
     select
         candidates.*,
+        candidates.raised_date as condition_date,
+        greatest(candidates.raised_date, rules.first_night) as warehouse_raised_date,
+        coalesce(candidates.raised_date < rules.first_night, false) as is_backlog
+    from candidates
+    inner join rules on candidates.rule_code = rules.rule_code
+
+),
+
+held as (
+
+    select
+        raised.*,
         rules.rule_name,
         rules.rule_name_en,
         rules.severity_code,
         rules.responsible,
         rules.as_of_date,
         case
-            when candidates.closed_date <= rules.as_of_date then candidates.closed_date
+            when raised.closed_date <= rules.as_of_date then raised.closed_date
         end as known_closed_date
-    from candidates
-    inner join rules on candidates.rule_code = rules.rule_code
+    from raised
+    inner join rules on raised.rule_code = rules.rule_code
     where
-        candidates.raised_date <= rules.as_of_date
-        and (candidates.closed_date is null or candidates.closed_date > candidates.raised_date)
+        raised.warehouse_raised_date <= rules.as_of_date
+        and (raised.closed_date is null or raised.closed_date > raised.warehouse_raised_date)
 
 ),
 
@@ -75,7 +91,9 @@ final as (
         subjects.division_code::text as division_code,
         coalesce(departments.dept_code, held.dept_code)::text as responsible_dept_code,
         held.severity_code::text as severity_code,
-        held.raised_date::date as raised_date,
+        held.warehouse_raised_date::date as raised_date,
+        held.condition_date::date as condition_date,
+        held.is_backlog::boolean as is_backlog,
         held.facts::text as facts,
         (case when held.known_closed_date is null then 'open' else 'closed' end)::text as status,
         held.known_closed_date::date as closed_date,
