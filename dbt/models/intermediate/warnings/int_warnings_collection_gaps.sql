@@ -49,19 +49,13 @@ rejected as (
 
 ),
 
-as_of as (
-
-    select as_of_date from {{ ref('int_lifecycle_as_of') }}
-
-),
-
+-- The warehouse's first night and the as-of date, as every rule carries them.
 nights as (
 
-    select
-        min(batches.logical_date) - 1 as first_night_before,
-        max(as_of.as_of_date) as as_of_date
-    from as_of
-    left join batches on as_of.as_of_date >= batches.logical_date
+    select distinct
+        first_night - 1 as first_night_before,
+        as_of_date
+    from rules
 
 ),
 
