@@ -176,11 +176,14 @@ def test_a_row_without_nul_is_left_as_it_is() -> None:
 def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(
     conn: psycopg.Connection,
 ) -> None:
-    """A table from a release that stored the hash (a generated ``row_hash`` column) and
-    checked each row's batch by a foreign key keeps its rows, loses both, and ``raw.row_hash``
-    gives the same value; the delivered files lose their foreign key too; running again
-    changes nothing."""
+    """A table from a release that stored the hash (a generated ``row_hash`` column),
+    checked each row's batch by a foreign key and indexed its rows and batches by B-trees keeps
+    its rows, loses the four (one BRIN index instead), and ``raw.row_hash`` gives the same
+    value; the delivered files lose their foreign key too; running again changes nothing."""
     before = land(conn, [row(permit_doc_no="旧号")])
+    conn.execute("drop index raw.permit_lineage_idx")
+    conn.execute("alter table raw.permit add primary key (raw_row_id)")
+    conn.execute("create index permit_batch_idx on raw.permit (batch_id)")
     conn.execute("alter table raw.permit add column row_hash text not null default 'stored'")
     conn.execute("alter table raw.permit add foreign key (batch_id) references audit.batches")
     conn.execute(
@@ -199,6 +202,11 @@ def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(
     ).fetchone()[0]
     assert keys == 0
     assert conn.execute("select count(*) from raw.permit").fetchone()[0] == count
+    indexes = conn.execute(
+        "select c.relname, am.amname from pg_index as i join pg_class as c on c.oid = i.indexrelid"
+        " join pg_am as am on am.oid = c.relam where i.indrelid = 'raw.permit'::regclass"
+    ).fetchall()
+    assert indexes == [("permit_lineage_idx", "brin")]
     assert (
         conn.execute(
             "select raw.row_hash(p) from raw.permit as p where permit_doc_no = '旧号'"

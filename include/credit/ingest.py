@@ -247,7 +247,9 @@ def analyze_night(url: str, logical_date: date) -> None:
     """Refresh the planner's statistics of what the night wrote (the raw tables of its kinds,
     the batches, the quarantine) where it changed them enough to matter (:data:`ANALYZE_SHARE`),
     so the transform is planned on their real size: autovacuum may be off or behind, and an
-    unanalysed table is planned as a few rows."""
+    unanalysed table is planned as a few rows.  Summarises the page ranges those raw tables
+    filled in their BRIN index likewise (autovacuum's summaries are requests it may drop), so
+    that a later night reads past them by their summary instead of scanning them."""
     with psycopg.connect(url, autocommit=True) as conn:
         kinds = [
             row[0]
@@ -257,6 +259,10 @@ def analyze_night(url: str, logical_date: date) -> None:
             )
         ]
         written = [f"raw.{kind}" for kind in sorted(kinds)]
+        for table in written:
+            conn.execute(
+                "select brin_summarize_new_values(%s::regclass)", (f"{table}_lineage_idx",)
+            )
         stale = conn.execute(
             "select n.nspname, c.relname from pg_class as c"
             " join pg_namespace as n on n.oid = c.relnamespace"

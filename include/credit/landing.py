@@ -22,13 +22,16 @@ from psycopg.types.json import Jsonb
 
 from credit.catalogue import RecordKind, record_kinds
 
-# (name, type) of the columns that say where a raw row came from (可查可核可溯).  ``batch_id`` is
-# the batch :func:`land_batches` writes in the same transaction as the rows; it has no foreign
-# key: checking it cost PostgreSQL a look-up in ``audit.batches`` for every row written (a fifth
-# of landing's time), and batches are never deleted (a validated one is held by the keys of its
-# checks and results).
+# (name, type) of the columns that say where a raw row came from (可查可核可溯).  ``raw_row_id``
+# is unique by construction (an identity generated always: no insert gives its own value; the
+# staging models test it) and has no primary key: its B-tree cost a seventh of landing's time,
+# for look-ups only the re-linking of a few legacy rows makes (:func:`_lineage_index`).
+# ``batch_id`` is the batch :func:`land_batches` writes in the same transaction as the rows; it
+# has no foreign key: checking it cost PostgreSQL a look-up in ``audit.batches`` for every row
+# written (a fifth of landing's time), and batches are never deleted (a validated one is held by
+# the keys of its checks and results).
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("raw_row_id", "bigint generated always as identity primary key"),
+    ("raw_row_id", "bigint generated always as identity"),
     ("batch_id", "bigint not null"),
     ("dept_code", "text not null"),
     ("source_ref", "text not null"),
@@ -185,6 +188,7 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
                     )
                 )
     _drop_row_foreign_keys(conn)
+    _drop_btree_lineage_indexes(conn)
     for kind in record_kinds().values():
         columns = [
             sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS
@@ -207,11 +211,51 @@ def create_landing_tables(conn: psycopg.Connection) -> None:
                 sql.SQL("alter table {} drop column row_hash").format(raw_table(kind.name))
             )
         _create_row_hash(conn, kind)
+        conn.execute(_lineage_index(kind))
+
+
+def _lineage_index(kind: RecordKind) -> sql.Composed:
+    """The one index of a raw table: BRIN on ``(batch_id, raw_row_id)``.
+
+    A raw table is append-only and its rows land in the order of their batch and row ids, so
+    for each range of 128 pages the lowest and highest of each (what a BRIN index keeps) find a
+    night's batches, the table's last pages, or a row by its id, at the cost of reading the
+    range's pages.  B-trees on the two (the primary key and a batch index, as an older release
+    built them) cost a third of landing's time, an entry in each for every row written; this
+    costs a look at the last range's summary per row, and summarises a range once, when it is
+    full (``autosummarize``)."""
+    return sql.SQL(
+        "create index if not exists {} on {} using brin (batch_id, raw_row_id)"
+        " with (autosummarize = on)"
+    ).format(sql.Identifier(f"{kind.name}_lineage_idx"), raw_table(kind.name))
+
+
+def _drop_btree_lineage_indexes(conn: psycopg.Connection) -> None:
+    """Drop the B-trees an older release built on the raw tables, their primary keys
+    (``raw_row_id``) and ``batch_id`` indexes: :func:`_lineage_index` replaces both."""
+    for table, constraint in conn.execute(
+        """
+        select c.conrelid::regclass::text, c.conname from pg_constraint as c
+        join pg_class as t on t.oid = c.conrelid
+        join pg_namespace as n on n.oid = t.relnamespace
+        where c.contype = 'p' and n.nspname = 'raw'
+        """
+    ).fetchall():
         conn.execute(
-            sql.SQL("create index if not exists {} on {} (batch_id)").format(
-                sql.Identifier(f"{kind.name}_batch_idx"), raw_table(kind.name)
+            sql.SQL("alter table {} drop constraint {}").format(
+                sql.SQL(table), sql.Identifier(constraint)
             )
         )
+    for (index,) in conn.execute(
+        """
+        select c.oid::regclass::text from pg_class as c
+        join pg_namespace as n on n.oid = c.relnamespace
+        join pg_am as am on am.oid = c.relam
+        where n.nspname = 'raw' and c.relkind = 'i' and am.amname = 'btree'
+            and c.relname like '%\\_batch\\_idx'
+        """
+    ).fetchall():
+        conn.execute(sql.SQL("drop index {}").format(sql.SQL(index)))
 
 
 def _drop_row_foreign_keys(conn: psycopg.Connection) -> None:
