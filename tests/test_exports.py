@@ -274,7 +274,12 @@ def test_a_warning_about_a_hostile_name_is_exported_as_text(quarter_county) -> N
         "division_name": "澄江街道",
         "raised_date": day,
         "is_backlog": False,
-        "status": "open",
+        "status": "acknowledged",
+        "acknowledged_date": day,
+        "acknowledged_by": "+handler",
+        "closed_date": None,
+        "close_method_code": None,
+        "closed_by": None,
         "facts": "@facts",
     }
     export = write_daily_warnings(day, [row])
@@ -283,6 +288,7 @@ def test_a_warning_about_a_hostile_name_is_exported_as_text(quarter_county) -> N
         (only,) = _body(openpyxl.load_workbook(path)["预警明细"])
         assert only["主体名称"] == "'=cmd|' /C calc'!A0"
         assert only["预警事实"] == "'@facts"
+        assert only["签收人"] == "'+handler"
 
 
 def test_no_person_facing_cell_holds_an_internal_code(quarter_county, daily) -> None:

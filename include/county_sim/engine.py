@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from county_sim import systems
+from county_sim import feedback, systems
 from county_sim import truth as truth_files
 from county_sim.defects import OutputRow, inject
 from county_sim.lifecycle import SEVERITY_CODE, FollowUp, publicity_window, schedule
@@ -56,6 +56,8 @@ class CountyState:
     pending: dict[int, list[FollowUp]] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
     advancing_to: dt.date | None = None
+    # The newest daily warnings export the departments answered (预警处置反馈), ISO day.
+    answered_export: str | None = None
 
     def push(self, followups: list[FollowUp]) -> None:
         for followup in followups:
@@ -77,6 +79,7 @@ class CountyState:
             "start": self.start.isoformat(),
             "last_day": self.last_day.isoformat(),
             "advancing_to": self.advancing_to.isoformat() if self.advancing_to else None,
+            "answered_export": self.answered_export,
             "counts": dict(sorted(self.counts.items())),
             "pending": [f.to_json() for due in sorted(self.pending) for f in self.pending[due]],
         }
@@ -93,6 +96,7 @@ class CountyState:
         state.advancing_to = (
             dt.date.fromisoformat(raw["advancing_to"]) if raw["advancing_to"] else None
         )
+        state.answered_export = raw.get("answered_export")  # absent from older counties
         state.push([FollowUp.from_json(item) for item in raw["pending"]])
         return state
 
@@ -154,6 +158,7 @@ def advance(to: dt.date, on_day: Callable[[dt.date], None] | None = None) -> Cou
     writer = truth_files.TruthWriter(truth_dir())
     try:
         with psycopg.connect(systems.exchange_url()) as conn:
+            systems.add_kind_tables(conn, sources())
             day = state.last_day + dt.timedelta(days=1)
             while day <= to:
                 generate_day(state, population, day, conn, writer)
@@ -194,12 +199,17 @@ def generate_day(
     registry = sources()
     due = state.pop_due(day)
     weights = _kind_weights(registry, config)
+    export = feedback.newest_export(day)
+    answering = export if export and export > (state.answered_export or "") else None
     for source in registry.values():
         ctx = DayContext(
             state.seed, day, population, config, source, department(source.dept_code), state.start
         )
         for kind in source.kinds:
-            originals = _originals(ctx, kind, scale(state.scale), weights)
+            if kind == "warning_feedback":
+                originals = feedback.feedback_rows(ctx, answering) if answering else []
+            else:
+                originals = _originals(ctx, kind, scale(state.scale), weights)
             followups = due.get((source.dept_code, kind), [])
             if not originals and not followups:
                 continue
@@ -207,6 +217,8 @@ def generate_day(
                 state.push(schedule(ctx, kind, row))
             clean = originals + [dict(f.row) for f in followups]
             _emit(state, ctx, kind, clean, originals, followups, conn, writer)
+    if answering:
+        state.answered_export = answering
 
 
 def _kind_weights(registry: dict[str, Source], config: dict) -> dict[str, float]:
@@ -341,6 +353,16 @@ def _emit(
             writer.write(
                 "dishonesty",
                 {**where, "source_row": first[index], **_dishonesty_truth(original, ctx)},
+            )
+    if kind_name == "warning_feedback":
+        for index, original in enumerate(originals):
+            writer.write(
+                "warning_feedback",
+                {
+                    **where,
+                    "source_row": first[index],
+                    **{k: original[k] for k in ("warning_id", "handling", "handled_by")},
+                },
             )
     for offset, followup in enumerate(followups, start=len(originals)):
         if followup.truth:

@@ -65,20 +65,30 @@ def create_exchange_tables(conn: psycopg.Connection, registry: dict[str, Source]
         schema = sql.Identifier(source.dept_code)
         conn.execute(sql.SQL("drop schema if exists {} cascade").format(schema))
         conn.execute(sql.SQL("create schema {}").format(schema))
+    add_kind_tables(conn, registry)
+
+
+def add_kind_tables(conn: psycopg.Connection, registry: dict[str, Source]) -> None:
+    """The table of each kind a department's exchange database lacks: all of them in a new
+    county, the kinds the registry added since in an older one."""
+    for source in registry.values():
+        if source.shape != "exchange_db":
+            continue
         for kind_name in source.kinds:
             kind = record_kind(kind_name)
+            table = sql.Identifier(source.dept_code, kind.name)
             columns = [
                 sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(_pg_type(c.name)))
                 for c in kind.columns
             ]
             conn.execute(
-                sql.SQL("create table {}.{} ({}, primary key (record_id))").format(
-                    schema, sql.Identifier(kind.name), sql.SQL(", ").join(columns)
+                sql.SQL("create table if not exists {} ({}, primary key (record_id))").format(
+                    table, sql.SQL(", ").join(columns)
                 )
             )
             conn.execute(
-                sql.SQL("create index on {}.{} (updated_at)").format(
-                    schema, sql.Identifier(kind.name)
+                sql.SQL("create index if not exists {} on {} (updated_at)").format(
+                    sql.Identifier(f"{kind.name}_updated_at_idx"), table
                 )
             )
 

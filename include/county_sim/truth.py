@@ -5,6 +5,8 @@
 * ``lifecycle.jsonl``: every lifecycle event of a dishonesty record, by the row that carries it;
 * ``legacy_identifiers.jsonl``: every row that named its subject by a legacy identifier, with the
   subject's true USCC;
+* ``warning_feedback.jsonl``: every action a department reported on a warning it received
+  (signed for, closed), with the warning's id and who acted;
 * ``subjects.csv`` / ``persons.csv``: the population.
 
 Ingestion never reads this folder; tests score validation and the warehouse against it.
@@ -16,7 +18,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-FILES = ("defects.jsonl", "dishonesty.jsonl", "lifecycle.jsonl", "legacy_identifiers.jsonl")
+FILES = (
+    "defects.jsonl",
+    "dishonesty.jsonl",
+    "lifecycle.jsonl",
+    "legacy_identifiers.jsonl",
+    "warning_feedback.jsonl",
+)
 
 
 class TruthWriter:

@@ -1,7 +1,8 @@
 """The source registry (数据源登记): each department's system, from ``config/sources.yaml``.
 
 For every department: the shape of its system, the Airflow connection that reaches it, the
-record kinds it delivers, how its field names map to the catalogue's columns, and the volume a
+record kinds it delivers (its own and the registry's ``common_kinds``, which every department
+sends), how its field names map to the catalogue's columns, and the volume a
 working day should bring.  Adding a department's system is an entry here (and, for a new
 record kind, a kind in ``record_kinds.yaml`` whose expectation suite is generated from it).
 """
@@ -47,6 +48,7 @@ def sources() -> dict[str, Source]:
     """The registry keyed by dept_code, in file order."""
     raw = _registry_file()
     connections = raw["connections"]
+    common = tuple(raw.get("common_kinds") or ())
     registry = {}
     for code, entry in raw["sources"].items():
         if entry["shape"] not in SHAPES:
@@ -58,7 +60,7 @@ def sources() -> dict[str, Source]:
         registry[code] = Source(
             dept_code=code,
             shape=entry["shape"],
-            kinds=tuple(entry["kinds"]),
+            kinds=tuple(entry["kinds"]) + tuple(k for k in common if k not in entry["kinds"]),
             file_format=entry.get("file_format"),
             encoding=entry.get("encoding"),
             organ_uscc=entry["organ_uscc"],

@@ -585,5 +585,31 @@
             {"name": "updated_at", "type": "timestamp"},
         ],
     },
+    "warning_feedback": {
+        "model": "stg_raw__warning_feedback",
+        "business_key": ["warning_id", "handling"],
+        "record_date": "handling_date",
+        "columns": [
+            {"name": "warning_id", "type": "text"},
+            {
+                "name": "handling",
+                "type": "enum",
+                "codes": {"已签收": "acknowledged", "已办结": "closed"},
+            },
+            {"name": "handling_date", "type": "date"},
+            {"name": "handled_by", "type": "text"},
+            {"name": "handling_note", "type": "text"},
+            {"name": "remarks", "type": "text"},
+            {"name": "source_unit", "type": "text"},
+            {"name": "source_unit_code", "type": "text", "identifier": "uscc"},
+            {
+                "name": "change_type",
+                "type": "enum",
+                "codes": {"新增": "insert", "更正": "correct", "撤销": "revoke"},
+            },
+            {"name": "record_id", "type": "text"},
+            {"name": "updated_at", "type": "timestamp"},
+        ],
+    },
 }) }}
 {% endmacro %}

@@ -3,7 +3,9 @@
 One workbook for the credit office (every warning, summaries by department and by rule), one
 per responsible department (谁认定、谁负责: its own warnings) and one per town, street or zone
 (镇街/园区: warnings about subjects registered there). A warning is in the day's files when it
-is open or acknowledged, or was raised that day.
+is open or acknowledged (signed for by its department), or was raised or closed that day; the
+files say who signed for and who closed it, which the departments report through their systems
+(预警处置反馈, the ``warning_feedback`` record kind) by the warning's id.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from credit.exports.audit import record_export
-from credit.exports.labels import SEVERITY_RANK, SEVERITY_ZH, WARNING_STATUS_ZH
+from credit.exports.labels import (
+    CLOSE_METHOD_ZH,
+    SEVERITY_RANK,
+    SEVERITY_ZH,
+    WARNING_STATUS_ZH,
+)
 from credit.exports.outbox import Export, ExportWriter
 from credit.exports.settings import Recipient, export_settings, recipients
 from credit.exports.workbook import Chart, Column, Table
@@ -30,7 +37,7 @@ KIND = "daily_warnings"
 WARNINGS_SQL = """
 select warning_id, rule_code, rule_name, severity_code, responsible_dept_code, dept_name,
     subject_name, subject_identifier, division_code, division_name, raised_date, is_backlog, status,
-    facts
+    acknowledged_date, acknowledged_by, closed_date, close_method_code, closed_by, facts
 from marts.rpt_warning_notices
 """
 
@@ -48,6 +55,11 @@ WARNING_COLUMNS = (
     Column("raised_date", "预警日期", "date"),
     Column("days_open", "已持续天数", "int"),
     Column("status_zh", "状态"),
+    Column("acknowledged_date", "签收日期", "date"),
+    Column("acknowledged_by", "签收人"),
+    Column("closed_date", "关闭日期", "date"),
+    Column("close_method", "关闭方式"),
+    Column("closed_by", "办结人"),
     Column("facts", "预警事实"),
 )
 
@@ -81,7 +93,8 @@ def _as_listed(day: date, warnings: list[dict[str, Any]]) -> list[dict[str, Any]
         row["backlog"] = "是" if row["is_backlog"] else "否"
         row["severity"] = SEVERITY_ZH.get(row["severity_code"], row["severity_code"])
         row["status_zh"] = WARNING_STATUS_ZH.get(row["status"], row["status"])
-        row["days_open"] = (day - row["raised_date"]).days
+        row["close_method"] = CLOSE_METHOD_ZH.get(row["close_method_code"])
+        row["days_open"] = ((row["closed_date"] or day) - row["raised_date"]).days
     rows.sort(
         key=lambda r: (-SEVERITY_RANK.get(r["severity_code"], 0), r["raised_date"], r["warning_id"])
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 SEVERITY_ZH = {"minor": "轻微", "general": "一般", "serious": "严重"}
 SEVERITY_RANK = {"minor": 1, "general": 2, "serious": 3}
 WARNING_STATUS_ZH = {"open": "未处理", "acknowledged": "已签收", "closed": "已关闭"}
+CLOSE_METHOD_ZH = {"condition_cleared": "预警条件解除", "department_closed": "部门办结"}
 SUBJECT_TYPE_ZH = {
     "organisation": "法人及非法人组织",
     "natural_person": "自然人",

@@ -110,7 +110,7 @@ warnings as (
         subject_key,
         count(*) as open_warning_count
     from {{ ref('fct_warnings') }}
-    where status = 'open' and subject_key is not null
+    where status <> 'closed' and subject_key is not null
     group by subject_key
 
 ),

@@ -1,12 +1,12 @@
-{#- 预警通知 The warnings the day's notices list: every warning not closed, and those raised on the
-    as-of date, with the names a reader needs (responsible department, subject and its
-    identifier, masked for a person, division). -#}
+{#- 预警通知 The warnings the day's notices list: every warning not closed, and those raised or
+    closed on the as-of date, with the names a reader needs (responsible department, subject and
+    its identifier, masked for a person, division) and who signed for or closed it. -#}
 with
 
 warnings as (
 
     select * from {{ ref('fct_warnings') }}
-    where status <> 'closed' or raised_date = as_of_date
+    where status <> 'closed' or raised_date = as_of_date or closed_date = as_of_date
 
 ),
 
@@ -44,6 +44,11 @@ final as (
         warnings.raised_date::date as raised_date,
         warnings.is_backlog::boolean as is_backlog,
         warnings.status::text as status,
+        warnings.acknowledged_date::date as acknowledged_date,
+        warnings.acknowledged_by::text as acknowledged_by,
+        warnings.closed_date::date as closed_date,
+        warnings.close_method_code::text as close_method_code,
+        warnings.closed_by::text as closed_by,
         warnings.facts::text as facts,
         warnings.as_of_date::date as as_of_date
     from warnings

@@ -3,8 +3,11 @@
     raised once and keeps its id on every re-run. condition_date is the day the condition
     first held; raised_date the day the warehouse raised it: the same, or the warehouse's first
     night for a condition that held before it, marked is_backlog (存量预警) rather than
-    backdated. status is closed from the day the condition cleared (closed_date), open before.
-    A condition that cleared on or before the day it would be raised is no warning. -#}
+    backdated. A warning closes (closed_date) the day its condition cleared or the day its
+    responsible department closed it through its system (预警处置反馈, close_method_code says
+    which came first, closed_by who closed it); until then it is acknowledged from the day the
+    department signed for it, open before. A condition that cleared on or before the day it
+    would be raised is no warning. -#}
 
 with
 
@@ -78,29 +81,94 @@ held as (
 
 ),
 
+feedback as (
+
+    select * from {{ ref('int_warning_feedback') }}
+
+),
+
+routed as (
+
+    select
+        held.*,
+        md5(held.rule_code || '|' || held.condition_key) as warning_id,
+        coalesce(departments.dept_code, held.dept_code) as responsible_dept_code
+    from held
+    left join departments on held.responsible = departments.dept_code
+
+),
+
+handled as (
+
+    select
+        routed.*,
+        feedback.acknowledged_date,
+        feedback.acknowledged_by,
+        feedback.closed_by as department_closed_by,
+        -- greatest() skips a null: a warning no department closed has no closing day.
+        case
+            when feedback.closed_date is not null
+                then greatest(feedback.closed_date, routed.warehouse_raised_date)
+        end as department_closed_date
+    from routed
+    left join feedback
+        on
+            routed.warning_id = feedback.warning_id
+            and routed.responsible_dept_code = feedback.dept_code
+
+),
+
+closing as (
+
+    select
+        handled.*,
+        least(handled.known_closed_date, handled.department_closed_date) as warning_closed_date,
+        case
+            when handled.department_closed_date is null then 'condition_cleared'
+            when handled.known_closed_date <= handled.department_closed_date
+                then 'condition_cleared'
+            else 'department_closed'
+        end as close_method
+    from handled
+
+),
+
 final as (
 
     select
-        md5(held.rule_code || '|' || held.condition_key)::text as warning_id,
-        held.rule_code::text as rule_code,
-        held.rule_name::text as rule_name,
-        held.rule_name_en::text as rule_name_en,
-        held.condition_key::text as condition_key,
-        held.subject_key::text as subject_key,
+        closing.warning_id::text as warning_id,
+        closing.rule_code::text as rule_code,
+        closing.rule_name::text as rule_name,
+        closing.rule_name_en::text as rule_name_en,
+        closing.condition_key::text as condition_key,
+        closing.subject_key::text as subject_key,
         subjects.subject_name::text as subject_name,
         subjects.division_code::text as division_code,
-        coalesce(departments.dept_code, held.dept_code)::text as responsible_dept_code,
-        held.severity_code::text as severity_code,
-        held.warehouse_raised_date::date as raised_date,
-        held.condition_date::date as condition_date,
-        held.is_backlog::boolean as is_backlog,
-        held.facts::text as facts,
-        (case when held.known_closed_date is null then 'open' else 'closed' end)::text as status,
-        held.known_closed_date::date as closed_date,
-        held.as_of_date::date as as_of_date
-    from held
-    left join subjects on held.subject_key = subjects.subject_key
-    left join departments on held.responsible = departments.dept_code
+        closing.responsible_dept_code::text as responsible_dept_code,
+        closing.severity_code::text as severity_code,
+        closing.warehouse_raised_date::date as raised_date,
+        closing.condition_date::date as condition_date,
+        closing.is_backlog::boolean as is_backlog,
+        closing.facts::text as facts,
+        (case
+            when closing.warning_closed_date is not null then 'closed'
+            when closing.acknowledged_date is not null then 'acknowledged'
+            else 'open'
+        end)::text as status,
+        closing.acknowledged_date::date as acknowledged_date,
+        closing.acknowledged_by::text as acknowledged_by,
+        closing.warning_closed_date::date as closed_date,
+        (case when closing.warning_closed_date is not null then closing.close_method end)::text
+            as close_method_code,
+        (case
+            when
+                closing.warning_closed_date is not null
+                and closing.close_method = 'department_closed'
+                then closing.department_closed_by
+        end)::text as closed_by,
+        closing.as_of_date::date as as_of_date
+    from closing
+    left join subjects on closing.subject_key = subjects.subject_key
 
 )
 

@@ -1,0 +1,75 @@
+"""Departments handling the warnings they receive (预警处置反馈).
+
+The credit office's daily warnings files reach each department through the outbox
+(``outbox/daily_warnings/<day>/dept-<code>/``).  On the first simulated day after a new one, each
+department reads the warnings table of its file and reports through its own system, as
+``warning_feedback`` records (its usual shape, defects and all): it signs for a share of the
+warnings still open (已签收) and closes a share of those it has signed for (已办结), each by the
+warning's id.  The shares are ``warning_feedback`` in ``simulator.yaml``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import random
+from pathlib import Path
+
+from county_sim.population import person_name
+from county_sim.randomness import stream
+from county_sim.records import DayContext, Row, trailer
+from credit.exports.outbox import period_folder
+
+EXPORT_KIND = "daily_warnings"
+OPEN, ACKNOWLEDGED = "未处理", "已签收"
+SIGN_FOR, CLOSE = "已签收", "已办结"
+NOTES = ("已核实，正在督促整改", "已约谈相关责任人", "已纳入重点监管", "已现场核查处理")
+
+
+def newest_export(before: dt.date) -> str | None:
+    """The newest daily warnings export (its day, ISO) made for a day before ``before``."""
+    folder = period_folder(EXPORT_KIND, "")
+    if not folder.is_dir():
+        return None
+    days = [p.name for p in folder.iterdir() if p.is_dir() and p.name < before.isoformat()]
+    return max(days, default=None)
+
+
+def received_warnings(period: str, dept_code: str) -> list[dict[str, str]]:
+    """The rows of a department's daily warnings table (Chinese headers), none if it got none."""
+    recipient = f"dept-{dept_code}"
+    folder = period_folder(EXPORT_KIND, period) / recipient
+    path = folder / f"warnings_{period}_{recipient}_warnings.csv"
+    return _read_csv(path) if path.is_file() else []
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def feedback_rows(ctx: DayContext, period: str) -> list[Row]:
+    """The department's feedback on the day to the warnings of its file of ``period``."""
+    shares = ctx.config["warning_feedback"]
+    rng = stream(ctx.seed, "warning_feedback", ctx.day, ctx.source.dept_code)
+    rows: list[Row] = []
+    for warning in received_warnings(period, ctx.source.dept_code):
+        status = warning["状态"]
+        signed = status == ACKNOWLEDGED
+        if status == OPEN and rng.random() < shares["acknowledge_share"]:
+            rows.append(_row(ctx, rng, warning["预警编号"], SIGN_FOR))
+            signed = True
+        if signed and rng.random() < shares["close_share"]:
+            rows.append(_row(ctx, rng, warning["预警编号"], CLOSE))
+    return rows
+
+
+def _row(ctx: DayContext, rng: random.Random, warning_id: str, handling: str) -> Row:
+    return {
+        "warning_id": warning_id,
+        "handling": handling,
+        "handling_date": ctx.day.isoformat(),
+        "handled_by": person_name(rng),
+        "handling_note": rng.choice(NOTES) if handling == CLOSE else None,
+        **trailer(ctx),
+    }

@@ -1,0 +1,138 @@
+"""Warnings signed for and closed through the departments' systems (预警处置反馈).
+
+A county's warehouse is built and its daily warnings exported; the next simulated day each
+department answers the file it received (``county_sim.feedback``), the next night lands and
+validates the answers like any record, and the marts and that night's export show who signed
+for and who closed each warning, scored against the simulator's truth.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from county_sim import engine, truth
+from credit.dbt import run_dbt
+from credit.exports.daily import export_daily_warnings
+from credit.exports.outbox import period_folder
+from credit.ingest import ingest_source, reconcile_night, validate_pending
+from credit.sources import sources
+from tests.county import County, simulated_county, source_ref
+
+FIRST_DAY = dt.date(2026, 1, 5)
+NIGHT = dt.date(2026, 2, 26)  # built and exported; the departments answer the next day
+NEXT_NIGHT = NIGHT + dt.timedelta(days=1)
+
+
+def _night(day: dt.date) -> None:
+    for dept_code in sources():
+        ingest_source(dept_code, day)
+    validate_pending()
+    reconcile_night(day)
+    run_dbt(["build", "--vars", json.dumps({"as_of_date": day.isoformat()})])
+    export_daily_warnings()
+
+
+@pytest.fixture(scope="module")
+def answered(tmp_path_factory, warehouse_url) -> Iterator[County]:
+    with simulated_county(tmp_path_factory, "feedback", FIRST_DAY, NIGHT) as county:
+        run_dbt(["seed"])
+        _night(NIGHT)
+        engine.advance(NEXT_NIGHT)
+        _night(NEXT_NIGHT)
+        yield county
+
+
+def _actions(county: County) -> list[dict]:
+    """The truth's feedback rows the departments sent without a defect."""
+    defective = {source_ref(line["source_row"]) for line in truth.read(county.truth, "defects")}
+    return [
+        line
+        for line in truth.read(county.truth, "warning_feedback")
+        if source_ref(line["source_row"]) not in defective
+    ]
+
+
+def test_departments_answer_the_file_they_received(answered) -> None:
+    """Every department with warnings in the night's file signs for some and closes some; each
+    answer names a warning of its own file, and lands accepted."""
+    sent = truth.read(answered.truth, "warning_feedback")
+    assert {line["handling"] for line in sent} == {"已签收", "已办结"}
+    assert {line["day"] for line in sent} == {NEXT_NIGHT.isoformat()}
+    folder = period_folder("daily_warnings", NIGHT.isoformat())
+    received = {}
+    for path in folder.glob("dept-*/*_warnings.csv"):
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                received[row["预警编号"]] = path.parent.name.removeprefix("dept-")
+    assert {line["warning_id"]: line["dept_code"] for line in sent}.items() <= received.items()
+    with psycopg.connect(answered.url) as conn:
+        staged = {
+            ref
+            for (ref,) in conn.execute("select source_ref from staging.stg_raw__warning_feedback")
+        }
+    assert {source_ref(line["source_row"]) for line in _actions(answered)} <= staged
+
+
+def test_the_marts_say_who_signed_for_and_who_closed_each_warning(answered) -> None:
+    actions = _actions(answered)
+    signed = {a["warning_id"]: a["handled_by"] for a in actions if a["handling"] == "已签收"}
+    closed = {a["warning_id"]: a["handled_by"] for a in actions if a["handling"] == "已办结"}
+    with psycopg.connect(answered.url) as conn:
+        warnings = {
+            row[0]: row[1:]
+            for row in conn.execute(
+                "select warning_id, status, acknowledged_date, acknowledged_by, closed_date,"
+                " close_method_code, closed_by from marts.fct_warnings"
+            )
+        }
+    # A grade fall found on the as-of evaluation alone is gone the next night when that
+    # evaluation changed (the as-of day moved): its answers then match no warning.
+    signed = {w: handler for w, handler in signed.items() if w in warnings}
+    closed = {w: handler for w, handler in closed.items() if w in warnings}
+    assert signed and closed
+    for warning_id, handler in signed.items():
+        status, acknowledged, by, *_ = warnings[warning_id]
+        assert (acknowledged, by) == (NEXT_NIGHT, handler)
+        assert status in {"acknowledged", "closed"}
+    for warning_id, handler in closed.items():
+        status, _, _, closed_date, method, by = warnings[warning_id]
+        assert status == "closed"
+        if method == "department_closed":
+            assert (closed_date, by) == (NEXT_NIGHT, handler)
+        else:  # its condition cleared first
+            assert closed_date <= NEXT_NIGHT and by is None
+    assert {w for w, row in warnings.items() if row[4] == "department_closed"} <= closed.keys()
+    answered_ids = {line["warning_id"] for line in truth.read(answered.truth, "warning_feedback")}
+    untouched = [row for w, row in warnings.items() if w not in answered_ids]
+    assert all(row[0] != "acknowledged" and row[2] is None for row in untouched)
+    assert all(row[4] != "department_closed" for row in untouched)
+
+
+def test_the_next_export_shows_the_answers(answered) -> None:
+    """The credit office's file of the next night lists the warnings closed that day with who
+    closed them, and those signed for with who signed."""
+    actions = _actions(answered)
+    office = period_folder("daily_warnings", NEXT_NIGHT.isoformat()) / "credit_office"
+    (path,) = office.glob("*_warnings.csv")
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        listed = {row["预警编号"]: row for row in csv.DictReader(f)}
+    shown = {"已签收": 0, "已办结": 0}
+    for action in actions:
+        row = listed.get(action["warning_id"])
+        if row is None:  # no longer a warning (above), or closed before the night
+            continue
+        if action["handling"] == "已签收":
+            assert row["签收人"] == action["handled_by"]
+            assert row["签收日期"] == NEXT_NIGHT.isoformat()
+            shown["已签收"] += 1
+        elif row["关闭方式"] == "部门办结":
+            assert (row["状态"], row["办结人"]) == ("已关闭", action["handled_by"])
+            assert row["关闭日期"] == NEXT_NIGHT.isoformat()
+            shown["已办结"] += 1
+    assert all(shown.values()), shown
