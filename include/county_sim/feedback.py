@@ -18,9 +18,10 @@ from pathlib import Path
 from county_sim.population import person_name
 from county_sim.randomness import stream
 from county_sim.records import DayContext, Row, trailer
+from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.outbox import period_folder
+from credit.exports.settings import outbox_dir
 
-EXPORT_KIND = "daily_warnings"
 OPEN, ACKNOWLEDGED = "未处理", "已签收"
 SIGN_FOR, CLOSE = "已签收", "已办结"
 NOTES = ("已核实，正在督促整改", "已约谈相关责任人", "已纳入重点监管", "已现场核查处理")
@@ -28,7 +29,7 @@ NOTES = ("已核实，正在督促整改", "已约谈相关责任人", "已纳�
 
 def newest_export(before: dt.date) -> str | None:
     """The newest daily warnings export (its day, ISO) made for a day before ``before``."""
-    folder = period_folder(EXPORT_KIND, "")
+    folder = outbox_dir() / DAILY_WARNINGS
     if not folder.is_dir():
         return None
     days = [p.name for p in folder.iterdir() if p.is_dir() and p.name < before.isoformat()]
@@ -37,10 +38,9 @@ def newest_export(before: dt.date) -> str | None:
 
 def received_warnings(period: str, dept_code: str) -> list[dict[str, str]]:
     """The rows of a department's daily warnings table (Chinese headers), none if it got none."""
-    recipient = f"dept-{dept_code}"
-    folder = period_folder(EXPORT_KIND, period) / recipient
-    path = folder / f"warnings_{period}_{recipient}_warnings.csv"
-    return _read_csv(path) if path.is_file() else []
+    folder = period_folder(DAILY_WARNINGS, period) / f"dept-{dept_code}"
+    path = next(folder.glob("*_warnings.csv"), None)
+    return _read_csv(path) if path else []
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

@@ -233,19 +233,7 @@ def _lineage_index(kind: RecordKind) -> sql.Composed:
 def _drop_btree_lineage_indexes(conn: psycopg.Connection) -> None:
     """Drop the B-trees an older release built on the raw tables, their primary keys
     (``raw_row_id``) and ``batch_id`` indexes: :func:`_lineage_index` replaces both."""
-    for table, constraint in conn.execute(
-        """
-        select c.conrelid::regclass::text, c.conname from pg_constraint as c
-        join pg_class as t on t.oid = c.conrelid
-        join pg_namespace as n on n.oid = t.relnamespace
-        where c.contype = 'p' and n.nspname = 'raw'
-        """
-    ).fetchall():
-        conn.execute(
-            sql.SQL("alter table {} drop constraint {}").format(
-                sql.SQL(table), sql.Identifier(constraint)
-            )
-        )
+    _drop_constraints(conn, "c.contype = 'p' and n.nspname = 'raw'")
     for (index,) in conn.execute(
         """
         select c.oid::regclass::text from pg_class as c
@@ -261,14 +249,22 @@ def _drop_btree_lineage_indexes(conn: psycopg.Connection) -> None:
 def _drop_row_foreign_keys(conn: psycopg.Connection) -> None:
     """Drop the foreign keys from raw rows and delivered files to their batch that an older
     release created: each cost a look-up in ``audit.batches`` for every row landed."""
+    _drop_constraints(
+        conn,
+        "c.contype = 'f' and (n.nspname = 'raw'"
+        " or (n.nspname = 'audit' and t.relname = 'delivered_files'))",
+    )
+
+
+def _drop_constraints(conn: psycopg.Connection, condition: str) -> None:
+    """Drop the constraints ``condition`` selects, over the constraint ``c``, its table ``t``
+    and the table's schema ``n``."""
     for table, constraint in conn.execute(
-        """
-        select c.conrelid::regclass::text, c.conname from pg_constraint as c
-        join pg_class as t on t.oid = c.conrelid
-        join pg_namespace as n on n.oid = t.relnamespace
-        where c.contype = 'f'
-            and (n.nspname = 'raw' or (n.nspname = 'audit' and t.relname = 'delivered_files'))
-        """
+        sql.SQL(
+            "select c.conrelid::regclass::text, c.conname from pg_constraint as c"
+            " join pg_class as t on t.oid = c.conrelid"
+            " join pg_namespace as n on n.oid = t.relnamespace where {}"
+        ).format(sql.SQL(condition))
     ).fetchall():
         conn.execute(
             sql.SQL("alter table {} drop constraint {}").format(

@@ -46,8 +46,7 @@ final as (
         min(handling_date) filter (where handling_code = 'acknowledged') as acknowledged_date,
         min(handled_by) filter (where handling_code = 'acknowledged') as acknowledged_by,
         min(handling_date) filter (where handling_code = 'closed') as closed_date,
-        min(handled_by) filter (where handling_code = 'closed') as closed_by,
-        min(handling_note) filter (where handling_code = 'closed') as close_note
+        min(handled_by) filter (where handling_code = 'closed') as closed_by
     from actions
     group by warning_id, dept_code
 

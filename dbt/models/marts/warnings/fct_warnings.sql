@@ -124,10 +124,9 @@ closing as (
         handled.*,
         least(handled.known_closed_date, handled.department_closed_date) as warning_closed_date,
         case
-            when handled.department_closed_date is null then 'condition_cleared'
-            when handled.known_closed_date <= handled.department_closed_date
-                then 'condition_cleared'
-            else 'department_closed'
+            when handled.department_closed_date < coalesce(handled.known_closed_date, 'infinity')
+                then 'department_closed'
+            when handled.known_closed_date is not null then 'condition_cleared'
         end as close_method
     from handled
 
@@ -158,13 +157,9 @@ final as (
         closing.acknowledged_date::date as acknowledged_date,
         closing.acknowledged_by::text as acknowledged_by,
         closing.warning_closed_date::date as closed_date,
-        (case when closing.warning_closed_date is not null then closing.close_method end)::text
-            as close_method_code,
+        closing.close_method::text as close_method_code,
         (case
-            when
-                closing.warning_closed_date is not null
-                and closing.close_method = 'department_closed'
-                then closing.department_closed_by
+            when closing.close_method = 'department_closed' then closing.department_closed_by
         end)::text as closed_by,
         closing.as_of_date::date as as_of_date
     from closing
