@@ -1,9 +1,12 @@
-"""Warnings signed for and closed through the departments' systems (预警处置反馈).
+"""Warnings signed for and closed through the departments' systems (预警处置反馈), and dated
+by the night that raised them.
 
 A county's warehouse is built and its daily warnings exported; the next simulated day each
 department answers the file it received (``county_sim.feedback``), the next night lands and
 validates the answers like any record, and the marts and that night's export show who signed
-for and who closed each warning, scored against the simulator's truth.
+for and who closed each warning, scored against the simulator's truth. That day one department
+also reports a dishonesty decided before the first night (a late report): its warnings are
+dated the second night, when the warehouse learnt of them.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import sql
+from psycopg.rows import dict_row
 
-from county_sim import engine, truth
+from county_sim import engine, systems, truth
 from credit.dbt import run_dbt
 from credit.exports.daily import export_daily_warnings
 from credit.exports.outbox import period_folder
@@ -27,6 +32,9 @@ from tests.county import County, simulated_county, source_ref
 FIRST_DAY = dt.date(2026, 1, 5)
 NIGHT = dt.date(2026, 2, 26)  # built and exported; the departments answer the next day
 NEXT_NIGHT = NIGHT + dt.timedelta(days=1)
+LATE_DOC_NO = "迟报（2026）第1号"
+LATE_DECIDED = NIGHT - dt.timedelta(days=10)
+LATE_DEADLINE = NIGHT - dt.timedelta(days=5)
 
 
 def _night(day: dt.date) -> None:
@@ -44,8 +52,46 @@ def answered(tmp_path_factory, warehouse_url) -> Iterator[County]:
         run_dbt(["seed"])
         _night(NIGHT)
         engine.advance(NEXT_NIGHT)
+        _report_late(county.url)
         _night(NEXT_NIGHT)
         yield county
+
+
+def _report_late(url: str) -> None:
+    """An exchange-database department reports on the next day a dishonesty it decided ten days
+    before the first night, its rectification deadline passed: a copy of one of its accepted
+    records under a new number."""
+    exchange = [
+        code
+        for code, source in sources().items()
+        if source.shape == "exchange_db" and "dishonesty" in source.kinds
+    ]
+    with psycopg.connect(url) as conn:
+        dept_code, record_id = conn.execute(
+            "select dept_code, source_ref from staging.stg_raw__dishonesties"
+            " where dept_code = any(%s) order by raw_row_id desc limit 1",
+            (exchange,),
+        ).fetchone()
+    table = sql.Identifier(dept_code, "dishonesty")
+    with psycopg.connect(systems.exchange_url(), row_factory=dict_row) as conn:
+        row = conn.execute(
+            sql.SQL("select * from {} where record_id = %s").format(table), (record_id,)
+        ).fetchone()
+        row.update(
+            record_id=f"{record_id}-late",
+            decision_doc_no=LATE_DOC_NO,
+            decision_date=LATE_DECIDED.isoformat(),
+            rectification_deadline=LATE_DEADLINE.isoformat(),
+            updated_at=dt.datetime.combine(NEXT_NIGHT, dt.time(10), row["updated_at"].tzinfo),
+        )
+        conn.execute(
+            sql.SQL("insert into {} ({}) values ({})").format(
+                table,
+                sql.SQL(", ").join(map(sql.Identifier, row)),
+                sql.SQL(", ").join(sql.Placeholder() * len(row)),
+            ),
+            list(row.values()),
+        )
 
 
 def _actions(county: County) -> list[dict]:
@@ -136,3 +182,35 @@ def test_the_next_export_shows_the_answers(answered) -> None:
             assert row["关闭日期"] == NEXT_NIGHT.isoformat()
             shown["已办结"] += 1
     assert all(shown.values()), shown
+
+
+def _office_file(day: dt.date) -> dict[str, dict[str, str]]:
+    """The credit office's daily file of ``day``, by warning id."""
+    (path,) = (period_folder("daily_warnings", day.isoformat()) / "credit_office").glob(
+        "*_warnings.csv"
+    )
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return {row["预警编号"]: row for row in csv.DictReader(f)}
+
+
+def test_warnings_are_dated_the_night_the_warehouse_raised_them(answered) -> None:
+    """A warning keeps the date of the night that first raised it; one first raised by the
+    second night is dated that night, as new, also when its condition held before and only its
+    evidence came late (the late report's overdue rectification), and is no backlog."""
+    first = _office_file(NIGHT)
+    assert {row["预警日期"] for row in first.values()} == {NIGHT.isoformat()}
+    with psycopg.connect(answered.url, row_factory=dict_row) as conn:
+        warnings = conn.execute(
+            "select warning_id, condition_key, raised_date, condition_date, is_backlog"
+            " from marts.fct_warnings"
+        ).fetchall()
+    later = [w for w in warnings if w["warning_id"] not in first]
+    assert later and all(w["raised_date"] == NEXT_NIGHT for w in later)
+    assert all(w["raised_date"] == NIGHT for w in warnings if w["warning_id"] in first)
+    late = [w for w in warnings if w["condition_key"].startswith(LATE_DOC_NO)]
+    assert late
+    assert all(w["raised_date"] == NEXT_NIGHT and not w["is_backlog"] for w in late)
+    # The rectification overdue since the day after its deadline, before the first night.
+    assert LATE_DEADLINE + dt.timedelta(days=1) in {w["condition_date"] for w in late}
+    listed = _office_file(NEXT_NIGHT)
+    assert all(listed[w["warning_id"]]["今日新增"] == "是" for w in late)

@@ -12,7 +12,9 @@ runs nights the way a new installation meets them, and transforms once:
    outage; then the transform as of that night, the **daily warnings** and the **quarterly
    statistics**.  In production the transform and the daily export follow every night's ingest
    (Asset schedules); the marts are built from dated facts, so building them once as of the last
-   night gives the same numbers the nightly runs end with.
+   night gives the same numbers the nightly runs end with, but for the warnings' dates: a
+   warning is dated the night the warehouse first raised it, here that one night (what held
+   before it marked as backlog, 存量预警).
 
 The terminal shows each step with its time and the summary; everything the DAG runs write (Airflow's
 task logs, dbt, Great Expectations) goes to a log file under ``.data/logs/``, whose end is shown if

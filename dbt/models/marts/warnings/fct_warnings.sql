@@ -1,35 +1,32 @@
 {#- Credit warnings (信用预警) as of the as-of date: one row per condition of an enabled rule
-    that held on or before it. warning_id = md5(rule_code | condition key), so a condition is
-    raised once and keeps its id on every re-run. condition_date is the day the condition
-    first held; raised_date the day the warehouse raised it: the same, or the warehouse's first
-    night for a condition that held before it, marked is_backlog (存量预警) rather than
-    backdated. A warning closes (closed_date) the day its condition cleared or the day its
-    responsible department closed it through its system (预警处置反馈, close_method_code says
-    which came first, closed_by who closed it); until then it is acknowledged from the day the
-    department signed for it, open before. A condition that cleared on or before the day it
-    would be raised is no warning. -#}
+    (int_warning_conditions) that the warehouse raised by the as-of date (int_warnings_raised).
+    condition_date is the day the condition first held; raised_date the night the warehouse
+    first raised it: the same day when its evidence was there, the night the evidence arrived
+    when it came later; a condition that held before the first night the warehouse raised
+    warnings is raised that night and marked is_backlog (存量预警: what the first night found)
+    rather than backdated. A warning closes (closed_date) the day its condition
+    cleared or the day its responsible department closed it through its system (预警处置反馈,
+    close_method_code says which came first, closed_by who closed it); until then it is
+    acknowledged from the day the department signed for it, open before. -#}
 
 with
 
-candidates as (
+conditions as (
 
-    select * from {{ ref('int_warnings_record_followups') }}
-    union all
-    select * from {{ ref('int_warnings_grade_falls') }}
-    union all
-    select * from {{ ref('int_warnings_cross_analyses') }}
-    union all
-    select * from {{ ref('int_warnings_collection_gaps') }}
-    union all
-    select * from {{ ref('int_warnings_objections') }}
-    union all
-    select * from {{ ref('int_warnings_rule_violations') }}
+    select * from {{ ref('int_warning_conditions') }}
 
 ),
 
-rules as (
+registered as (
 
-    select * from {{ ref('int_warning_rules_enabled') }}
+    select * from {{ ref('int_warnings_raised') }}
+
+),
+
+-- The first night the warehouse raised warnings: what it found then is the backlog.
+first_raised as (
+
+    select min(raised_date) as first_raised_date from registered
 
 ),
 
@@ -49,35 +46,26 @@ subjects as (
 
 ),
 
-raised as (
-
-    select
-        candidates.*,
-        candidates.raised_date as condition_date,
-        greatest(candidates.raised_date, rules.first_night) as warehouse_raised_date,
-        coalesce(candidates.raised_date < rules.first_night, false) as is_backlog
-    from candidates
-    inner join rules on candidates.rule_code = rules.rule_code
-
-),
-
 held as (
 
     select
-        raised.*,
-        rules.rule_name,
-        rules.rule_name_en,
-        rules.severity_code,
-        rules.responsible,
-        rules.as_of_date,
+        conditions.*,
+        registered.raised_date as warehouse_raised_date,
+        coalesce(
+            registered.raised_date = first_raised.first_raised_date
+            and conditions.condition_date < first_raised.first_raised_date,
+            false
+        ) as is_backlog,
         case
-            when raised.closed_date <= rules.as_of_date then raised.closed_date
+            when conditions.closed_date <= conditions.as_of_date then conditions.closed_date
         end as known_closed_date
-    from raised
-    inner join rules on raised.rule_code = rules.rule_code
+    from conditions
+    inner join registered on conditions.warning_id = registered.warning_id
+    cross join first_raised
     where
-        raised.warehouse_raised_date <= rules.as_of_date
-        and (raised.closed_date is null or raised.closed_date > raised.warehouse_raised_date)
+        registered.raised_date <= conditions.as_of_date
+        and conditions.condition_date <= conditions.as_of_date
+        and (conditions.closed_date is null or conditions.closed_date > registered.raised_date)
 
 ),
 
@@ -91,7 +79,6 @@ routed as (
 
     select
         held.*,
-        md5(held.rule_code || '|' || held.condition_key) as warning_id,
         coalesce(departments.dept_code, held.dept_code) as responsible_dept_code
     from held
     left join departments on held.responsible = departments.dept_code
