@@ -22,6 +22,13 @@
 {%- set kind = record_kinds()[kind_name] %}
 {%- set names = kind.columns | map(attribute='name') | list %}
 {%- set legacy = kind.columns | selectattr('legacy') | map(attribute='name') | list %}
+{%- if legacy %}
+{#- The rows still keyed by a legacy identifier, a few hundred in a kind's millions. #}
+{{ config(post_hook=[
+    "{{ partial_index('legacy', ['legacy_identifier'], '"
+    ~ legacy[0] ~ " is null and legacy_identifier is not null') }}"
+]) }}
+{%- endif %}
 with
 
 accepted as (
@@ -29,6 +36,28 @@ accepted as (
     {{ accepted_raw_rows(kind_name) }}
 
 ),
+{%- if is_incremental() and legacy %}
+
+-- The staged rows a registration now links: the few legacy rows by their partial index (the
+-- config above), each looked up in the links by its key; found first, so that the raw table
+-- is read only when there are some (most nights none).
+relinked as materialized (
+
+    select
+        staged.batch_id,
+        staged.raw_row_id,
+        staged.logical_date
+    from {{ this }} as staged
+    where
+        staged.{{ legacy[0] }} is null
+        and staged.legacy_identifier is not null
+        and exists (
+            select from {{ ref('stg_legacy_identifier_links') }} as links
+            where links.legacy_identifier = staged.legacy_identifier
+        )
+
+),
+{%- endif %}
 
 source as (
 
@@ -36,12 +65,15 @@ source as (
     from accepted
     {%- if is_incremental() %}
     -- The validated batches not staged yet (a batch validated late included), as an array: the
-    -- planner then reads their rows by the raw table's batch index instead of scanning it.
+    -- planner then reads their rows by the raw table's batch index instead of scanning it. A
+    -- batch with no accepted row is never staged: without `rows_accepted > 0` every night read
+    -- again the rows of all such batches, scattered over the table's history.
     where accepted.batch_id = any(array(
         select batches.batch_id
         from {{ source('audit', 'batches') }} as batches
         where
             batches.record_kind = '{{ kind_name }}'
+            and batches.rows_accepted > 0
             and not exists (
                 select from {{ this }} as staged
                 where staged.batch_id = batches.batch_id
@@ -51,18 +83,16 @@ source as (
 
     union all
 
-    -- Rows staged under a legacy identifier that a registration now links to a USCC.
+    -- Rows staged under a legacy identifier that a registration now links to a USCC (see
+    -- relinked below), read again from raw.
     select
         raw_rows.*,
-        staged.logical_date
-    from {{ source('raw', kind_name) }} as raw_rows
-    inner join {{ this }} as staged
-        on raw_rows.raw_row_id = staged.raw_row_id
-    where
-        staged.{{ legacy[0] }} is null
-        and staged.legacy_identifier in (
-            select links.legacy_identifier from {{ ref('stg_legacy_identifier_links') }} as links
-        )
+        relinked.logical_date
+    from relinked
+    inner join {{ source('raw', kind_name) }} as raw_rows
+        on
+            relinked.batch_id = raw_rows.batch_id
+            and relinked.raw_row_id = raw_rows.raw_row_id
     {%- endif %}
     {%- endif %}
 

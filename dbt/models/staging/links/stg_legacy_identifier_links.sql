@@ -1,7 +1,10 @@
 {#- 旧标识对照 Legacy identifiers linked to USCCs by the register: the 15-digit registration number
     (工商注册号) a registration record carries, and the organisation code (组织机构代码) inside
     every registered USCC (positions 9-17). Rows of other kinds that name a subject by either
-    are mapped through this model; the latest registration wins if two USCCs claim one. -#}
+    are mapped through this model; the latest registration wins if two USCCs claim one.
+    Indexed by legacy_identifier: a night looks up its few rows' identifiers in it. -#}
+{{ config(indexes=[{'columns': ['legacy_identifier'], 'unique': True}]) }}
+
 with
 
 -- Only the columns used: every staging model of a kind naming a subject joins this one, and the
