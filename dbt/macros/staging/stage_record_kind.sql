@@ -84,7 +84,7 @@ source as (
     union all
 
     -- Rows staged under a legacy identifier that a registration now links to a USCC (see
-    -- relinked below), read again from raw.
+    -- relinked above), read again from raw.
     select
         raw_rows.*,
         relinked.logical_date
