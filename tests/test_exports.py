@@ -259,6 +259,23 @@ def test_formula_text_comes_out_as_text(tmp_path: Path) -> None:
     assert {row[1] for row in rows} == {"-5"}
 
 
+def test_columns_are_as_wide_as_their_widest_text(tmp_path: Path) -> None:
+    # A Chinese character takes two columns, a letter or digit one; at most max_column_width.
+    table = Table(
+        "主体",
+        "subjects",
+        (Column("code", "代码"), Column("name", "名称"), Column("facts", "事实")),
+        [
+            {"code": "91320281MA1XYZ0001", "name": "江阴市澄江机械有限公司", "facts": "长" * 80},
+            {"code": "A1", "name": "Jiangyin Co", "facts": "短"},
+        ],
+    )
+    write_workbook(tmp_path / "t.xlsx", [table], title="t", created=dt.date(2026, 4, 8))
+    widths = openpyxl.load_workbook(tmp_path / "t.xlsx")["主体"].column_dimensions
+    # The fitted width, two columns of margin, and the padding xlsxwriter adds (under one).
+    assert [int(widths[letter].width) for letter in "ABC"] == [18 + 2, 22 + 2, 60 + 2]
+
+
 def test_a_warning_about_a_hostile_name_is_exported_as_text(quarter_county) -> None:
     day = dt.date(2030, 1, 2)  # a period of its own, outside the county's
     row = {

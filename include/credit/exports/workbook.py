@@ -65,6 +65,8 @@ class Table:
 def display_width(text: str) -> int:
     """Columns a text takes in a spreadsheet: East Asian wide characters count twice. Cached:
     a column's values repeat (rule, department and town names)."""
+    if text.isascii():  # codes, ids and numbers: one column a character
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
