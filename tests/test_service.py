@@ -96,8 +96,21 @@ def test_a_paused_dag_is_refused_then_run_through_the_rest_api(running_service) 
         for run_id, state, triggered_by, tries in _runs("credit_reference")
         if triggered_by == "REST_API"
     ]
-    assert (state, tries) == ("success", 2)
+    assert (state, tries) == ("success", 2), _retried_attempts("credit_reference", run_id)
     assert run_id in again.stdout
+
+
+def _retried_attempts(dag_id: str, run_id: str) -> str:
+    """The logs of every attempt of the run's tasks that ran more than twice: why one retried."""
+    from credit.paths import airflow_home
+
+    run = airflow_home() / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+    logs = []
+    for task in sorted(run.iterdir()):
+        attempts = sorted(task.glob("attempt=*.log"))
+        if len(attempts) > 2:
+            logs += [f"--- {log.relative_to(task.parent)}\n{log.read_text()}" for log in attempts]
+    return "\n".join(logs)
 
 
 def test_a_failed_run_fails_the_command_with_its_tasks(running_service) -> None:
