@@ -420,3 +420,63 @@ def _delivered(url: str, dept_code: str, names: list[str]) -> dict[str, int]:
                 (dept_code, names),
             ).fetchall()
         )
+
+
+def test_a_row_committed_late_is_landed_by_the_next_night_and_nothing_twice(county) -> None:
+    """A system commits a row after the night read its period, its updated_at before the
+    watermark that night stored (a long transaction): the next night reads back as far as the
+    look-back and lands it; the rows it reads again are not landed twice."""
+    day = LAST_DAY + dt.timedelta(days=8)
+    engine.advance(day)
+    exchange = next(s for s in sources().values() if s.shape == "exchange_db")
+    ingest_source(exchange.dept_code, day)
+    with psycopg.connect(county.url) as conn:
+        kind, watermark = conn.execute(
+            "select record_kind, watermark from audit.watermarks where dept_code = %s"
+            " order by watermark desc limit 1",
+            (exchange.dept_code,),
+        ).fetchone()
+    late_at = watermark - exchange.late_rows_look_back / 2
+    table = sql.Identifier(exchange.dept_code, kind)
+    with psycopg.connect(exchange_url(), autocommit=True) as conn:
+        row = conn.execute(
+            sql.SQL("select * from {} order by updated_at desc limit 1").format(table)
+        ).fetchone()
+        names = [
+            column.name
+            for column in conn.execute(
+                sql.SQL("select * from {} limit 0").format(table)
+            ).description
+        ]
+        late = dict(zip(names, row, strict=True))
+        late.update(record_id=f"{late['record_id']}-late", updated_at=late_at)
+        conn.execute(
+            sql.SQL("insert into {} ({}) values ({})").format(
+                table,
+                sql.SQL(", ").join(map(sql.Identifier, late)),
+                sql.SQL(", ").join(sql.Placeholder() * len(late)),
+            ),
+            list(late.values()),
+        )
+    before = _dept_rows(county.url, exchange.dept_code)
+    night = ingest_source(exchange.dept_code, day + dt.timedelta(days=1))
+    validate_pending()
+    after = _dept_rows(county.url, exchange.dept_code)
+    assert night.rows_read_again > 0  # the look-back read landed rows again
+    assert _landed(county.url)[(kind, late["record_id"])] is False  # landed and accepted
+    with psycopg.connect(county.url) as conn:
+        twice = conn.execute(
+            sql.SQL(
+                "select source_ref, updated_at from {} where dept_code = %s"
+                " group by source_ref, updated_at having count(*) > 1"
+            ).format(sql.Identifier("raw", kind)),
+            (exchange.dept_code,),
+        ).fetchall()
+        moved = conn.execute(
+            "select watermark from audit.watermarks where dept_code = %s and record_kind = %s",
+            (exchange.dept_code, kind),
+        ).fetchone()[0]
+    assert twice == []
+    assert all(raw == read for raw, read, _ in after.values())  # every batch reconciles
+    assert after[kind][0] - before[kind][0] >= 1
+    assert moved >= watermark  # the late row did not move the watermark back

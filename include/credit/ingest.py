@@ -12,7 +12,7 @@ import itertools
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from psycopg import sql
 from credit import warehouse
 from credit.catalogue import RecordKind, record_kind
 from credit.connectors import (
+    COUNTY_TZ,
     Pull,
     RejectedDelivery,
     SourceUnavailable,
@@ -61,6 +62,8 @@ class SourceNight:
     batches: list[int] = field(default_factory=list)
     rejected_files: list[str] = field(default_factory=list)
     rows_read: int = 0
+    # Rows a look-back pull read again and skipped, landed by an earlier night.
+    rows_read_again: int = 0
     read_seconds: float = 0.0
     land_seconds: float = 0.0
 
@@ -332,17 +335,22 @@ def _ingest_incremental(
     night: SourceNight,
 ) -> None:
     """Land what is new of one kind as one batch, its rows copied as they are pulled, and move
-    the watermark in the same transaction."""
+    the watermark in the same transaction. The pull starts the source's look-back before the
+    watermark, so a row committed late is read; what it reads again is skipped."""
     pull = _puller(source, kind)
     began = time.perf_counter()
+    read_again = night.rows_read_again
     with conn.transaction():
         row = conn.execute(
             "select watermark from audit.watermarks"
             " where dept_code = %s and record_kind = %s for update",
             (source.dept_code, kind.name),
         ).fetchone()
-        pulled = pull(row[0] if row else None, day_end(logical_date))
+        since = row[0] - source.late_rows_look_back if row else None
+        pulled = pull(since, day_end(logical_date))
         rows = iter(pulled)
+        if since is not None:
+            rows = _not_landed(rows, _landed_since(conn, source, kind, since), kind, night)
         first = next(rows, None)
         if first is not None:
             batch_id = land_batch(
@@ -358,19 +366,52 @@ def _ingest_incremental(
                 ),
             )
             if pulled.watermark is not None:
+                # Never back: a night whose rows were all late leaves it where it was.
                 conn.execute(
                     """
                     insert into audit.watermarks (dept_code, record_kind, watermark)
                     values (%s, %s, %s)
                     on conflict (dept_code, record_kind)
-                    do update set watermark = excluded.watermark, updated_at = now()
+                    do update set
+                        watermark = greatest(audit.watermarks.watermark, excluded.watermark),
+                        updated_at = now()
                     """,
                     (source.dept_code, kind.name, pulled.watermark),
                 )
             night.batches.append(batch_id)
-            night.rows_read += pulled.rows_read
+            night.rows_read += pulled.rows_read - (night.rows_read_again - read_again)
     night.read_seconds += pulled.seconds
     night.land_seconds += time.perf_counter() - began - pulled.seconds
+
+
+def _landed_since(
+    conn: psycopg.Connection, source: Source, kind: RecordKind, since: datetime
+) -> frozenset[tuple[str, str | None]]:
+    """(record_id, updated_at as sent) of the source's rows of ``kind`` that nights from the
+    county day of ``since`` on landed: every landed row changed after ``since`` is among them,
+    since a night reads only rows changed before its day ends."""
+    query = sql.SQL(
+        "select source_ref, updated_at from {} where batch_id = any(array("
+        "select batch_id from audit.batches"
+        " where dept_code = %s and record_kind = %s and logical_date >= %s))"
+    ).format(sql.Identifier("raw", kind.name))
+    first_day = since.astimezone(COUNTY_TZ).date()
+    return frozenset(conn.execute(query, (source.dept_code, kind.name, first_day)).fetchall())
+
+
+def _not_landed(
+    rows: Iterator[SourceRow],
+    landed: frozenset[tuple[str, str | None]],
+    kind: RecordKind,
+    night: SourceNight,
+) -> Iterator[SourceRow]:
+    """The rows of a look-back pull not landed before (counted in ``rows_read_again``)."""
+    updated_at = kind.column_names.index("updated_at")
+    for row in rows:
+        if landed and (row.source_ref, row.values[updated_at]) in landed:
+            night.rows_read_again += 1
+            continue
+        yield row
 
 
 @dataclass

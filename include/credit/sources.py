@@ -10,6 +10,7 @@ record kind, a kind in ``record_kinds.yaml`` whose expectation suite is generate
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 
 import yaml
@@ -19,6 +20,8 @@ from credit.paths import CONFIG_DIR
 
 SOURCES_FILE = CONFIG_DIR / "sources.yaml"
 SHAPES = ("exchange_db", "drop_folder", "http_api")
+# How far before its watermark an incremental pull reads again, when sources.yaml does not say.
+DEFAULT_LATE_ROWS_MINUTES = 60
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Source:
     expected_daily_rows: tuple[int, int] | None = None
     # Source field name (column, JSON key or file header) → catalogue column, where they differ.
     field_map: dict[str, str] = field(default_factory=dict)
+    # Incremental shapes: rows committed late with an updated_at this far before the watermark
+    # are still read (read again, the ones already landed are skipped).
+    late_rows_look_back: timedelta = timedelta(minutes=DEFAULT_LATE_ROWS_MINUTES)
 
 
 @cache
@@ -49,6 +55,7 @@ def sources() -> dict[str, Source]:
     raw = _registry_file()
     connections = raw["connections"]
     common = tuple(raw.get("common_kinds") or ())
+    look_back = raw.get("late_rows_look_back_minutes", DEFAULT_LATE_ROWS_MINUTES)
     registry = {}
     for code, entry in raw["sources"].items():
         if entry["shape"] not in SHAPES:
@@ -67,6 +74,9 @@ def sources() -> dict[str, Source]:
             conn_id=entry.get("conn_id", connections[entry["shape"]]),
             expected_daily_rows=tuple(expected) if expected else None,
             field_map=dict(entry.get("field_map") or {}),
+            late_rows_look_back=timedelta(
+                minutes=entry.get("late_rows_look_back_minutes", look_back)
+            ),
         )
     return registry
 
