@@ -3,44 +3,12 @@
 from __future__ import annotations
 
 import email
-import email.policy
-import socket
 
 import psycopg
-import pytest
-from aiosmtpd.controller import Controller
 
 from credit.exports.daily import export_daily_warnings
 from credit.exports.delivery import SMTP_CONN, deliver
 from credit.exports.settings import recipients
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server(monkeypatch):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", f"smtp://127.0.0.1:{port}")
-    try:
-        yield inbox
-    finally:
-        controller.stop()
 
 
 def test_each_recipient_gets_its_files_once(quarter_county, smtp_server) -> None:

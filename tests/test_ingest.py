@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 
 from county_sim import engine
-from credit import ingest
+from credit import alerts, ingest
 from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
 from credit.catalogue import record_kind
 from credit.connectors import SourceUnavailable, day_end, drop_folder, exchange_db, http_api
@@ -480,3 +480,47 @@ def test_a_row_committed_late_is_landed_by_the_next_night_and_nothing_twice(coun
     assert all(raw == read for raw, read, _ in after.values())  # every batch reconciles
     assert after[kind][0] - before[kind][0] >= 1
     assert moved >= watermark  # the late row did not move the watermark back
+
+
+def test_a_failed_task_and_a_silent_source_reach_the_operator_once(
+    county, smtp_server, monkeypatch
+) -> None:
+    """A night whose exchange databases are down: each failed task is an incident e-mailed to
+    the on-call address; so is each department whose night's rows missed its expected range.
+    The same night failing again counts a second occurrence and sends nothing more."""
+    day = LAST_DAY + dt.timedelta(days=6)  # a Monday no earlier test ingested
+    night = dt.datetime.combine(day, dt.time(), COUNTY_TIMEZONE)
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}", "postgresql://postgres@127.0.0.1:9/closed"
+    )
+    exchange = [code for code, s in sources().items() if s.shape == "exchange_db"]
+    for attempt in (1, 2):
+        with pytest.raises(DagRunFailed):
+            run_dag("credit_ingest", night)
+        with psycopg.connect(county.url) as conn:
+            incidents = conn.execute(
+                "select kind, incident_key, occurrences, emailed_to, email_error"
+                " from audit.incidents where incident_key like %s",
+                (f"%/{day.isoformat()}",),
+            ).fetchall()
+        assert {occurrences for _, _, occurrences, _, _ in incidents} == {attempt}
+        if attempt == 1:
+            sent = list(smtp_server.messages)
+    failed = sorted(key.split("/")[1] for kind, key, *_ in incidents if kind == "task_failed")
+    assert len(failed) == len(exchange) and all(k.startswith("ingest[") for k in failed)
+    silent = {key.split("/")[0] for kind, key, *_ in incidents if kind == "source_volume"}
+    with psycopg.connect(county.url) as conn:
+        missed = conn.execute(
+            "select dept_code from audit.collection_checks"
+            " where logical_date = %s and status = 'warning'",
+            (day,),
+        ).fetchall()
+    assert silent == {dept_code for (dept_code,) in missed}
+    assert silent and not silent & set(exchange)  # the failed sources are alerted as failed
+    on_call = alerts.on_call()[1]
+    assert {(to, error) for *_, to, error in incidents} == {(on_call, None)}
+    assert len(sent) == len(incidents), ([m["Subject"] for m in sent], incidents)
+    assert len(smtp_server.messages) == len(incidents)  # nothing more the second time
+    subjects = sorted(message["Subject"] for message in sent)
+    assert sum("【信用平台告警】任务失败" in s for s in subjects) == len(exchange)
+    assert sum("【信用平台告警】部门数据量异常" in s for s in subjects) == len(silent)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pendulum
 
+from credit.alerts import task_failed
 from credit.paths import DAGS_DIR, PLUGINS_DIR, PROJECT_ROOT, airflow_home
 from credit.warehouse import database_url, ensure_database, sqlalchemy_url, warehouse_url
 
@@ -112,6 +113,8 @@ DAG_DEFAULT_ARGS = {
     "retries": 2,
     # CREDIT_RETRY_DELAY_SECONDS shortens the wait, e.g. for in-process test runs.
     "retry_delay": timedelta(seconds=int(os.environ.get("CREDIT_RETRY_DELAY_SECONDS", "60"))),
+    # A task that failed after its retries is an incident for the operator (credit.alerts).
+    "on_failure_callback": task_failed,
 }
 
 

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from credit import warehouse
+from credit import alerts, warehouse
 from credit.catalogue import RecordKind, record_kind
 from credit.connectors import (
     COUNTY_TZ,
@@ -97,10 +97,12 @@ def api_client(conn_id: str = API_CONN) -> http_api.ApiClient:
 
 
 def prepare_landing() -> str:
-    """Create the landing, audit and quarantine tables; returns the warehouse URL."""
+    """Create the landing, audit (the operator's incidents included) and quarantine tables;
+    returns the warehouse URL."""
     url = warehouse.ensure_warehouse()
     with psycopg.connect(url) as conn:
         create_landing_tables(conn)
+        conn.execute(alerts.INCIDENTS_DDL)
     return url
 
 
@@ -171,7 +173,8 @@ def check_collection(conn: psycopg.Connection, source: Source, logical_date: dat
 
     The source's ``expected_daily_rows`` holds on working days; on rest days only the upper
     bound. Ranges are written for the demo county: ``CREDIT_VOLUME_SCALE`` scales them.
-    A miss is a warning row for people and the collection-gap warning, never a failed night.
+    A miss is a warning row for people, the collection-gap warning and an alert to the operator
+    (:func:`credit.alerts.source_volume`), never a failed night.
     """
     if source.expected_daily_rows is None:
         return True
@@ -205,6 +208,8 @@ def check_collection(conn: psycopg.Connection, source: Source, logical_date: dat
                 "passed" if passed else "warning",
             ),
         )
+    if not passed:
+        alerts.source_volume(source.dept_code, logical_date, received, low, high)
     return passed
 
 

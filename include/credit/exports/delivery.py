@@ -69,7 +69,7 @@ def smtp_settings() -> SmtpSettings | None:
 
 
 @contextmanager
-def _smtp(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
+def smtp_client(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
     if settings.implicit_tls:
         client: smtplib.SMTP = smtplib.SMTP_SSL(
             settings.host, settings.port, context=ssl.create_default_context(), timeout=60
@@ -129,7 +129,7 @@ def deliver(kind: str, period: str, *, force: bool = False) -> dict[str, str]:
         message = _message(settings.sender, recipient.name, recipient.email, export, files)
         error = None
         try:
-            with _smtp(settings) as client:
+            with smtp_client(settings) as client:
                 client.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
