@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import email
+import os
 
 import psycopg
+import pytest
 
 from credit.exports.daily import export_daily_warnings
-from credit.exports.delivery import SMTP_CONN, deliver
+from credit.exports.delivery import SMTP_CONN, DeliveryFailed, deliver
+from credit.exports.quarterly import export_quarterly_statistics
 from credit.exports.settings import recipients
 
 
@@ -53,3 +56,29 @@ def test_without_a_connection_nothing_is_sent(quarter_county, monkeypatch) -> No
     export = export_daily_warnings()
     (outcome,) = deliver(export.kind, export.period).values()
     assert outcome.startswith("not sent")
+
+
+def test_a_server_down_fails_the_delivery_and_the_next_one_sends_each_file_once(
+    quarter_county, smtp_server, monkeypatch
+) -> None:
+    export = export_quarterly_statistics("2026Q1")
+    conn_var = f"AIRFLOW_CONN_{SMTP_CONN.upper()}"
+    running = os.environ[conn_var]
+    monkeypatch.setenv(conn_var, "smtp://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(DeliveryFailed):
+        deliver(export.kind, export.period)
+    assert smtp_server.messages == []
+    with psycopg.connect(quarter_county.url) as conn:
+        attempts = conn.execute(
+            "select status, count(*), count(error) from audit.deliveries"
+            " where kind = %s and period = %s group by status",
+            (export.kind, export.period),
+        ).fetchall()
+    expected = {f.recipient_id for f in export.files}
+    assert attempts == [("failed", len(expected), len(expected))]  # each with its reason
+
+    monkeypatch.setenv(conn_var, running)  # the server is back: the retry sends everything
+    assert set(deliver(export.kind, export.period).values()) == {"sent"}
+    assert set(deliver(export.kind, export.period).values()) == {"already sent"}
+    addresses = [email.utils.parseaddr(m["To"])[1] for m in smtp_server.messages]
+    assert len(addresses) == len(set(addresses)) == len(expected)  # once each
