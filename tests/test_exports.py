@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import json
 import re
 from pathlib import Path
@@ -14,8 +15,11 @@ import psycopg
 import pytest
 
 from credit.airflow_env import COUNTY_TIMEZONE, run_dag
+from credit.exports import outbox
 from credit.exports.daily import export_daily_warnings, fetch_warnings, write_daily_warnings
+from credit.exports.outbox import OutboxError
 from credit.exports.quarterly import COLLECTION_SQL, export_quarterly_statistics
+from credit.exports.settings import outbox_dir
 from credit.exports.workbook import Column, Table, write_csv, write_workbook
 from tests.county import QUARTER_LAST_DAY
 
@@ -134,6 +138,34 @@ def test_a_second_export_is_byte_identical(quarter_county, daily) -> None:
     alone = write_daily_warnings(QUARTER_LAST_DAY, warnings, workers=1)
     assert files(alone.folder) == first_files
     assert manifest(alone.folder) == first_manifest
+
+
+def test_an_export_that_cannot_be_written_leaves_the_previous_one_whole(
+    quarter_county, daily, monkeypatch
+) -> None:
+    """The disk fills up half way through the next export of the same day: it fails with a clear
+    error, the files delivered before are all still there as they were, nothing half-written is
+    left and nothing is logged as exported; the next export (its retry) writes it whole."""
+    before = {p: p.read_bytes() for p in daily.folder.rglob("*") if p.is_file()}
+    write_csv = outbox.write_csv
+
+    def disk_full_after_a_file(path, table):
+        if any(path.parent.glob("*.csv")):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write_csv(path, table)
+
+    monkeypatch.setattr(outbox, "write_csv", disk_full_after_a_file)
+    exports = _scalar(quarter_county.url, "select count(*) from audit.exports")
+    with pytest.raises(OutboxError, match="No space left on device"):
+        export_daily_warnings()
+    assert {p: p.read_bytes() for p in daily.folder.rglob("*") if p.is_file()} == before
+    assert not list((outbox_dir() / ".partial").rglob("*.csv"))
+    assert _scalar(quarter_county.url, "select count(*) from audit.exports") == exports
+
+    monkeypatch.undo()
+    again = export_daily_warnings()
+    assert again.content_sha256 == daily.content_sha256
+    assert _scalar(quarter_county.url, "select count(*) from audit.exports") == exports + 1
 
 
 def test_quarterly_statistics_workbook(quarter_county) -> None:

@@ -4,6 +4,10 @@ A period's folder is rewritten whole on every export, so a recipient that has no
 keeps no stale file; the manifest lists every file with its rows and sha256, and only its
 ``generated_at`` differs between two exports of the same data. The reports of a period are
 written by one process per core, each report whole by one of them.
+
+An export is written beside the outbox's folders (``<outbox>/.partial/<kind>/<period>/``) and
+put in the period's place once every file and the manifest are written: a failure (an
+unwritable or full disk) leaves the period's previous export as it was, never half of a new one.
 """
 
 from __future__ import annotations
@@ -92,6 +96,10 @@ def period_folder(kind: str, period: str) -> Path:
     return outbox_dir() / kind / period
 
 
+class OutboxError(OSError):
+    """The outbox could not be written; the period's previous export is left as it was."""
+
+
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -109,9 +117,7 @@ class ExportWriter:
         self.kind, self.period, self.as_of_date, self.created = kind, period, as_of_date, created
         self.workers = workers or len(os.sched_getaffinity(0))
         self.folder = period_folder(kind, period)
-        if self.folder.exists():
-            shutil.rmtree(self.folder)
-        self.folder.mkdir(parents=True)
+        self.partial = outbox_dir() / ".partial" / kind / period
         self.reports: list[_Report] = []
 
     def report(
@@ -123,7 +129,7 @@ class ExportWriter:
 
     def _write(self, index: int) -> list[ExportedFile]:
         report = self.reports[index]
-        folder = self.folder / report.recipient.recipient_id
+        folder = self.partial / report.recipient.recipient_id
         workbook = folder / f"{report.stem}.xlsx"
         write_workbook(workbook, report.tables, title=report.title, created=self.created)
         files = [self._file(workbook, report, {t.sheet: len(t.rows) for t in report.tables})]
@@ -135,7 +141,7 @@ class ExportWriter:
 
     def _file(self, path: Path, report: _Report, rows: dict[str, int]) -> ExportedFile:
         return ExportedFile(
-            path=path.relative_to(self.folder).as_posix(),
+            path=path.relative_to(self.partial).as_posix(),
             recipient_id=report.recipient.recipient_id,
             rows=rows,
             sha256=sha256_file(path),
@@ -168,7 +174,22 @@ class ExportWriter:
         return [file for index in indexes for file in written[index]]
 
     def finish(self) -> Export:
-        """Write the reports and ``manifest.json``; return the export."""
+        """Write the reports and ``manifest.json``, then put them in the period's place; return
+        the export. Raises :class:`OutboxError` when the outbox cannot be written."""
+        try:
+            if self.partial.exists():  # what an interrupted export left
+                shutil.rmtree(self.partial)
+            self.partial.mkdir(parents=True)
+            export = self._write_partial()
+            self._replace_period()
+        except OSError as error:
+            shutil.rmtree(self.partial, ignore_errors=True)
+            raise OutboxError(
+                f"the outbox could not be written ({error}); {self.folder} is left as it was"
+            ) from error
+        return export
+
+    def _write_partial(self) -> Export:
         files = tuple(self._write_all())
         export = Export(self.kind, self.period, self.as_of_date, self.folder, files)
         manifest = {
@@ -188,10 +209,22 @@ class ExportWriter:
                 for f in export.files
             ],
         }
-        (self.folder / MANIFEST).write_text(
+        (self.partial / MANIFEST).write_text(
             json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         return export
+
+    def _replace_period(self) -> None:
+        """The written export in the period's place (renames on one file system), the previous
+        one removed after."""
+        previous = self.partial.with_name(f"{self.period}.previous")
+        if previous.exists():
+            shutil.rmtree(previous)
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        if self.folder.exists():
+            self.folder.rename(previous)
+        self.partial.rename(self.folder)
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 # The writer whose reports the forked processes write (set for the time of one finish()).
