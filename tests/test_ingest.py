@@ -524,3 +524,57 @@ def test_a_failed_task_and_a_silent_source_reach_the_operator_once(
     subjects = sorted(message["Subject"] for message in sent)
     assert sum("【信用平台告警】任务失败" in s for s in subjects) == len(exchange)
     assert sum("【信用平台告警】部门数据量异常" in s for s in subjects) == len(silent)
+
+
+def test_a_system_that_changed_its_table_loses_nothing(county) -> None:
+    """An exchange database adds a column and drops a mandatory one: the added column's values
+    land in extra_fields, and every row missing the mandatory value is quarantined saying so."""
+    day = LAST_DAY + dt.timedelta(days=10)
+    engine.advance(day)
+    exchange = next(s for s in sources().values() if s.shape == "exchange_db")
+    with psycopg.connect(county.url) as conn:
+        marks = dict(
+            conn.execute(
+                "select record_kind, watermark from audit.watermarks where dept_code = %s",
+                (exchange.dept_code,),
+            ).fetchall()
+        )
+    with psycopg.connect(exchange_url(), autocommit=True) as conn:
+        kind = next(
+            k
+            for k in exchange.kinds
+            if conn.execute(
+                sql.SQL(
+                    "select count(*) from {}"
+                    " where updated_at > coalesce(%s::timestamptz, '-infinity')"
+                ).format(sql.Identifier(exchange.dept_code, k)),
+                (marks.get(k),),
+            ).fetchone()[0]
+        )
+        dropped = next(
+            c.name
+            for c in record_kind(kind).columns
+            if c.mandatory and c.name not in ("record_id", "updated_at")
+        )
+        table = sql.Identifier(exchange.dept_code, kind)
+        conn.execute(
+            sql.SQL("alter table {} add column remark text default '系统新增备注'").format(table)
+        )
+        conn.execute(
+            sql.SQL("alter table {} drop column {}").format(table, sql.Identifier(dropped))
+        )
+    night = ingest_source(exchange.dept_code, day)
+    validate_pending()
+    with psycopg.connect(county.url) as conn:
+        rows = conn.execute(
+            sql.SQL(
+                "select r.extra_fields ->> 'remark', q.reasons::text from {} r"
+                " left join quarantine.rejected_rows q"
+                " on q.record_kind = %s and q.raw_row_id = r.raw_row_id"
+                " where r.batch_id = any(%s)"
+            ).format(sql.Identifier("raw", kind)),
+            (kind, night.batches),
+        ).fetchall()
+    assert rows
+    assert {remark for remark, _ in rows} == {"系统新增备注"}
+    assert all(reasons and dropped in reasons for _, reasons in rows), rows[:3]

@@ -9,7 +9,14 @@ import psycopg
 from psycopg import sql
 
 from credit.catalogue import RecordKind
-from credit.connectors import Chunk, Pull, SourceUnavailable, source_names, text_values
+from credit.connectors import (
+    Chunk,
+    Pull,
+    SourceUnavailable,
+    as_text,
+    source_names,
+    text_values,
+)
 from credit.landing import SourceRow
 
 # Rows fetched at a time from the server-side cursor: large enough that a round trip is cheap
@@ -56,11 +63,15 @@ def _fetches(
                 return
             with conn.cursor(name="pull", row_factory=psycopg.rows.dict_row) as cursor:
                 cursor.execute(query, (until, since, since))
+                # Columns the catalogue does not know (a system that added one): kept, as text.
+                known = set(names)
+                extra = [c.name for c in cursor.description or () if c.name not in known]
                 while records := cursor.fetchmany(FETCH_ROWS):
                     rows = [
                         SourceRow(
                             source_ref=str(record["record_id"]),
                             values=text_values(record, names),
+                            extra_fields={c: as_text(record[c]) for c in extra} or None,
                         )
                         for record in records
                     ]
