@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from credit import warehouse
 
@@ -42,6 +44,18 @@ class County:
             for name, value in self.env.items():
                 patch.setenv(name, value)
             yield self
+
+
+def insert_exchange_row(conn: psycopg.Connection, table: sql.Identifier, row: dict) -> None:
+    """A row a department's system commits into its exchange-database ``table``, as it is."""
+    conn.execute(
+        sql.SQL("insert into {} ({}) values ({})").format(
+            table,
+            sql.SQL(", ").join(map(sql.Identifier, row)),
+            sql.SQL(", ").join(sql.Placeholder() * len(row)),
+        ),
+        list(row.values()),
+    )
 
 
 @contextmanager

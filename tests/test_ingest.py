@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from county_sim import engine
 from credit import alerts, ingest
@@ -28,7 +29,7 @@ from credit.ingest import (
     validate_pending,
 )
 from credit.sources import sources
-from tests.county import simulated_county, source_ref
+from tests.county import insert_exchange_row, simulated_county, source_ref
 
 FIRST_DAY = dt.date(2026, 1, 6)  # a Tuesday: one working day is enough
 LAST_DAY = FIRST_DAY
@@ -78,6 +79,17 @@ def _landed(url: str) -> dict[tuple[str, str], bool]:
             for source_ref, quarantined in rows:
                 landed[(kind, source_ref)] = quarantined
     return landed
+
+
+def _watermarks(url: str, dept_code: str) -> dict[str, dt.datetime]:
+    """A department's watermark per record kind."""
+    with psycopg.connect(url) as conn:
+        return dict(
+            conn.execute(
+                "select record_kind, watermark from audit.watermarks where dept_code = %s",
+                (dept_code,),
+            ).fetchall()
+        )
 
 
 def _raw_row_count(url: str) -> int:
@@ -227,13 +239,7 @@ def test_a_pull_cut_off_half_way_lands_nothing_and_the_next_night_lands_it_whole
         (s for s in sources().values() if s.shape == "exchange_db"),
         key=lambda s: len(_held(s.dept_code, day)),
     )
-    with psycopg.connect(county.url) as conn:
-        marks = dict(
-            conn.execute(
-                "select record_kind, watermark from audit.watermarks where dept_code = %s",
-                (exchange.dept_code,),
-            ).fetchall()
-        )
+    marks = _watermarks(county.url, exchange.dept_code)
     due = {
         kind: sum(
             1
@@ -430,34 +436,15 @@ def test_a_row_committed_late_is_landed_by_the_next_night_and_nothing_twice(coun
     engine.advance(day)
     exchange = next(s for s in sources().values() if s.shape == "exchange_db")
     ingest_source(exchange.dept_code, day)
-    with psycopg.connect(county.url) as conn:
-        kind, watermark = conn.execute(
-            "select record_kind, watermark from audit.watermarks where dept_code = %s"
-            " order by watermark desc limit 1",
-            (exchange.dept_code,),
-        ).fetchone()
+    kind, watermark = max(_watermarks(county.url, exchange.dept_code).items(), key=lambda m: m[1])
     late_at = watermark - exchange.late_rows_look_back / 2
     table = sql.Identifier(exchange.dept_code, kind)
-    with psycopg.connect(exchange_url(), autocommit=True) as conn:
-        row = conn.execute(
+    with psycopg.connect(exchange_url(), autocommit=True, row_factory=dict_row) as conn:
+        late = conn.execute(
             sql.SQL("select * from {} order by updated_at desc limit 1").format(table)
         ).fetchone()
-        names = [
-            column.name
-            for column in conn.execute(
-                sql.SQL("select * from {} limit 0").format(table)
-            ).description
-        ]
-        late = dict(zip(names, row, strict=True))
         late.update(record_id=f"{late['record_id']}-late", updated_at=late_at)
-        conn.execute(
-            sql.SQL("insert into {} ({}) values ({})").format(
-                table,
-                sql.SQL(", ").join(map(sql.Identifier, late)),
-                sql.SQL(", ").join(sql.Placeholder() * len(late)),
-            ),
-            list(late.values()),
-        )
+        insert_exchange_row(conn, table, late)
     before = _dept_rows(county.url, exchange.dept_code)
     night = ingest_source(exchange.dept_code, day + dt.timedelta(days=1))
     validate_pending()
@@ -472,14 +459,11 @@ def test_a_row_committed_late_is_landed_by_the_next_night_and_nothing_twice(coun
             ).format(sql.Identifier("raw", kind)),
             (exchange.dept_code,),
         ).fetchall()
-        moved = conn.execute(
-            "select watermark from audit.watermarks where dept_code = %s and record_kind = %s",
-            (exchange.dept_code, kind),
-        ).fetchone()[0]
     assert twice == []
     assert all(raw == read for raw, read, _ in after.values())  # every batch reconciles
     assert after[kind][0] - before[kind][0] >= 1
-    assert moved >= watermark  # the late row did not move the watermark back
+    # The late row did not move the watermark back.
+    assert _watermarks(county.url, exchange.dept_code)[kind] >= watermark
 
 
 def test_a_failed_task_and_a_silent_source_reach_the_operator_once(
@@ -532,13 +516,7 @@ def test_a_system_that_changed_its_table_loses_nothing(county) -> None:
     day = LAST_DAY + dt.timedelta(days=10)
     engine.advance(day)
     exchange = next(s for s in sources().values() if s.shape == "exchange_db")
-    with psycopg.connect(county.url) as conn:
-        marks = dict(
-            conn.execute(
-                "select record_kind, watermark from audit.watermarks where dept_code = %s",
-                (exchange.dept_code,),
-            ).fetchall()
-        )
+    marks = _watermarks(county.url, exchange.dept_code)
     with psycopg.connect(exchange_url(), autocommit=True) as conn:
         kind = next(
             k

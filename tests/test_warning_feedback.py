@@ -27,7 +27,7 @@ from credit.exports.daily import export_daily_warnings
 from credit.exports.outbox import period_folder
 from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.sources import sources
-from tests.county import County, simulated_county, source_ref
+from tests.county import County, insert_exchange_row, simulated_county, source_ref
 
 FIRST_DAY = dt.date(2026, 1, 5)
 NIGHT = dt.date(2026, 2, 26)  # built and exported; the departments answer the next day
@@ -84,14 +84,7 @@ def _report_late(url: str) -> None:
             rectification_deadline=LATE_DEADLINE.isoformat(),
             updated_at=dt.datetime.combine(NEXT_NIGHT, dt.time(10), row["updated_at"].tzinfo),
         )
-        conn.execute(
-            sql.SQL("insert into {} ({}) values ({})").format(
-                table,
-                sql.SQL(", ").join(map(sql.Identifier, row)),
-                sql.SQL(", ").join(sql.Placeholder() * len(row)),
-            ),
-            list(row.values()),
-        )
+        insert_exchange_row(conn, table, row)
 
 
 def _actions(county: County) -> list[dict]:
