@@ -79,11 +79,10 @@ def on_call() -> tuple[str, str | None]:
     return entry.get("name") or "信用平台值班", entry.get("email")
 
 
-def raise_incident(incident: Incident, url: str | None = None) -> int:
+def raise_incident(incident: Incident) -> int:
     """Record ``incident`` (or one more occurrence of it) and e-mail it if it is due; returns
     its id."""
-    url = url or warehouse.warehouse_url()
-    with psycopg.connect(url, autocommit=True) as conn:
+    with psycopg.connect(warehouse.warehouse_url(), autocommit=True) as conn:
         conn.execute(INCIDENTS_DDL)
         incident_id, emailed = conn.execute(
             """

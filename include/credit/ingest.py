@@ -355,7 +355,7 @@ def _ingest_incremental(
         pulled = pull(since, day_end(logical_date))
         rows = iter(pulled)
         if since is not None:
-            rows = _not_landed(rows, _landed_since(conn, source, kind, since), kind, night)
+            rows = _not_landed(rows, lambda: _landed_since(conn, source, kind, since), kind, night)
         first = next(rows, None)
         if first is not None:
             batch_id = land_batch(
@@ -406,14 +406,19 @@ def _landed_since(
 
 def _not_landed(
     rows: Iterator[SourceRow],
-    landed: frozenset[tuple[str, str | None]],
+    landed: Callable[[], frozenset[tuple[str, str | None]]],
     kind: RecordKind,
     night: SourceNight,
 ) -> Iterator[SourceRow]:
-    """The rows of a look-back pull not landed before (counted in ``rows_read_again``)."""
+    """The rows of a look-back pull not landed before (counted in ``rows_read_again``); what
+    landed is looked up once the pull brings a row, not on a night it brings none."""
+    first = next(rows, None)
+    if first is None:
+        return
+    seen = landed()
     updated_at = kind.column_names.index("updated_at")
-    for row in rows:
-        if landed and (row.source_ref, row.values[updated_at]) in landed:
+    for row in itertools.chain([first], rows):
+        if seen and (row.source_ref, row.values[updated_at]) in seen:
             night.rows_read_again += 1
             continue
         yield row
