@@ -1,8 +1,10 @@
-"""Bad nights: a landing killed with SIGKILL.
+"""Bad nights: a landing killed with SIGKILL; marts a transform left half built.
 
 A landing's process is killed half way against a real PostgreSQL and a test-scale county: no
 batch of it is left, not half of one, and its retry lands every row once, reconciled (rows read =
-accepted + quarantined).
+accepted + quarantined). The exports read the marts only when the transform's last build
+attempt succeeded, here over every state an attempt can leave; a real dbt build failing half way
+and its recovery run over a built county in tests/test_warning_feedback.py.
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ import pytest
 from psycopg import sql
 
 from county_sim import engine
+from credit import warehouse
 from credit.catalogue import record_kind
 from credit.connectors import day_end, drop_folder, exchange_db
+from credit.exports.daily import ExportError, marts_as_of_date
 from credit.ingest import exchange_url, ingest_source, reconcile_night, validate_pending
 from credit.sources import sources
+from credit.transform import record_build_end, record_build_start
 from tests.county import County, simulated_county
 
 FIRST_DAY = dt.date(2026, 1, 5)
@@ -222,3 +227,59 @@ def test_a_landing_killed_half_way_leaves_nothing_and_its_retry_lands_it_whole(
         status == "validated" and read == counted for status, read, counted in batches
     )
     assert sum(read for _, read, _ in batches) == sum(held.values())
+
+
+@pytest.fixture
+def dated_marts(warehouse_url) -> Iterator[str]:
+    """A database of its own with the two marts the exports date themselves by, as of NIGHT."""
+    url = warehouse.database_url("export_guard")
+    warehouse.drop_database(url)
+    warehouse.ensure_database(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create schema marts")
+        conn.execute("create schema audit")
+        for mart in ("fct_dishonesty_records", "fct_warnings"):
+            conn.execute(
+                sql.SQL("create table {} as select %s::date as as_of_date").format(
+                    sql.Identifier("marts", mart)
+                ),
+                (NIGHT,),
+            )
+    yield url
+    warehouse.drop_database(url)
+
+
+BEFORE = NIGHT - dt.timedelta(days=1)
+AFTER = NIGHT + dt.timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "refusal"),
+    [
+        pytest.param([], None, id="built-by-hand"),
+        pytest.param([(BEFORE, "succeeded"), (NIGHT, "succeeded")], None, id="complete"),
+        pytest.param([(NIGHT, "failed"), (NIGHT, "succeeded")], None, id="retried"),
+        pytest.param([(NIGHT, "succeeded"), (AFTER, "failed")], "half built.* failed", id="failed"),
+        pytest.param(
+            [(NIGHT, "succeeded"), (AFTER, "running")], "half built.* not finished", id="killed"
+        ),
+        pytest.param([(AFTER, "succeeded")], "dbt ran by hand since", id="other-day"),
+    ],
+)
+def test_the_exports_read_only_marts_the_transforms_last_attempt_completed(
+    dated_marts, attempts, refusal
+) -> None:
+    """The marts' day is exported only when the transform's last attempt succeeded as of it;
+    marts built by dbt by hand, with no attempt recorded, are exported as they are."""
+    for number, (as_of, status) in enumerate(attempts, start=1):
+        build_id = record_build_start(
+            dated_marts, run_id="night", attempt=number, as_of=as_of, command="build"
+        )
+        if status != "running":
+            record_build_end(dated_marts, build_id, status)
+    with psycopg.connect(dated_marts) as conn:
+        if refusal is None:
+            assert marts_as_of_date(conn) == NIGHT
+        else:
+            with pytest.raises(ExportError, match=refusal):
+                marts_as_of_date(conn)
