@@ -17,8 +17,10 @@ from credit.assets import MARTS_ASSET
     doc_md="""
 ### Daily warnings export (信用预警日报)
 
-Runs when `credit_transform` publishes the `marts` asset. Reads `marts.fct_warnings` as of the
-marts' day and writes, under `<data dir>/outbox/daily_warnings/<day>/`, one workbook (XLSX with
+Runs when `credit_transform` publishes the `marts` asset. Fails, writing nothing, when the
+transform's last build attempt (`audit.transform_builds`) failed or did not finish: the marts
+are then half rebuilt. Reads `marts.fct_warnings` as of the marts' day and writes, under
+`<data dir>/outbox/daily_warnings/<day>/`, one workbook (XLSX with
 the same tables as UTF-8 CSV) for the credit office (every new and still-open warning, summaries
 by department and by rule), one per responsible department (谁认定、谁负责) and one per town,
 street or zone (镇街/园区) for subjects registered there, plus `manifest.json` (rows, sha256).

@@ -33,8 +33,10 @@ county day that `credit_ingest`'s raw asset events carry, else the run's date in
 Time (passed to dbt as `CREDIT_AS_OF_DATE`). The reference seeds belong to `credit_reference`.
 
 Every node's status (run, pass, fail, skip, with its time and message) is in the `build` task's
-log, its XCom, and the table `audit.dbt_node_results`. When a node fails, the task fails; its
-retry (or clearing it) runs `dbt retry`: only the failed nodes and those they skipped run again.
+log, its XCom, and the table `audit.dbt_node_results`; each attempt's (running, succeeded,
+failed) in `audit.transform_builds`, which the exports check. When a node fails, the task
+fails; its retry (or clearing it) runs `dbt retry`: only the failed nodes and those they skipped
+run again.
 Scheduled on the `raw.*` assets of `credit_ingest`; publishes the `marts` asset for the exports.
 """,
 )

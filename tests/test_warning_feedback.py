@@ -6,7 +6,8 @@ department answers the file it received (``county_sim.feedback``), the next nigh
 validates the answers like any record, and the marts and that night's export show who signed
 for and who closed each warning, scored against the simulator's truth. That day one department
 also reports a dishonesty decided before the first night (a late report): its warnings are
-dated the second night, when the warehouse learnt of them.
+dated the second night, when the warehouse learnt of them. The third night's transform fails
+half way, and its export waits until the transform completes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -22,16 +24,20 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from county_sim import engine, systems, truth
+from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
 from credit.dbt import run_dbt
-from credit.exports.daily import export_daily_warnings
+from credit.exports.daily import KIND as DAILY_WARNINGS
+from credit.exports.daily import ExportError, export_daily_warnings
 from credit.exports.outbox import period_folder
 from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.sources import sources
+from credit.transform import PASSED_STATUSES, build_marts
 from tests.county import County, insert_exchange_row, simulated_county, source_ref
 
 FIRST_DAY = dt.date(2026, 1, 5)
 NIGHT = dt.date(2026, 2, 26)  # built and exported; the departments answer the next day
 NEXT_NIGHT = NIGHT + dt.timedelta(days=1)
+THIRD_NIGHT = NEXT_NIGHT + dt.timedelta(days=1)  # nothing new arrives
 LATE_DOC_NO = "迟报（2026）第1号"
 LATE_DECIDED = NIGHT - dt.timedelta(days=10)
 LATE_DEADLINE = NIGHT - dt.timedelta(days=5)
@@ -47,7 +53,9 @@ def _night(day: dt.date) -> None:
 
 
 @pytest.fixture(scope="module")
-def answered(tmp_path_factory, warehouse_url) -> Iterator[County]:
+def answered(tmp_path_factory, airflow_ready) -> Iterator[County]:
+    """Two nights built and exported; Airflow prepared before the county's environment is set,
+    for the third night's DAG runs."""
     with simulated_county(tmp_path_factory, "feedback", FIRST_DAY, NIGHT) as county:
         run_dbt(["seed"])
         _night(NIGHT)
@@ -207,3 +215,100 @@ def test_warnings_are_dated_the_night_the_warehouse_raised_them(answered) -> Non
     assert LATE_DEADLINE + dt.timedelta(days=1) in {w["condition_date"] for w in late}
     listed = _office_file(NEXT_NIGHT)
     assert all(listed[w["warning_id"]]["今日新增"] == "是" for w in late)
+
+
+@contextmanager
+def _table_gone(url: str, schema: str, table: str) -> Iterator[None]:
+    """A table the night reads but does not build, gone (a reload that failed after dropping
+    it, a slip in psql): renamed away, then back."""
+    rename = sql.SQL("alter table {} rename to {}")
+    gone = f"{table}_gone"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(rename.format(sql.Identifier(schema, table), sql.Identifier(gone)))
+    try:
+        yield
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(rename.format(sql.Identifier(schema, gone), sql.Identifier(table)))
+
+
+def _as_of(url: str) -> dict[str, set[dt.date]]:
+    """The days the marts the exports date themselves by were built as of."""
+    with psycopg.connect(url) as conn:
+        return {
+            mart: {
+                row[0]
+                for row in conn.execute(
+                    sql.SQL("select distinct as_of_date from {}").format(
+                        sql.Identifier("marts", mart)
+                    )
+                )
+            }
+            for mart in ("fct_dishonesty_records", "fct_warnings")
+        }
+
+
+def _builds(url: str, as_of: dt.date) -> list[tuple[str, int, str]]:
+    """(run, attempt, status) of the transform's build attempts as of a day, in order."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select run_id, attempt, status from audit.transform_builds where as_of_date = %s"
+            " order by build_id",
+            (as_of,),
+        ).fetchall()
+
+
+def _unfinished_nodes(url: str, run_id: str) -> dict[str, str]:
+    """The nodes of a transform run whose last attempt did not pass them, with that status."""
+    with psycopg.connect(url) as conn:
+        last = conn.execute(
+            "select distinct on (unique_id) unique_id, status from audit.dbt_node_results"
+            " where run_id = %s order by unique_id, attempt desc",
+            (run_id,),
+        ).fetchall()
+    return {node: status for node, status in last if status not in {*PASSED_STATUSES, "warn"}}
+
+
+def _exported(url: str, day: dt.date) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select count(*) from audit.exports where kind = %s and period = %s",
+            (DAILY_WARNINGS, day.isoformat()),
+        ).fetchone()[0]
+
+
+def test_a_transform_failing_half_way_is_exported_only_once_it_completes(answered) -> None:
+    """Runs last: it builds the marts a night on. The third night's dbt build fails half way (a
+    reference table it reads is gone): the transform's run fails after its retries, the marts
+    are left half rebuilt (some as of the third night, the rest as of the second) and the daily
+    export refuses them, also once the table is back, until the transform completes. The task
+    cleared, its next try retries what failed: every node of the night has passed, the marts
+    are whole as of the third night, and the export writes them. (That a retry builds what a
+    clean build builds: tests/test_transform.py.)"""
+    night = dt.datetime.combine(THIRD_NIGHT, dt.time(0, 30), COUNTY_TIMEZONE)
+    with _table_gone(answered.url, "reference", "departments"), pytest.raises(DagRunFailed):
+        run_dag("credit_transform", logical_date=night)
+    assert _as_of(answered.url) == {
+        "fct_dishonesty_records": {THIRD_NIGHT},
+        "fct_warnings": {NEXT_NIGHT},
+    }
+    attempts = _builds(answered.url, THIRD_NIGHT)
+    assert [status for *_, status in attempts] == ["failed"] * 3
+    with pytest.raises(ExportError, match="half built"):
+        export_daily_warnings()
+    with pytest.raises(DagRunFailed):
+        run_dag("credit_export_daily", logical_date=night)
+    assert not period_folder(DAILY_WARNINGS, THIRD_NIGHT.isoformat()).exists()
+    assert _exported(answered.url, THIRD_NIGHT) == 0
+
+    run_id, attempt, _ = attempts[-1]
+    assert _unfinished_nodes(answered.url, run_id)
+    build_marts(THIRD_NIGHT, run_id=run_id, attempt=attempt + 1)  # what the cleared task runs
+    assert _unfinished_nodes(answered.url, run_id) == {}, "every node of the night passed"
+    assert _as_of(answered.url) == {
+        "fct_dishonesty_records": {THIRD_NIGHT},
+        "fct_warnings": {THIRD_NIGHT},
+    }
+    run_dag("credit_export_daily", logical_date=night)
+    assert _exported(answered.url, THIRD_NIGHT) == 1
+    assert period_folder(DAILY_WARNINGS, THIRD_NIGHT.isoformat()).is_dir()

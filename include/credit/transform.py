@@ -20,6 +20,11 @@ A failed attempt keeps its ``run_results.json`` in the run's state folder
 task cleared by hand) runs ``dbt retry`` on it: only the nodes that failed and those they skipped
 run again; the state folder goes once the night succeeds.
 
+Every attempt is a row of ``audit.transform_builds``: ``running`` from before dbt starts, then
+``succeeded`` or ``failed``. A failed or unfinished attempt leaves the marts half rebuilt (the
+models it built as of the new day, the rest as of the last), so the exports read the marts only
+when the last attempt succeeded (:func:`last_build`).
+
 The marts describe one county day, dbt's ``as_of_date`` var: the task resolves it
 (:func:`run_as_of_date`) and dbt reads it from the environment variable
 ``CREDIT_AS_OF_DATE`` that the var defaults to (a changed var makes dbt re-parse the whole
@@ -83,6 +88,20 @@ create table if not exists audit.dbt_node_results (
     primary key (invocation_id, unique_id)
 );
 create index if not exists dbt_node_results_run_idx on audit.dbt_node_results (run_id, attempt);
+"""
+
+BUILDS_DDL = """
+create table if not exists audit.transform_builds (
+    build_id bigint generated always as identity primary key,
+    run_id text not null,
+    attempt integer not null,
+    as_of_date date not null,
+    command text not null,
+    status text not null default 'running'
+        check (status in ('running', 'succeeded', 'failed')),
+    started_at timestamptz not null default now(),
+    finished_at timestamptz
+);
 """
 
 
@@ -215,6 +234,23 @@ def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
     previous = state / "run_results.json"
     retrying = attempt > 1 and previous.exists()
     args = ["retry", "--state", str(state)] if retrying else nightly_build()
+    url = warehouse_url()
+    build_id = record_build_start(url, run_id=run_id, attempt=attempt, as_of=as_of, command=args[0])
+    status = "failed"
+    try:
+        summary = _build(args, as_of, state, run_id=run_id, attempt=attempt)
+        status = "succeeded"
+    finally:
+        record_build_end(url, build_id, status)
+    return summary
+
+
+def _build(
+    args: list[str], as_of: date, state: Path, *, run_id: str, attempt: int
+) -> dict[str, Any]:
+    """Invoke dbt, record its node results; keep them for a retry when a node failed (and
+    raise), else keep the manifest as the last success."""
+    previous = state / "run_results.json"
     outcome = invoke_dbt(args, env={AS_OF_ENV: as_of.isoformat()})
     written = dbt_target_dir() / "run_results.json"
     if not written.exists():
@@ -230,6 +266,49 @@ def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
     last_success_dir().mkdir(parents=True, exist_ok=True)
     shutil.copy(dbt_target_dir() / "manifest.json", last_success_dir() / "manifest.json")
     return {"as_of_date": as_of.isoformat(), **transform.summary()}
+
+
+def record_build_start(url: str, *, run_id: str, attempt: int, as_of: date, command: str) -> int:
+    """A build attempt, ``running``, in ``audit.transform_builds``, committed before dbt
+    touches a model; returns its id."""
+    with psycopg.connect(url) as conn:
+        conn.execute(BUILDS_DDL)
+        return conn.execute(
+            "insert into audit.transform_builds (run_id, attempt, as_of_date, command)"
+            " values (%s, %s, %s, %s) returning build_id",
+            (run_id, attempt, as_of, command),
+        ).fetchone()[0]
+
+
+def record_build_end(url: str, build_id: int, status: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "update audit.transform_builds set status = %s, finished_at = now()"
+            " where build_id = %s",
+            (status, build_id),
+        )
+
+
+@dataclass(frozen=True)
+class TransformBuild:
+    """One build attempt of the transform, as ``audit.transform_builds`` records it."""
+
+    run_id: str
+    attempt: int
+    as_of_date: date
+    status: str
+
+
+def last_build(conn: psycopg.Connection) -> TransformBuild | None:
+    """The transform's latest build attempt in this warehouse; ``None`` when it recorded none
+    (marts built by dbt by hand, or before the record existed)."""
+    if conn.execute("select to_regclass('audit.transform_builds')").fetchone()[0] is None:
+        return None
+    row = conn.execute(
+        "select run_id, attempt, as_of_date, status from audit.transform_builds"
+        " order by build_id desc limit 1"
+    ).fetchone()
+    return TransformBuild(*row) if row else None
 
 
 def read_run_results(path: Path) -> TransformOutcome:

@@ -10,6 +10,7 @@ files say who signed for and who closed it, which the departments report through
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date
@@ -28,9 +29,17 @@ from credit.exports.labels import (
 from credit.exports.outbox import Export, ExportWriter
 from credit.exports.settings import Recipient, export_settings, recipients
 from credit.exports.workbook import Chart, Column, Table
+from credit.transform import last_build
 from credit.warehouse import warehouse_url
 
+log = logging.getLogger(__name__)
+
 KIND = "daily_warnings"
+# What the operator's message says of a transform build that did not succeed.
+BUILD_STATES = {
+    "running": "has not finished (still building, or stopped before its end)",
+    "failed": "failed",
+}
 
 # The warnings the day's notices list, with their names: the mart rpt_warning_notices (dbt
 # exposure daily_warnings); this module lays them out per recipient.
@@ -65,11 +74,23 @@ WARNING_COLUMNS = (
 
 
 class ExportError(RuntimeError):
-    """An export cannot be made as asked (the marts describe another day, no data)."""
+    """An export cannot be made as asked (the marts describe another day, are half built, hold
+    no data)."""
 
 
 def marts_as_of_date(conn: psycopg.Connection) -> date:
-    """The county day the marts were last built as of (dbt's ``as_of_date``)."""
+    """The county day the marts were last built as of (dbt's ``as_of_date``), once they are
+    known to be a complete build of it: a transform whose last attempt failed, or did not finish,
+    left them half rebuilt (what it built as of its day, the rest as of the day before), and
+    nothing is exported from them until the transform completes."""
+    build = last_build(conn)
+    if build is not None and build.status != "succeeded":
+        raise ExportError(
+            f"the marts are half built: the transform's last build (run {build.run_id},"
+            f" attempt {build.attempt}, as of {build.as_of_date}) {BUILD_STATES[build.status]};"
+            f" complete it (clear its build task, or run credit_transform for"
+            f" {build.as_of_date} again), then export"
+        )
     row = conn.execute(
         "select max(as_of_date) from marts.fct_dishonesty_records"
         " union all select max(as_of_date) from marts.fct_warnings"
@@ -77,7 +98,18 @@ def marts_as_of_date(conn: psycopg.Connection) -> date:
     days = [day for (day,) in row if day is not None]
     if not days:
         raise ExportError("the marts are empty: run the transform before exporting")
-    return max(days)
+    day = max(days)
+    if build is None:
+        log.warning(
+            "no transform build recorded: exporting the marts as of %s as dbt left them", day
+        )
+    elif build.as_of_date != day:
+        raise ExportError(
+            f"the marts are as of {day}, not {build.as_of_date} as the transform's last build"
+            f" (run {build.run_id}) left them: dbt ran by hand since; run credit_transform for"
+            " the day to export, then export"
+        )
+    return day
 
 
 def fetch_warnings(conn: psycopg.Connection) -> list[dict[str, Any]]:
