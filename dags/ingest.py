@@ -25,8 +25,9 @@ For one logical date (a county day), pulls every department's system registered 
 `include/credit/config/sources.yaml`, one mapped task per department so that one unreachable
 system fails only its own task (whatever it landed before failing is kept and validated):
 
-* **exchange database** (前置库) and **HTTP API**: rows whose `updated_at` lies after the
-  source's watermark (`audit.watermarks`) and before the end of the day;
+* **exchange database** (前置库) and **HTTP API**: rows whose change timestamp (`updated_at`,
+  or the system's own name for it in the source's protocol) lies after the source's watermark
+  (`audit.watermarks`, less the late-row look-back) and before the end of the day;
 * **drop folder**: files up to the day not delivered before (name + sha256 in
   `audit.delivered_files`; a file whose name, size and modification time are known is not read
   again); unreadable files go to `quarantine.rejected_files`.

@@ -244,7 +244,12 @@ def test_a_pull_cut_off_half_way_lands_nothing_and_the_next_night_lands_it_whole
         kind: sum(
             1
             for _ in exchange_db.pull_table(
-                exchange_url(), exchange.dept_code, record_kind(kind), marks.get(kind), day_end(day)
+                exchange_url(),
+                exchange.exchange,
+                record_kind(kind),
+                marks.get(kind),
+                day_end(day),
+                exchange.field_map_of(kind),
             )
         )
         for kind in exchange.kinds
@@ -313,10 +318,12 @@ def _held(dept_code: str, day: dt.date) -> set[tuple[str, str]]:
         return held
     for kind_name in source.kinds:
         kind = record_kind(kind_name)
-        if source.shape == "exchange_db":
-            pulled = exchange_db.pull_table(exchange_url(), dept_code, kind, None, day_end(day))
+        names = source.field_map_of(kind_name)
+        if source.exchange is not None:
+            url = exchange_url()
+            pulled = exchange_db.pull_table(url, source.exchange, kind, None, day_end(day), names)
         else:
-            pulled = http_api.pull_api(api_client(), dept_code, kind, None, day_end(day))
+            pulled = http_api.pull_api(api_client(), source.api, kind, None, day_end(day), names)
         held |= {(kind_name, row.source_ref) for row in pulled}
     return held
 

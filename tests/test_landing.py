@@ -18,6 +18,7 @@ from credit import ingest, warehouse
 from credit.catalogue import record_kind
 from credit.connectors import drop_folder, http_api
 from credit.landing import Batch, SourceRow, create_landing_tables, land_batch, without_nul
+from credit.sources import ApiProtocol
 
 KIND = record_kind("permit")
 
@@ -147,7 +148,7 @@ def test_nul_is_replaced_where_it_is_read_and_the_row_marked(
     with serving(body.encode()) as url:
         pull = http_api.pull_api(
             http_api.ApiClient(url, "token"),
-            "justice",
+            ApiProtocol(paths={KIND.name: f"/api/v1/justice/{KIND.name}"}),
             KIND,
             None,
             datetime(2026, 3, 3, tzinfo=UTC),

@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 
 from county_sim import engine, systems, truth
 from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
+from credit.catalogue import record_kind
 from credit.dbt import run_dbt
 from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.daily import ExportError, export_daily_warnings
@@ -80,11 +81,16 @@ def _report_late(url: str) -> None:
             " where dept_code = any(%s) order by raw_row_id desc limit 1",
             (exchange,),
         ).fetchone()
-    table = sql.Identifier(dept_code, "dishonesty")
+    names, kind = systems.system_names(dept_code), record_kind("dishonesty")
+    table = names.table(kind.name)
     with psycopg.connect(systems.exchange_url(), row_factory=dict_row) as conn:
-        row = conn.execute(
-            sql.SQL("select * from {} where record_id = %s").format(table), (record_id,)
+        record = conn.execute(
+            sql.SQL("select * from {} where {} = %s").format(
+                table, sql.Identifier(names.name(kind.name, "record_id"))
+            ),
+            (record_id,),
         ).fetchone()
+        row = names.to_catalogue(kind, record)
         row.update(
             record_id=f"{record_id}-late",
             decision_doc_no=LATE_DOC_NO,
@@ -92,7 +98,7 @@ def _report_late(url: str) -> None:
             rectification_deadline=LATE_DEADLINE.isoformat(),
             updated_at=dt.datetime.combine(NEXT_NIGHT, dt.time(10), row["updated_at"].tzinfo),
         )
-        insert_exchange_row(conn, table, row)
+        insert_exchange_row(conn, table, names.to_system(kind, row))
 
 
 def _actions(county: County) -> list[dict]:

@@ -1,13 +1,16 @@
 """The simulated departments' JSON HTTP API (接口服务), on the stdlib ThreadingHTTPServer.
 
-``GET /api/v1/{dept_code}/{kind}?updated_since=&updated_before=&page=&page_size=`` with
-``Authorization: Bearer <token>`` answers ``{"items": [...], "page", "page_size", "total",
-"next_page"}``, items ordered by (updated_at, record_id), ``updated_since`` exclusive.
-A wrong or missing token gets 401, an unknown department or kind 404, a bad parameter 400.
+Most departments' APIs answer ``GET /api/v1/{dept_code}/{kind}?updated_since=&updated_before=
+&page=&page_size=`` with ``{"items": [...], "total", "next_page"}``; a department that names
+things its own way (``own_names`` in ``simulator.yaml``) answers at its own paths, with its own
+paging (page numbers, offsets or page tokens), parameters and wrapping.  Items are ordered by
+(change time, key), the changed-after bound exclusive.  Every request needs ``Authorization:
+Bearer <token>``: a wrong or missing token gets 401, an unknown path 404, a bad parameter 400.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hmac
 import json
@@ -22,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from county_sim.settings import api_token, simulator_config
-from county_sim.systems import api_dir
+from county_sim.systems import SystemNames, api_dir, system_names
 from credit.sources import sources
 
 
@@ -36,18 +39,53 @@ def parse_time(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
 
 
-def page_of(folder: Path, query: dict[str, list[str]]) -> dict[str, Any]:
-    """One page of a department's rows of a kind, filtered by update time."""
-    api = simulator_config()["api"]
+def answer(
+    folder: Path, names: SystemNames, kind: str, query: dict[str, list[str]]
+) -> dict[str, Any]:
+    """One page of a department's rows of a kind changed in the asked window, as its API
+    (``names.api``) pages and wraps them; rows ordered by (change time, key)."""
+    style, limits = names.api, simulator_config()["api"]
+
+    def asked(param: str) -> str | None:
+        name = style.params.get(param)
+        return query[name][0] if name and name in query else None
+
     try:
-        page = int(query.get("page", ["1"])[0])
-        size = int(query.get("page_size", [str(api["default_page_size"])])[0])
-        since = parse_time(query["updated_since"][0]) if "updated_since" in query else None
-        before = parse_time(query["updated_before"][0]) if "updated_before" in query else None
+        size = int(asked("size") or limits["default_page_size"])
+        since, before = (parse_time(t) if t else None for t in (asked("since"), asked("until")))
+        position = asked("position")
+        after = _cursor_key(position) if style.paging == "cursor" and position else None
+        start = _start(style.paging, position, size)
     except ValueError as error:
         raise BadRequest(str(error)) from error
-    if page < 1 or not 1 <= size <= int(api["max_page_size"]):
-        raise BadRequest("page must be >= 1 and page_size between 1 and max_page_size")
+    if not 1 <= size <= int(limits["max_page_size"]):
+        raise BadRequest(f"{style.params['size']} must be between 1 and max_page_size")
+    items = _changed(folder, names, kind, since, before)
+    total = len(items)
+    if after is not None:
+        items = [item for item in items if item[:2] > after]
+    chunk, more = items[start : start + size], start + size < len(items)
+    following: int | str | None = None
+    if more:
+        following = start // size + 2 if style.paging == "page" else _cursor(*chunk[-1][:2])
+    body = json.loads(json.dumps(style.envelope))
+    _put(body, style.rows_path, [item for *_, item in chunk])
+    if style.total_path:
+        _put(body, style.total_path, total)
+    if style.next_path:
+        _put(body, style.next_path, following)
+    return body
+
+
+def _changed(
+    folder: Path,
+    names: SystemNames,
+    kind: str,
+    since: dt.datetime | None,
+    before: dt.datetime | None,
+) -> list[tuple[dt.datetime, str, dict[str, Any]]]:
+    """(change time, key, item) of the rows changed after ``since`` and before ``before``."""
+    key, changed = names.name(kind, "record_id"), names.name(kind, "updated_at")
     items = []
     first_day = f"{since:%Y%m%d}" if since else ""
     for path in sorted(folder.glob("*.jsonl")) if folder.exists() else []:
@@ -55,19 +93,43 @@ def page_of(folder: Path, query: dict[str, list[str]]) -> dict[str, Any]:
             continue  # files are per update day: older days cannot match
         for line in path.read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
-            updated = parse_time(item["updated_at"])
+            updated = parse_time(item[changed])
             if (since is None or updated > since) and (before is None or updated < before):
-                items.append((updated, item["record_id"], item))
-    items.sort(key=lambda entry: (entry[0], entry[1]))
-    chunk = items[(page - 1) * size : page * size]
-    more = page * size < len(items)
-    return {
-        "items": [entry[2] for entry in chunk],
-        "page": page,
-        "page_size": size,
-        "total": len(items),
-        "next_page": page + 1 if more else None,
-    }
+                items.append((updated, item[key], item))
+    return sorted(items, key=lambda entry: entry[:2])
+
+
+def _start(paging: str, position: str | None, size: int) -> int:
+    """The first row's index a page number or an offset asks for (after a cursor: 0)."""
+    if paging == "page":
+        page = int(position or "1")
+        if page < 1:
+            raise ValueError("page must be >= 1")
+        return (page - 1) * size
+    offset = int(position or "0") if paging == "offset" else 0
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    return offset
+
+
+def _cursor(updated: dt.datetime, key: str) -> str:
+    """An opaque page token: the (change time, key) of the last row handed out."""
+    return base64.urlsafe_b64encode(json.dumps([updated.isoformat(), key]).encode()).decode()
+
+
+def _cursor_key(token: str) -> tuple[dt.datetime, str]:
+    try:
+        updated, key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"bad page token {token!r}") from error
+    return parse_time(updated), key
+
+
+def _put(body: dict[str, Any], dotted: str, value: Any) -> None:
+    *outer, last = dotted.split(".")
+    for key in outer:
+        body = body.setdefault(key, {})
+    body[last] = value
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -75,21 +137,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        segments = parts.path.strip("/").split("/")
         expected = f"Bearer {self.server.token}"
         if not hmac.compare_digest(self.headers.get("Authorization", ""), expected):
             self._send(HTTPStatus.UNAUTHORIZED, {"error": "invalid or missing bearer token"})
             return
-        if len(segments) != 4 or segments[:2] != ["api", "v1"]:
-            self._send(HTTPStatus.NOT_FOUND, {"error": "use /api/v1/{dept_code}/{kind}"})
+        route = self.server.routes.get(parts.path)
+        if route is None:
+            self._send(HTTPStatus.NOT_FOUND, {"error": f"no API at {parts.path}"})
             return
-        dept_code, kind = segments[2], segments[3]
-        source = sources().get(dept_code)
-        if source is None or source.shape != "http_api" or kind not in source.kinds:
-            self._send(HTTPStatus.NOT_FOUND, {"error": f"no API for {dept_code}/{kind}"})
-            return
+        names, kind = route
         try:
-            body = page_of(self.server.root / dept_code / kind, parse_qs(parts.query))
+            folder = self.server.root / names.dept_code / kind
+            body = answer(folder, names, kind, parse_qs(parts.query))
         except BadRequest as error:
             self._send(HTTPStatus.BAD_REQUEST, {"error": str(error)})
             return
@@ -113,6 +172,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], root: Path, token: str) -> None:
         super().__init__(address, _Handler)
         self.root, self.token = root, token
+        # Each API department's path per kind: its own, or /api/v1/<dept_code>/<kind>.
+        self.routes: dict[str, tuple[SystemNames, str]] = {}
+        for source in sources().values():
+            if source.shape == "http_api":
+                names = system_names(source.dept_code)
+                for kind in source.kinds:
+                    self.routes[names.api.paths[kind]] = (names, kind)
 
 
 @dataclass

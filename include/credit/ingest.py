@@ -321,15 +321,16 @@ def _record_source_error(
 
 
 def _puller(source: Source, kind: RecordKind) -> Callable[[datetime | None, datetime], Pull]:
-    if source.shape == "exchange_db":
-        url = exchange_url(source.conn_id)
+    field_map = source.field_map_of(kind.name)
+    if source.exchange is not None:
+        url, exchange = exchange_url(source.conn_id), source.exchange
         return lambda since, until: exchange_db.pull_table(
-            url, source.dept_code, kind, since, until, source.field_map
+            url, exchange, kind, since, until, field_map
         )
-    client = api_client(source.conn_id)
-    return lambda since, until: http_api.pull_api(
-        client, source.dept_code, kind, since, until, source.field_map
-    )
+    if source.api is None:
+        raise ValueError(f"{source.dept_code}: a {source.shape} source without its protocol")
+    client, api = api_client(source.conn_id), source.api
+    return lambda since, until: http_api.pull_api(client, api, kind, since, until, field_map)
 
 
 def _ingest_incremental(
@@ -542,7 +543,7 @@ def _read_file(
             return None
         if drop.kind.name not in source.kinds:
             raise RejectedDelivery(f"{source.dept_code} does not deliver {drop.kind.name}")
-        rows: list[SourceRow] = drop_folder.parse(drop, source.field_map).rows
+        rows: list[SourceRow] = drop_folder.parse(drop, source.field_map_of(drop.kind.name)).rows
     except RejectedDelivery as error:
         _reject_file(conn, source.dept_code, path, logical_date, str(error), seen, night)
         return None

@@ -17,13 +17,14 @@ from typing import Any
 import openpyxl
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_11_10
 
 from county_sim import systems
 from credit.catalogue import Column, RecordKind, record_kind
 from credit.identifiers import check_organisation_code, normalise
-from credit.sources import sources
+from credit.sources import Source, sources
 
 CST = dt.timezone(dt.timedelta(hours=8))
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -42,14 +43,19 @@ class SourceRow:
 def read_all() -> Iterator[SourceRow]:
     with psycopg.connect(systems.exchange_url()) as conn:
         for source in sources().values():
-            for kind_name in source.kinds:
-                kind = record_kind(kind_name)
-                if source.shape == "exchange_db":
-                    yield from _exchange(conn, source.dept_code, kind)
-                elif source.shape == "drop_folder":
-                    yield from _drops(source, kind)
-                else:
-                    yield from _api(source.dept_code, kind)
+            yield from read_source(conn, source)
+
+
+def read_source(conn: psycopg.Connection, source: Source) -> Iterator[SourceRow]:
+    """Every row one department's system holds (``conn``: the exchange database)."""
+    for kind_name in source.kinds:
+        kind = record_kind(kind_name)
+        if source.shape == "exchange_db":
+            yield from _exchange(conn, source.dept_code, kind)
+        elif source.shape == "drop_folder":
+            yield from _drops(source, kind)
+        else:
+            yield from _api(source.dept_code, kind)
 
 
 def identity_of(source_row: dict[str, Any]) -> tuple[Any, ...]:
@@ -59,14 +65,16 @@ def identity_of(source_row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _exchange(conn: psycopg.Connection, dept: str, kind: RecordKind) -> Iterator[SourceRow]:
-    query = sql.SQL("select * from {}.{} order by record_id").format(
-        sql.Identifier(dept), sql.Identifier(kind.name)
+    """The rows of a department's table, under the catalogue's names (its system's own names
+    as the simulator gives them, not as the platform's registry maps them)."""
+    names = systems.system_names(dept)
+    query = sql.SQL("select * from {} order by {}").format(
+        names.table(kind.name), sql.Identifier(names.name(kind.name, "record_id"))
     )
-    with conn.cursor() as cursor:
+    with conn.cursor(row_factory=dict_row) as cursor:
         cursor.execute(query)
-        names = [d.name for d in cursor.description]
         for record in cursor:
-            values = dict(zip(names, record, strict=True))
+            values = names.to_catalogue(kind, record)
             stamp = values["updated_at"].astimezone(CST).strftime("%Y-%m-%dT%H:%M:%S+08:00")
             values["updated_at"] = stamp
             yield SourceRow(dept, "exchange_db", kind.name, (values["record_id"], stamp), values)
@@ -97,9 +105,10 @@ def _drops(source: Any, kind: RecordKind) -> Iterator[SourceRow]:
 
 
 def _api(dept: str, kind: RecordKind) -> Iterator[SourceRow]:
+    names = systems.system_names(dept)
     for path in sorted((systems.api_dir() / dept / kind.name).glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
-            values = json.loads(line)
+            values = names.to_catalogue(kind, json.loads(line))
             yield SourceRow(
                 dept, "http_api", kind.name, (values["record_id"], values["updated_at"]), values
             )

@@ -180,10 +180,11 @@ def _snapshot() -> dict[str, str]:
         for source in sources().values():
             if source.shape != "exchange_db":
                 continue
+            names = systems.system_names(source.dept_code)
             for kind in source.kinds:
                 rows = conn.execute(
-                    sql.SQL("select * from {}.{} order by record_id").format(
-                        sql.Identifier(source.dept_code), sql.Identifier(kind)
+                    sql.SQL("select * from {} order by {}").format(
+                        names.table(kind), sql.Identifier(names.name(kind, "record_id"))
                     )
                 ).fetchall()
                 digests[f"db/{source.dept_code}/{kind}"] = hashlib.sha256(

@@ -9,7 +9,9 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from credit.catalogue import RecordKind
 from credit.landing import SourceRow
+from credit.sources import CHANGED_AT, KEY
 
 # Department systems keep China Standard Time; a logical date is a day in Jiangyin.
 COUNTY_TZ = ZoneInfo("Asia/Shanghai")
@@ -82,6 +84,13 @@ def source_names(
     names to columns, and a column it does not map keeps its own name."""
     source_name = {column: name for name, column in (field_map or {}).items()}
     return tuple(source_name.get(column, column) for column in columns)
+
+
+def key_names(kind: RecordKind, names: tuple[str, ...]) -> tuple[str, str]:
+    """The names a source gives its key and change timestamp (``record_id``, ``updated_at``),
+    of its names for the kind's columns (:func:`source_names`)."""
+    columns = kind.column_names
+    return names[columns.index(KEY)], names[columns.index(CHANGED_AT)]
 
 
 def text_values(record: Mapping[str, object], names: tuple[str, ...]) -> tuple[str | None, ...]:

@@ -1,4 +1,4 @@
-"""HTTP API (接口): paged JSON with a bearer token, pulled incrementally by ``updated_at``."""
+"""HTTP API (接口): paged JSON with a bearer token, pulled incrementally by a change timestamp."""
 
 from __future__ import annotations
 
@@ -12,8 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credit.catalogue import RecordKind
-from credit.connectors import Chunk, Pull, SourceUnavailable, source_names, text_values
+from credit.connectors import (
+    Chunk,
+    Pull,
+    SourceUnavailable,
+    key_names,
+    source_names,
+    text_values,
+)
 from credit.landing import SourceRow, without_nul
+from credit.sources import ApiProtocol, Paging
 
 ESCAPED_NUL = b"\\u0000"
 
@@ -24,7 +32,6 @@ class ApiClient:
 
     base_url: str
     token: str
-    page_size: int = 500
     timeout: float = 10.0
     attempts: int = 4
     backoff: float = 0.5
@@ -50,49 +57,55 @@ class ApiClient:
 
 def pull_api(
     client: ApiClient,
-    dept_code: str,
+    api: ApiProtocol,
     kind: RecordKind,
     since: datetime | None,
     until: datetime,
     field_map: Mapping[str, str] | None = None,
 ) -> Pull:
-    """Every row changed after ``since``, keeping those before ``until``, fetched page by page
-    as the pull is iterated."""
-    return Pull(_pages(client, dept_code, kind, since, until, field_map))
+    """Every row changed after ``since``, keeping those before ``until``, fetched a request at a
+    time (``api``: the kind's path, the paging and the parameters) as the pull is iterated.
+    ``field_map`` (:meth:`~credit.sources.Source.field_map_of`) names the API's fields, its key
+    and change timestamp (those of ``record_id`` and ``updated_at``) among them."""
+    return Pull(_pages(client, api, kind, since, until, field_map))
 
 
 def _pages(
     client: ApiClient,
-    dept_code: str,
+    api: ApiProtocol,
     kind: RecordKind,
     since: datetime | None,
     until: datetime,
     field_map: Mapping[str, str] | None,
 ) -> Iterator[Chunk]:
-    path = f"/api/v1/{dept_code}/{kind.name}"
-    params: dict[str, str | int] = {
-        "page_size": client.page_size,
-        "updated_before": until.isoformat(),
-    }
+    path, paging = api.path(kind.name), api.paging
+    params: dict[str, str | int] = {paging.size_param: paging.size}
+    if api.until_param is not None:
+        params[api.until_param] = until.isoformat()
     if since is not None:
-        params["updated_since"] = since.isoformat()
+        params[api.since_param] = since.isoformat()
     names = source_names(kind.column_names, field_map)
-    columns = frozenset(kind.column_names)
-    page = 1
-    while True:
-        data = client.get(path, {**params, "page": page})
-        body = json.loads(data)
+    key, changed = key_names(kind, names)
+    known = frozenset(names)
+    position: int | str | None = FIRST_POSITION[paging.style]
+    while position is not None:
+        query = params if position == "" else {**params, paging.position_param: position}
+        data = client.get(path, query)
+        body = _json(data, path)
+        items = _found(body, api.rows_path, path)
+        if not isinstance(items, list):
+            raise SourceUnavailable(f"GET {path}: {'.'.join(api.rows_path)} is not a list of rows")
         rows: list[SourceRow] = []
         watermark: datetime | None = None
-        for item in body["items"]:
-            updated_at = _timestamp(item.get("updated_at"))
+        for item in items:
+            updated_at = _timestamp(item.get(changed))
             if updated_at is not None and updated_at >= until:
                 continue
             rows.append(
                 SourceRow(
-                    source_ref=str(item.get("record_id")),
+                    source_ref=str(item.get(key)),
                     values=text_values(item, names),
-                    extra_fields={k: v for k, v in item.items() if k not in columns} or None,
+                    extra_fields={k: v for k, v in item.items() if k not in known} or None,
                 )
             )
             if updated_at is not None:
@@ -100,13 +113,65 @@ def _pages(
         if ESCAPED_NUL in data:  # JSON's only way to send a NUL
             rows = [without_nul(row) for row in rows]
         yield rows, watermark
-        if not body.get("next_page"):
-            return
-        page = int(body["next_page"])
+        position = _next_position(paging, body, position, len(items), path)
+
+
+# Where each paging style starts: page 1, offset 0, no cursor (the first request sends none).
+FIRST_POSITION: dict[str, int | str] = {"page": 1, "offset": 0, "cursor": ""}
+
+
+def _next_position(
+    paging: Paging, body: object, position: int | str, rows: int, path: str
+) -> int | str | None:
+    """The next request's page number, offset or cursor; None when the answer was the last."""
+    if paging.style == "offset":
+        total = None if paging.total_path is None else _found(body, paging.total_path, path)
+        after = int(position) + rows
+        return None if rows == 0 or (total is not None and after >= _whole(total, path)) else after
+    if paging.next_path is None:  # pages numbered on until one comes back empty
+        return int(position) + 1 if rows else None
+    following = _found(body, paging.next_path, path, required=False)
+    if following in (None, ""):
+        return None
+    following = _whole(following, path) if paging.style == "page" else str(following)
+    if following == position:
+        raise SourceUnavailable(f"GET {path}: the answer names the same page again ({position})")
+    return following
+
+
+def _whole(value: object, path: str) -> int:
+    """A page number or a total as the answer gives it."""
+    try:
+        return int(str(value))
+    except ValueError as error:
+        raise SourceUnavailable(f"GET {path}: {value!r} is not a page number or count") from error
+
+
+def _json(data: bytes, path: str) -> object:
+    try:
+        return json.loads(data)
+    except ValueError as error:
+        raise SourceUnavailable(f"GET {path}: the answer is not JSON ({error})") from error
+
+
+def _found(body: object, keys: tuple[str, ...], path: str, required: bool = True) -> object:
+    """The value at ``keys`` in a JSON answer; an answer without it, when ``required``, is a
+    system answering something else (an error wrapped in a 200) and fails the pull."""
+    value = body
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            if not required:
+                return None
+            raise SourceUnavailable(
+                f"GET {path}: the answer has no {'.'.join(keys)}: {str(body)[:200]}"
+            )
+        value = value[key]
+    return value
 
 
 def _timestamp(text: object) -> datetime | None:
-    """``updated_at`` as sent; None when unreadable (the row lands and validation rejects it)."""
+    """The change timestamp as sent; None when unreadable (the row lands and validation
+    rejects it)."""
     try:
         return datetime.fromisoformat(str(text))
     except ValueError:
