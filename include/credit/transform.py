@@ -65,26 +65,6 @@ SLOWEST_LOGGED = 10
 # The statuses of nodes that did their job: models and seeds, tests, exposures (nothing to run).
 PASSED_STATUSES = frozenset({"success", "pass", "no-op"})
 
-NODE_RESULTS_DDL = """
-create table if not exists audit.dbt_node_results (
-    invocation_id text not null,
-    run_id text not null,
-    attempt integer not null,
-    as_of_date date not null,
-    command text not null,
-    unique_id text not null,
-    resource_type text not null,
-    status text not null,
-    execution_seconds numeric not null,
-    rows_affected bigint,
-    failures bigint,
-    message text,
-    completed_at timestamptz,
-    primary key (invocation_id, unique_id)
-);
-create index if not exists dbt_node_results_run_idx on audit.dbt_node_results (run_id, attempt);
-"""
-
 
 def run_as_of_date(
     params: Mapping[str, Any],
@@ -263,37 +243,35 @@ def record_node_results(
     url: str, outcome: TransformOutcome, *, run_id: str, attempt: int, as_of: date
 ) -> None:
     """Store one invocation's node results in ``audit.dbt_node_results`` (idempotent)."""
-    with psycopg.connect(url) as conn:
-        conn.execute(NODE_RESULTS_DDL)
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                """
-                insert into audit.dbt_node_results (
-                    invocation_id, run_id, attempt, as_of_date, command, unique_id,
-                    resource_type, status, execution_seconds, rows_affected, failures, message,
-                    completed_at
-                ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                on conflict (invocation_id, unique_id) do nothing
-                """,
-                [
-                    (
-                        outcome.invocation_id,
-                        run_id,
-                        attempt,
-                        as_of,
-                        outcome.command,
-                        result.unique_id,
-                        result.resource_type,
-                        result.status,
-                        round(result.seconds, 3),
-                        result.rows_affected,
-                        result.failures,
-                        result.message,
-                        result.completed_at,
-                    )
-                    for result in outcome.results
-                ],
-            )
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            """
+            insert into audit.dbt_node_results (
+                invocation_id, run_id, attempt, as_of_date, command, unique_id,
+                resource_type, status, execution_seconds, rows_affected, failures, message,
+                completed_at
+            ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            on conflict (invocation_id, unique_id) do nothing
+            """,
+            [
+                (
+                    outcome.invocation_id,
+                    run_id,
+                    attempt,
+                    as_of,
+                    outcome.command,
+                    result.unique_id,
+                    result.resource_type,
+                    result.status,
+                    round(result.seconds, 3),
+                    result.rows_affected,
+                    result.failures,
+                    result.message,
+                    result.completed_at,
+                )
+                for result in outcome.results
+            ],
+        )
 
 
 def log_outcome(outcome: TransformOutcome) -> None:
