@@ -163,6 +163,25 @@ def test_a_warehouse_of_the_previous_release_upgrades_in_place(new_warehouse: st
         assert schema_of(conn) == upgraded
 
 
+def test_a_validated_batch_that_does_not_add_up_is_refused(new_warehouse: str) -> None:
+    """Revision 0002: the warehouse itself keeps promise 2 for a validated batch."""
+    with psycopg.connect(new_warehouse, autocommit=True) as conn:
+        with conn.transaction():
+            batch_id = land_batch(conn, permit_batch("澄司许〔2026〕2号"))
+        for accepted, quarantined in ((0, 0), (1, 1), (None, 1), (2, -1)):
+            with pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute(
+                    "update audit.batches set status = 'validated', rows_accepted = %s,"
+                    " rows_quarantined = %s where batch_id = %s",
+                    (accepted, quarantined, batch_id),
+                )
+        conn.execute(
+            "update audit.batches set status = 'validated', rows_accepted = 0,"
+            " rows_quarantined = 1 where batch_id = %s",
+            (batch_id,),
+        )
+
+
 def test_upgrading_a_warehouse_at_head_changes_nothing(warehouse_url: str) -> None:
     with psycopg.connect(warehouse_url) as conn:
         assert migrations.is_at_head(conn)
