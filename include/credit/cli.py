@@ -57,7 +57,7 @@ def warehouse_upgrade() -> None:
     console.print(f"  to revision   {upgrade.to_revision}")
     for revision, doc in migrations.history():
         if upgrade.from_revision is None or revision > upgrade.from_revision:
-            console.print(f"  ran {revision}: {doc.splitlines()[0]}")
+            console.print(f"  ran {revision}: {doc.splitlines()[0]}", soft_wrap=True)
     for change in upgrade.raw_changes:
         console.print(f"  {change}")
     if not upgrade.changed:
@@ -81,7 +81,7 @@ def warehouse_history() -> None:
 def warehouse_revision(message: str) -> None:
     """Write the file of a new revision (after the head), for a change to the warehouse's own
     schemas; fill in its ``upgrade()``."""
-    console.print(f"new revision: {migrations.new_revision(message)}")
+    console.print(f"new revision: {migrations.new_revision(message)}", soft_wrap=True)
 
 
 def _without_password(url: str) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import psycopg
 from psycopg import sql
@@ -96,7 +96,7 @@ def upgrade(url: str) -> Upgrade:
             connection.execute(
                 text("select pg_advisory_xact_lock(hashtext(:name))"), {"name": LOCK_NAME}
             )
-            driver = connection.connection.driver_connection
+            driver = cast(psycopg.Connection, connection.connection.driver_connection)
             before = current_revision(driver)
             earlier = before is None and _has_audit_tables(driver)
             # Alembic's version table is created first, in its schema.
@@ -145,7 +145,7 @@ def driver_connection() -> psycopg.Connection:
     written (SQLAlchemy's ``text`` would read ``:name`` as a parameter)."""
     from alembic import op
 
-    return op.get_bind().connection.driver_connection
+    return cast(psycopg.Connection, op.get_bind().connection.driver_connection)
 
 
 def _has_audit_tables(conn: psycopg.Connection) -> bool:

@@ -5,8 +5,8 @@ Revision ${up_revision}, after ${down_revision | comma,n}.
 
 from credit.migrations import driver_connection
 
-revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
+revision = "${up_revision}"
+down_revision = "${down_revision}"
 
 
 def upgrade() -> None:
