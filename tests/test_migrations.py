@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -289,3 +290,14 @@ def test_raw_tables_of_an_earlier_release_take_the_previous_releases_shape() -> 
         relfile = conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0]
         assert not migrations.upgrade(url).changed
         assert conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0] == relfile
+
+
+def test_tasks_upgrading_at_once_upgrade_once(warehouse_url: str) -> None:
+    """A night's tasks start together on a warehouse behind: one upgrades, the others wait
+    for it and find it at head."""
+    url = warehouse.database_url("migrations_together")
+    warehouse.drop_database(url)
+    warehouse.ensure_database(url)
+    with ThreadPoolExecutor(4) as pool:
+        upgrades = list(pool.map(lambda _: migrations.upgrade(url), range(4)))
+    assert sorted(upgrade.changed for upgrade in upgrades) == [False, False, False, True]
