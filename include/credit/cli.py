@@ -69,7 +69,9 @@ def warehouse_history() -> None:
     """List the revisions of the warehouse's own schemas, marking the one it is at."""
     import psycopg
 
-    with psycopg.connect(warehouse.warehouse_url()) as conn:
+    url = warehouse.warehouse_url()
+    warehouse.ensure_database(url)
+    with psycopg.connect(url) as conn:
         current = migrations.current_revision(conn)
     table = Table("revision", "what it does", "")
     for revision, doc in migrations.history():

@@ -1,12 +1,13 @@
 """The warehouse's own schemas (``raw``, ``audit``, ``quarantine``) under versioned migrations.
 
 Each change to their tables, indexes, constraints or functions is a revision of
-``versions/`` (Alembic), numbered ``0001``, ``0002``, ...: revision ``0001`` is the schema the
-release before migrations built (commit 05a261c), each later one a change since.  The revision a
-warehouse is at is kept in ``audit.alembic_version``.  :func:`upgrade` runs the revisions a
-warehouse lacks, then brings the ``raw`` tables to the catalogue
-(:func:`credit.landing.follow_catalogue`), in one transaction: a failure leaves the warehouse
-as it was.
+``scripts/versions/`` (Alembic), numbered ``0001``, ``0002``, ...: revision ``0001`` is the
+schema the release before migrations built (commit 05a261c), each later one a change since.
+``scripts`` is Alembic's folder, not a package: loading every module of the platform must not
+run its ``env.py``.  The revision a warehouse is at is kept in ``audit.alembic_version``.
+:func:`upgrade` runs the revisions a warehouse lacks, then brings the ``raw`` tables to the
+catalogue (:func:`credit.landing.follow_catalogue`), in one transaction: a failure leaves the
+warehouse as it was.
 
 A warehouse an earlier release built has no version table: it is upgraded from the start, and
 revision ``0001`` is written to find it as that release left it (every statement creates only
@@ -34,8 +35,8 @@ from credit import landing
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).parent
-VERSIONS_DIR = MIGRATIONS_DIR / "versions"
+SCRIPTS_DIR = Path(__file__).parent / "scripts"
+VERSIONS_DIR = SCRIPTS_DIR / "versions"
 # The schemas the revisions own; dbt owns the others.
 MIGRATED_SCHEMAS = ("raw", "audit", "quarantine")
 VERSION_SCHEMA = "audit"
@@ -134,7 +135,7 @@ def alembic_config(connection: object | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(SCRIPTS_DIR))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     config.attributes["connection"] = connection
     return config
