@@ -40,9 +40,10 @@ from common import commit, machine, publish
 from psycopg import sql
 from stdnum.cn import ric
 
+from credit import migrations
 from credit.catalogue import RecordKind, record_kind
 from credit.identifiers import make_uscc
-from credit.landing import Batch, SourceRow, copied_columns, create_landing_tables, land_batch
+from credit.landing import Batch, SourceRow, copied_columns, land_batch
 from credit.paths import EXPECTATIONS_DIR
 from credit.sources import sources
 
@@ -187,7 +188,7 @@ def write_drop_file(rows: list[SourceRow], path: Path) -> None:
 
 
 def prepare_database(url: str) -> None:
-    """A fresh scratch database with the landing tables, validation SQL and the bare table."""
+    """A fresh scratch database at head, with the validation SQL and the bare table."""
     from credit.validation import install_validation_sql
     from credit.warehouse import drop_database, ensure_database
 
@@ -196,8 +197,8 @@ def prepare_database(url: str) -> None:
     columns = sql.SQL(", ").join(
         sql.SQL("{} text").format(sql.Identifier(name)) for name in record_kind(KIND).column_names
     )
+    migrations.upgrade(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        create_landing_tables(conn)
         install_validation_sql(conn)
         conn.execute(sql.SQL("create table {} ({})").format(sql.Identifier(BARE_TABLE), columns))
 

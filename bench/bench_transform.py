@@ -151,16 +151,15 @@ def build_county(scale: str) -> int:
     from credit.ingest import (
         API_CONN,
         ingest_source,
-        prepare_landing,
         reconcile_night,
         validate_pending,
     )
     from credit.sources import sources
-    from credit.warehouse import warehouse_url
+    from credit.warehouse import ensure_warehouse, warehouse_url
 
     engine.create_county(SEED, scale, FIRST_DAY)
     engine.advance(NIGHT)
-    prepare_landing()
+    ensure_warehouse()
     with serve_api(port=0) as api:
         os.environ[f"AIRFLOW_CONN_{API_CONN.upper()}"] = api.url.replace(
             "http://", f"http://user:{api_token()}@"

@@ -45,10 +45,10 @@ published. Re-running a date adds nothing; a failed source catches up the next n
 def credit_ingest():
     @task
     def prepare() -> list[str]:
-        from credit.ingest import prepare_landing
         from credit.sources import sources
+        from credit.warehouse import ensure_warehouse
 
-        prepare_landing()
+        ensure_warehouse()  # at head: the raw, audit and quarantine tables as this release has them
         return list(sources())
 
     @task(map_index_template="{{ dept_code }}")

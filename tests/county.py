@@ -77,7 +77,7 @@ def simulated_county(
     from county_sim import engine
     from county_sim.api_server import start_api
     from county_sim.settings import api_token
-    from credit.ingest import API_CONN, prepare_landing
+    from credit.ingest import API_CONN
 
     url = f"{warehouse.warehouse_url()}_{name}"
     env = {
@@ -89,7 +89,7 @@ def simulated_county(
     with County(url=url, truth=Path(), env=env).active():
         engine.create_county(11, "test", first_day)
         engine.advance(last_day)
-        prepare_landing()
+        warehouse.ensure_warehouse()
         truth = engine.truth_dir()
         server = start_api(port=0)  # serves this county's folder even when inactive
     try:

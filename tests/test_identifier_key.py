@@ -8,7 +8,6 @@ import psycopg
 
 from credit import identifiers, warehouse
 from credit.dbt import run_dbt
-from credit.ingest import prepare_landing
 from credit.validation import install_validation_sql
 
 KEY = "a-distinctive-key-that-must-not-be-logged"
@@ -22,7 +21,7 @@ def test_hash_key_reaches_sql_but_not_logs_or_public(warehouse_url, monkeypatch,
     monkeypatch.setenv(identifiers.HASH_KEY_ENV, KEY)
     monkeypatch.setenv("DBT_LOG_PATH", str(logs))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
-    with psycopg.connect(prepare_landing()) as conn:
+    with psycopg.connect(warehouse.ensure_warehouse()) as conn:
         install_validation_sql(conn)  # the identifier functions validation and staging share
     run_dbt(["--debug", "seed", "--select", "jiangyin_divisions"])  # runs on-run-start
 

@@ -1,4 +1,4 @@
-"""Landing: the content hash PostgreSQL computes, NUL text, and tables an older release left."""
+"""Landing: the content hash PostgreSQL computes, NUL text, the night's statistics."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from credit import ingest, warehouse
+from credit import ingest, migrations, warehouse
 from credit.catalogue import record_kind
 from credit.connectors import drop_folder, http_api
-from credit.landing import Batch, SourceRow, create_landing_tables, land_batch, without_nul
+from credit.landing import Batch, SourceRow, land_batch, without_nul
 from credit.sources import ApiProtocol
 
 KIND = record_kind("permit")
@@ -25,11 +25,11 @@ KIND = record_kind("permit")
 
 @pytest.fixture(scope="module")
 def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
-    """A database of its own: one test rebuilds a table the way an older release left it."""
+    """A database of its own: one test counts the analyses of its raw table."""
     url = warehouse.database_url("landing")
     warehouse.ensure_database(url)
+    migrations.upgrade(url)
     with psycopg.connect(url, autocommit=True) as connection:
-        create_landing_tables(connection)
         yield connection
     warehouse.drop_database(url)
 
@@ -172,51 +172,6 @@ def test_nul_is_replaced_where_it_is_read_and_the_row_marked(
 def test_a_row_without_nul_is_left_as_it_is() -> None:
     source = SourceRow("test:1", row(remarks="a\\u0000b"), {"note": "x"})
     assert without_nul(source) is source
-
-
-def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(
-    conn: psycopg.Connection,
-) -> None:
-    """A table from a release that stored the hash (a generated ``row_hash`` column),
-    checked each row's batch by a foreign key and indexed its rows and batches by B-trees keeps
-    its rows, loses the four (one BRIN index instead), and ``raw.row_hash`` gives the same
-    value; the delivered files lose their foreign key too; running again changes nothing."""
-    before = land(conn, [row(permit_doc_no="旧号")])
-    conn.execute("drop index raw.permit_lineage_idx")
-    conn.execute("alter table raw.permit add primary key (raw_row_id)")
-    conn.execute("create index permit_batch_idx on raw.permit (batch_id)")
-    conn.execute("alter table raw.permit add column row_hash text not null default 'stored'")
-    conn.execute("alter table raw.permit add foreign key (batch_id) references audit.batches")
-    conn.execute(
-        "alter table audit.delivered_files add foreign key (batch_id) references audit.batches"
-    )
-    count = conn.execute("select count(*) from raw.permit").fetchone()[0]
-    create_landing_tables(conn)
-    stored = conn.execute(
-        "select count(*) from pg_attribute"
-        " where attrelid = 'raw.permit'::regclass and attname = 'row_hash' and not attisdropped"
-    ).fetchone()[0]
-    assert stored == 0
-    keys = conn.execute(
-        "select count(*) from pg_constraint where conrelid in"
-        " ('raw.permit'::regclass, 'audit.delivered_files'::regclass) and contype = 'f'"
-    ).fetchone()[0]
-    assert keys == 0
-    assert conn.execute("select count(*) from raw.permit").fetchone()[0] == count
-    indexes = conn.execute(
-        "select c.relname, am.amname from pg_index as i join pg_class as c on c.oid = i.indexrelid"
-        " join pg_am as am on am.oid = c.relam where i.indrelid = 'raw.permit'::regclass"
-    ).fetchall()
-    assert indexes == [("permit_lineage_idx", "brin")]
-    assert (
-        conn.execute(
-            "select raw.row_hash(p) from raw.permit as p where permit_doc_no = '旧号'"
-        ).fetchone()[0]
-        == before[0][0]
-    )
-    relfile = conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0]
-    create_landing_tables(conn)
-    assert conn.execute("select pg_relation_filenode('raw.permit')").fetchone()[0] == relfile
 
 
 def test_the_night_analyses_a_table_it_changed_by_a_tenth(conn: psycopg.Connection) -> None:

@@ -18,7 +18,7 @@ from stdnum.cn import ric
 from county_sim.defects import UNKNOWN_UNIT_CODE
 from credit import identifiers
 from credit.catalogue import RecordKind, record_kind, record_kinds
-from credit.landing import Batch, SourceRow, create_landing_tables, land_batch
+from credit.landing import Batch, SourceRow, land_batch
 from credit.sources import sources
 from credit.validation import (
     ReconciliationError,
@@ -40,7 +40,6 @@ ORGAN = sources()[DEPT].organ_uscc
 @pytest.fixture(scope="module")
 def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(warehouse_url, autocommit=True) as connection:
-        create_landing_tables(connection)
         install_validation_sql(connection)
         yield connection
 

@@ -44,24 +44,6 @@ KIND_ZH = {
     "source_volume": "部门数据量异常",
 }
 
-INCIDENTS_DDL = """
-create table if not exists audit.incidents (
-    incident_id bigint generated always as identity primary key,
-    kind text not null
-        check (kind in ('task_failed', 'reconciliation_failed', 'source_volume')),
-    incident_key text not null,
-    summary text not null,
-    detail text,
-    first_seen timestamptz not null default now(),
-    last_seen timestamptz not null default now(),
-    occurrences integer not null default 1,
-    emailed_to text,
-    emailed_at timestamptz,
-    email_error text,
-    unique (kind, incident_key)
-)
-"""
-
 
 @dataclass(frozen=True)
 class Incident:
@@ -83,7 +65,6 @@ def raise_incident(incident: Incident) -> int:
     """Record ``incident`` (or one more occurrence of it) and e-mail it if it is due; returns
     its id."""
     with psycopg.connect(warehouse.warehouse_url(), autocommit=True) as conn:
-        conn.execute(INCIDENTS_DDL)
         incident_id, emailed = conn.execute(
             """
             insert into audit.incidents (kind, incident_key, summary, detail)

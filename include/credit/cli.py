@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credit import airflow_env, service, warehouse
+from credit import airflow_env, migrations, service, warehouse
 from credit.airflow_api import AirflowApi, AirflowApiError, TaskOutcome, run_dag
 
 app = typer.Typer(
@@ -39,6 +39,57 @@ console = Console()
 def warehouse_start() -> None:
     """Create the warehouse database and schemas (starting the embedded server if configured)."""
     console.print(f"warehouse ready at [bold]{warehouse.ensure_warehouse()}[/]")
+
+
+@warehouse_app.command("upgrade")
+def warehouse_upgrade() -> None:
+    """Bring the warehouse's own schemas (raw, audit, quarantine) to this release: the
+    revisions it lacks and the raw tables the catalogue adds, in one transaction.  Every task
+    does this first; run it to upgrade at a time of your choosing and see what it did."""
+    url = warehouse.warehouse_url()
+    warehouse.ensure_database(url)
+    upgrade = migrations.upgrade(url)
+    before = upgrade.from_revision or (
+        "none (built by a release before migrations)" if upgrade.earlier_release else "none (new)"
+    )
+    console.print(f"warehouse {_without_password(url)}")
+    console.print(f"  from revision {before}")
+    console.print(f"  to revision   {upgrade.to_revision}")
+    for revision, doc in migrations.history():
+        if upgrade.from_revision is None or revision > upgrade.from_revision:
+            console.print(f"  ran {revision}: {doc.splitlines()[0]}", soft_wrap=True)
+    for change in upgrade.raw_changes:
+        console.print(f"  {change}")
+    if not upgrade.changed:
+        console.print("  already at head: nothing to do")
+
+
+@warehouse_app.command("history")
+def warehouse_history() -> None:
+    """List the revisions of the warehouse's own schemas, marking the one it is at."""
+    import psycopg
+
+    url = warehouse.warehouse_url()
+    warehouse.ensure_database(url)
+    with psycopg.connect(url) as conn:
+        current = migrations.current_revision(conn)
+    table = Table("revision", "what it does", "")
+    for revision, doc in migrations.history():
+        table.add_row(revision, doc.splitlines()[0], "← current" if revision == current else "")
+    console.print(table)
+
+
+@warehouse_app.command("revision")
+def warehouse_revision(message: str) -> None:
+    """Write the file of a new revision (after the head), for a change to the warehouse's own
+    schemas; fill in its ``upgrade()``."""
+    console.print(f"new revision: {migrations.new_revision(message)}", soft_wrap=True)
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @warehouse_app.command("url")

@@ -37,7 +37,6 @@ from credit.landing import (
     Batch,
     SourceRow,
     copy_rows,
-    create_landing_tables,
     land_batch,
     land_batches,
 )
@@ -94,16 +93,6 @@ def api_client(conn_id: str = API_CONN) -> http_api.ApiClient:
     return http_api.ApiClient(
         f"{parts.scheme}://{parts.hostname}:{parts.port}", parts.password or ""
     )
-
-
-def prepare_landing() -> str:
-    """Create the landing, audit (the operator's incidents included) and quarantine tables;
-    returns the warehouse URL."""
-    url = warehouse.ensure_warehouse()
-    with psycopg.connect(url) as conn:
-        create_landing_tables(conn)
-        conn.execute(alerts.INCIDENTS_DDL)
-    return url
 
 
 def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
@@ -631,7 +620,6 @@ __all__ = [
     "SourceNight",
     "SourceUnavailable",
     "ingest_source",
-    "prepare_landing",
     "reconcile_night",
     "validate_pending",
 ]

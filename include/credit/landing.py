@@ -2,6 +2,8 @@
 
 Each record kind of the catalogue (``config/record_kinds.yaml``) has a table ``raw.<kind>``:
 lineage columns first, then every canonical column as text, exactly as the source sent it.
+The tables follow the catalogue (:func:`follow_catalogue`, when the warehouse is brought to
+head): a kind it adds gets its table, a column it adds a nullable column; nothing is dropped.
 Typing and cleaning happen later (validation, dbt staging); here nothing is lost or changed.
 A batch is written with ``COPY`` inside one transaction together with its ``audit.batches``
 row (a folder's files several batches to a transaction), so no half batch is ever visible;
@@ -40,107 +42,6 @@ LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("extra_fields", "jsonb"),
 )
 
-AUDIT_DDL = """
-create schema if not exists audit;
-create schema if not exists raw;
-create schema if not exists quarantine;
-
-create table if not exists audit.batches (
-    batch_id bigint generated always as identity primary key,
-    dept_code text not null,
-    record_kind text not null,
-    shape text not null,
-    logical_date date not null,
-    source_ref text not null,
-    source_sha256 text,
-    rows_read integer not null,
-    rows_accepted integer,
-    rows_quarantined integer,
-    status text not null default 'landed'
-        check (status in ('landed', 'validated', 'failed')),
-    landed_at timestamptz not null default now(),
-    validated_at timestamptz,
-    message text
-);
-create index if not exists batches_source_idx
-    on audit.batches (dept_code, record_kind, logical_date);
-
-create table if not exists audit.watermarks (
-    dept_code text not null,
-    record_kind text not null,
-    watermark timestamptz not null,
-    updated_at timestamptz not null default now(),
-    primary key (dept_code, record_kind)
-);
-
-create table if not exists audit.delivered_files (
-    dept_code text not null,
-    file_name text not null,
-    sha256 text not null,
-    batch_id bigint,
-    received_at timestamptz not null default now(),
-    file_size bigint,
-    modified_ns bigint,
-    primary key (dept_code, file_name, sha256)
-);
-
-create table if not exists audit.source_errors (
-    error_id bigint generated always as identity primary key,
-    dept_code text not null,
-    record_kind text,
-    logical_date date not null,
-    source_ref text not null,
-    error text not null,
-    raised_at timestamptz not null default now()
-);
-
-create table if not exists audit.collection_checks (
-    logical_date date not null,
-    dept_code text not null,
-    rows_received integer not null,
-    expected_low integer not null,
-    expected_high integer not null,
-    status text not null check (status in ('passed', 'warning')),
-    checked_at timestamptz not null default now(),
-    primary key (logical_date, dept_code)
-);
-
-create table if not exists quarantine.rejected_rows (
-    record_kind text not null,
-    raw_row_id bigint not null,
-    batch_id bigint not null references audit.batches (batch_id),
-    dept_code text not null,
-    reasons jsonb not null,
-    quarantined_at timestamptz not null default now(),
-    primary key (record_kind, raw_row_id)
-);
-create index if not exists rejected_rows_batch_idx on quarantine.rejected_rows (batch_id);
-
--- The bytes of a text, immutable (convert_to is only stable: it reads the server encoding),
--- for a generated column: decode(..., 'escape') copies every byte but backslashes, doubled here.
-create or replace function audit.sha256_hex(value text) returns text
-language sql immutable parallel safe as $$
-    select encode(sha256(decode(replace(value, '\\', '\\\\'), 'escape')), 'hex')
-$$;
-
-create table if not exists quarantine.rejected_files (
-    dept_code text not null,
-    file_name text not null,
-    sha256 text not null,
-    logical_date date not null,
-    reason text not null,
-    rejected_at timestamptz not null default now(),
-    file_size bigint,
-    modified_ns bigint,
-    primary key (dept_code, file_name, sha256)
-);
-"""
-# Columns added to audit tables after their first release: (schema, table) -> column DDL.
-ADDED_AUDIT_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("audit", "delivered_files"): ("file_size bigint", "modified_ns bigint"),
-    ("quarantine", "rejected_files"): ("file_size bigint", "modified_ns bigint"),
-}
-
 
 @dataclass(frozen=True)
 class SourceRow:
@@ -165,53 +66,68 @@ def raw_table(kind: str) -> sql.Composed:
     return sql.SQL("raw.{}").format(sql.Identifier(kind))
 
 
-def create_landing_tables(conn: psycopg.Connection) -> None:
-    """Create the audit, quarantine and ``raw.<kind>`` tables when missing, and add the columns
-    a newer catalogue gives a kind (landed columns are nullable text, so old rows stay as
-    they are)."""
-    conn.execute(AUDIT_DDL)
-    landed: dict[str, set[str]] = {}
-    existing: dict[tuple[str, str], set[str]] = {}
-    for schema, table, column in conn.execute(
-        "select table_schema, table_name, column_name from information_schema.columns"
-        " where table_schema in ('raw', 'audit', 'quarantine')"
-    ):
-        existing.setdefault((schema, table), set()).add(column)
-        if schema == "raw":
-            landed.setdefault(table, set()).add(column)
-    for (schema, table), columns in ADDED_AUDIT_COLUMNS.items():
-        for column in columns:
-            if column.split()[0] not in existing.get((schema, table), set()):
-                conn.execute(
-                    sql.SQL("alter table {} add column if not exists {}").format(
-                        sql.Identifier(schema, table), sql.SQL(column)
-                    )
+def raw_tables_behind(conn: psycopg.Connection) -> dict[str, tuple[str, ...] | None]:
+    """The record kinds whose ``raw`` table the catalogue is ahead of: ``None`` for a kind with
+    no table, else the catalogue's columns its table lacks (none when only its row-hash
+    function is missing).  One look at the system catalogue: the night's set-up asks it."""
+    tables = {
+        table: (set(columns), hashed)
+        for table, columns, hashed in conn.execute(
+            """
+            select c.relname, array_agg(a.attname::text),
+                exists (
+                    select from pg_proc as p
+                    where p.pronamespace = c.relnamespace and p.proname = 'row_hash'
+                        and p.proargtypes[0] = c.reltype
                 )
-    _drop_row_foreign_keys(conn)
-    _drop_btree_lineage_indexes(conn)
-    for kind in record_kinds().values():
-        columns = [
-            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS
-        ]
-        columns += [sql.SQL("{} text").format(sql.Identifier(c)) for c in kind.column_names]
-        conn.execute(
-            sql.SQL("create table if not exists {} ({})").format(
-                raw_table(kind.name), sql.SQL(", ").join(columns)
-            )
+            from pg_class as c
+            join pg_namespace as n on n.oid = c.relnamespace
+            join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+            where n.nspname = 'raw' and c.relkind = 'r'
+            group by c.oid
+            """
         )
-        # Only on an older table's missing columns: ALTER TABLE locks even when it changes nothing.
-        for name in sorted(set(kind.column_names) - landed.get(kind.name, set(kind.column_names))):
+    }
+    behind: dict[str, tuple[str, ...] | None] = {}
+    for kind in record_kinds().values():
+        if kind.name not in tables:
+            behind[kind.name] = None
+            continue
+        columns, hashed = tables[kind.name]
+        missing = tuple(name for name in kind.column_names if name not in columns)
+        if missing or not hashed:
+            behind[kind.name] = missing
+    return behind
+
+
+def follow_catalogue(conn: psycopg.Connection) -> list[str]:
+    """Create the ``raw`` table of a record kind the catalogue added, and add the columns it
+    added to a kind (nullable text: the rows landed before hold NULL, so their row hash does
+    not change); returns what it did.  A column or kind the catalogue drops keeps its table and
+    data.  Runs after the revisions (:func:`credit.migrations.upgrade`), which own the shape
+    every raw table shares (lineage columns, index, row hash)."""
+    done = []
+    for name, missing in raw_tables_behind(conn).items():
+        kind = record_kinds()[name]
+        if missing is None:
+            columns = [
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LINEAGE_COLUMNS
+            ]
+            columns += [sql.SQL("{} text").format(sql.Identifier(c)) for c in kind.column_names]
             conn.execute(
-                sql.SQL("alter table {} add column if not exists {} text").format(
-                    raw_table(kind.name), sql.Identifier(name)
+                sql.SQL("create table {} ({})").format(raw_table(name), sql.SQL(", ").join(columns))
+            )
+            conn.execute(_lineage_index(kind))
+            done.append(f"raw.{name} created")
+        for column in missing or ():
+            conn.execute(
+                sql.SQL("alter table {} add column {} text").format(
+                    raw_table(name), sql.Identifier(column)
                 )
             )
-        if "row_hash" in landed.get(kind.name, set()):  # stored by an older release
-            conn.execute(
-                sql.SQL("alter table {} drop column row_hash").format(raw_table(kind.name))
-            )
+            done.append(f"raw.{name}.{column} added")
         _create_row_hash(conn, kind)
-        conn.execute(_lineage_index(kind))
+    return done
 
 
 def _lineage_index(kind: RecordKind) -> sql.Composed:
@@ -225,52 +141,8 @@ def _lineage_index(kind: RecordKind) -> sql.Composed:
     costs a look at the last range's summary per row, and summarises a range once, when it is
     full (``autosummarize``)."""
     return sql.SQL(
-        "create index if not exists {} on {} using brin (batch_id, raw_row_id)"
-        " with (autosummarize = on)"
+        "create index {} on {} using brin (batch_id, raw_row_id) with (autosummarize = on)"
     ).format(sql.Identifier(f"{kind.name}_lineage_idx"), raw_table(kind.name))
-
-
-def _drop_btree_lineage_indexes(conn: psycopg.Connection) -> None:
-    """Drop the B-trees an older release built on the raw tables, their primary keys
-    (``raw_row_id``) and ``batch_id`` indexes: :func:`_lineage_index` replaces both."""
-    _drop_constraints(conn, "c.contype = 'p' and n.nspname = 'raw'")
-    for (index,) in conn.execute(
-        """
-        select c.oid::regclass::text from pg_class as c
-        join pg_namespace as n on n.oid = c.relnamespace
-        join pg_am as am on am.oid = c.relam
-        where n.nspname = 'raw' and c.relkind = 'i' and am.amname = 'btree'
-            and c.relname like '%\\_batch\\_idx'
-        """
-    ).fetchall():
-        conn.execute(sql.SQL("drop index {}").format(sql.SQL(index)))
-
-
-def _drop_row_foreign_keys(conn: psycopg.Connection) -> None:
-    """Drop the foreign keys from raw rows and delivered files to their batch that an older
-    release created: each cost a look-up in ``audit.batches`` for every row landed."""
-    _drop_constraints(
-        conn,
-        "c.contype = 'f' and (n.nspname = 'raw'"
-        " or (n.nspname = 'audit' and t.relname = 'delivered_files'))",
-    )
-
-
-def _drop_constraints(conn: psycopg.Connection, condition: str) -> None:
-    """Drop the constraints ``condition`` selects, over the constraint ``c``, its table ``t``
-    and the table's schema ``n``."""
-    for table, constraint in conn.execute(
-        sql.SQL(
-            "select c.conrelid::regclass::text, c.conname from pg_constraint as c"
-            " join pg_class as t on t.oid = c.conrelid"
-            " join pg_namespace as n on n.oid = t.relnamespace where {}"
-        ).format(sql.SQL(condition))
-    ).fetchall():
-        conn.execute(
-            sql.SQL("alter table {} drop constraint {}").format(
-                sql.SQL(table), sql.Identifier(constraint)
-            )
-        )
 
 
 def row_hash_text(kind: RecordKind, row: str | None = None) -> sql.Composable:
@@ -300,8 +172,8 @@ def _create_row_hash(conn: psycopg.Connection, kind: RecordKind) -> None:
     Raw rows never change, so neither does their hash: storing it, as a generated column, cost
     a third of landing's time (building the text of 25 columns for every row written) for a
     value nothing reads as the night runs.  A table that still has the stored column (an older
-    release) loses it (:func:`create_landing_tables`; instant), and the function gives the same
-    values."""
+    release) loses it (revision 0001 of :mod:`credit.migrations`; instant), and the function
+    gives the same values."""
     conn.execute(
         sql.SQL(
             "create or replace function raw.row_hash(landed {}) returns text"

@@ -50,7 +50,7 @@ import psycopg
 
 from credit.dbt import FAILED_STATUSES, DbtError, failure_message, invoke_dbt
 from credit.paths import DBT_PROJECT_DIR, data_dir
-from credit.warehouse import warehouse_url
+from credit.warehouse import ensure_warehouse, warehouse_url
 
 log = logging.getLogger(__name__)
 
@@ -69,40 +69,6 @@ UNCHANGED_SEEDS = "resource_type:seed,state:unmodified"
 SLOWEST_LOGGED = 10
 # The statuses of nodes that did their job: models and seeds, tests, exposures (nothing to run).
 PASSED_STATUSES = frozenset({"success", "pass", "no-op"})
-
-NODE_RESULTS_DDL = """
-create table if not exists audit.dbt_node_results (
-    invocation_id text not null,
-    run_id text not null,
-    attempt integer not null,
-    as_of_date date not null,
-    command text not null,
-    unique_id text not null,
-    resource_type text not null,
-    status text not null,
-    execution_seconds numeric not null,
-    rows_affected bigint,
-    failures bigint,
-    message text,
-    completed_at timestamptz,
-    primary key (invocation_id, unique_id)
-);
-create index if not exists dbt_node_results_run_idx on audit.dbt_node_results (run_id, attempt);
-"""
-
-BUILDS_DDL = """
-create table if not exists audit.transform_builds (
-    build_id bigint generated always as identity primary key,
-    run_id text not null,
-    attempt integer not null,
-    as_of_date date not null,
-    command text not null,
-    status text not null default 'running'
-        check (status in ('running', 'succeeded', 'failed')),
-    started_at timestamptz not null default now(),
-    finished_at timestamptz
-);
-"""
 
 
 def run_as_of_date(
@@ -234,7 +200,7 @@ def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
     previous = state / "run_results.json"
     retrying = attempt > 1 and previous.exists()
     args = ["retry", "--state", str(state)] if retrying else nightly_build()
-    url = warehouse_url()
+    url = ensure_warehouse()  # at head: audit.transform_builds as this release writes it
     build_id = record_build_start(url, run_id=run_id, attempt=attempt, as_of=as_of, command=args[0])
     status = "failed"
     try:
@@ -272,7 +238,6 @@ def record_build_start(url: str, *, run_id: str, attempt: int, as_of: date, comm
     """A build attempt, ``running``, in ``audit.transform_builds``, committed before dbt
     touches a model; returns its id."""
     with psycopg.connect(url) as conn:
-        conn.execute(BUILDS_DDL)
         return conn.execute(
             "insert into audit.transform_builds (run_id, attempt, as_of_date, command)"
             " values (%s, %s, %s, %s) returning build_id",
@@ -302,8 +267,6 @@ class TransformBuild:
 def last_build(conn: psycopg.Connection) -> TransformBuild | None:
     """The transform's latest build attempt in this warehouse; ``None`` when it recorded none
     (marts built by dbt by hand, or before the record existed)."""
-    if conn.execute("select to_regclass('audit.transform_builds')").fetchone()[0] is None:
-        return None
     row = conn.execute(
         "select run_id, attempt, as_of_date, status from audit.transform_builds"
         " order by build_id desc limit 1"
@@ -342,37 +305,35 @@ def record_node_results(
     url: str, outcome: TransformOutcome, *, run_id: str, attempt: int, as_of: date
 ) -> None:
     """Store one invocation's node results in ``audit.dbt_node_results`` (idempotent)."""
-    with psycopg.connect(url) as conn:
-        conn.execute(NODE_RESULTS_DDL)
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                """
-                insert into audit.dbt_node_results (
-                    invocation_id, run_id, attempt, as_of_date, command, unique_id,
-                    resource_type, status, execution_seconds, rows_affected, failures, message,
-                    completed_at
-                ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                on conflict (invocation_id, unique_id) do nothing
-                """,
-                [
-                    (
-                        outcome.invocation_id,
-                        run_id,
-                        attempt,
-                        as_of,
-                        outcome.command,
-                        result.unique_id,
-                        result.resource_type,
-                        result.status,
-                        round(result.seconds, 3),
-                        result.rows_affected,
-                        result.failures,
-                        result.message,
-                        result.completed_at,
-                    )
-                    for result in outcome.results
-                ],
-            )
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            """
+            insert into audit.dbt_node_results (
+                invocation_id, run_id, attempt, as_of_date, command, unique_id,
+                resource_type, status, execution_seconds, rows_affected, failures, message,
+                completed_at
+            ) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            on conflict (invocation_id, unique_id) do nothing
+            """,
+            [
+                (
+                    outcome.invocation_id,
+                    run_id,
+                    attempt,
+                    as_of,
+                    outcome.command,
+                    result.unique_id,
+                    result.resource_type,
+                    result.status,
+                    round(result.seconds, 3),
+                    result.rows_affected,
+                    result.failures,
+                    result.message,
+                    result.completed_at,
+                )
+                for result in outcome.results
+            ],
+        )
 
 
 def log_outcome(outcome: TransformOutcome) -> None:

@@ -10,6 +10,7 @@ so DAGs, dbt profiles, Great Expectations and the tests all take their URLs from
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from credit import identifiers
+from credit import identifiers, migrations
 from credit.net import accepts_connections, free_port, port_is_free
 from credit.paths import data_dir
+
+log = logging.getLogger(__name__)
 
 ENV_URL = "CREDIT_WAREHOUSE_URL"
 DEFAULT_DATABASE = "credit"
@@ -199,12 +202,28 @@ def drop_database(url: str) -> None:
 
 
 def ensure_warehouse() -> str:
-    """Create the warehouse database and its schemas; returns its URL."""
+    """Create the warehouse database if missing and bring it to head: its own schemas (``raw``,
+    ``audit``, ``quarantine``) by their migrations (:mod:`credit.migrations`), dbt's created
+    when missing; returns its URL.
+
+    Every task and command that uses the warehouse starts here, so a warehouse an earlier release
+    built is upgraded by the first of them; at head it costs a few small queries."""
     url = warehouse_url()
     ensure_database(url)
     with psycopg.connect(url, autocommit=True) as conn:
         for schema in WAREHOUSE_SCHEMAS:
-            conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            if schema not in migrations.MIGRATED_SCHEMAS:
+                conn.execute(
+                    sql.SQL("create schema if not exists {}").format(sql.Identifier(schema))
+                )
+        if not migrations.is_at_head(conn):
+            upgrade = migrations.upgrade(url)
+            log.info(
+                "warehouse upgraded from revision %s to %s%s",
+                upgrade.from_revision or "(none)",
+                upgrade.to_revision,
+                "".join(f"; {change}" for change in upgrade.raw_changes),
+            )
         install_identifier_key(conn)
         _switch_jit_off(conn)
     return url
@@ -227,16 +246,6 @@ def install_identifier_key(conn: psycopg.Connection) -> None:
     never in SQL text that dbt or the server would log.
     """
     inner_pad, outer_pad = identifiers.hmac_pads(identifiers.hash_key())
-    conn.execute(
-        """
-        create table if not exists audit.identifier_hash_key (
-            singleton boolean primary key default true check (singleton),
-            inner_pad bytea not null,
-            outer_pad bytea not null
-        )
-        """
-    )
-    conn.execute("revoke all on audit.identifier_hash_key from public")
     conn.execute(
         """
         insert into audit.identifier_hash_key (singleton, inner_pad, outer_pad)

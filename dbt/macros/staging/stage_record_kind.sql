@@ -185,13 +185,16 @@ versions as (
         {%- endfor %}
     from keyed
     {%- if is_incremental() %}
+    {%- set staged_names = columns_of(this) %}
 
     union all
 
-    -- The staged versions of the records the new rows touch, so all are ranked again.
+    -- The staged versions of the records the new rows touch, so all are ranked again. A column
+    -- the catalogue added since they were staged is null in them, as in their raw rows (the
+    -- model adds it to the table: on_schema_change append_new_columns in dbt_project.yml).
     select
         {%- for name in columns %}
-        staged.{{ name }}{{ ',' if not loop.last }}
+        {{ 'staged.' ~ name if name in staged_names else 'null' }} as {{ name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ this }} as staged
     where

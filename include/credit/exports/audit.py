@@ -9,49 +9,10 @@ import psycopg
 
 from credit.exports.outbox import Export
 
-EXPORT_AUDIT_DDL = """
-create schema if not exists audit;
-
-create table if not exists audit.exports (
-    export_id bigint generated always as identity primary key,
-    kind text not null,
-    period text not null,
-    as_of_date date not null,
-    folder text not null,
-    file_count integer not null,
-    row_count bigint not null,
-    content_sha256 text not null,
-    exported_at timestamptz not null default now()
-);
-create index if not exists exports_period_idx on audit.exports (kind, period);
-
-create table if not exists audit.deliveries (
-    delivery_id bigint generated always as identity primary key,
-    export_id bigint not null references audit.exports (export_id),
-    kind text not null,
-    period text not null,
-    recipient_id text not null,
-    email text not null,
-    files jsonb not null,
-    content_sha256 text not null,
-    status text not null check (status in ('sent', 'failed')),
-    forced boolean not null default false,
-    error text,
-    delivered_at timestamptz not null default now()
-);
-create index if not exists deliveries_recipient_idx
-    on audit.deliveries (kind, period, recipient_id);
-"""
-
-
-def create_export_audit_tables(conn: psycopg.Connection) -> None:
-    conn.execute(EXPORT_AUDIT_DDL)
-
 
 def record_export(url: str, export: Export) -> int:
     """Log one export; returns its ``export_id``."""
     with psycopg.connect(url) as conn:
-        create_export_audit_tables(conn)
         (export_id,) = conn.execute(
             """
             insert into audit.exports
@@ -75,7 +36,6 @@ def record_export(url: str, export: Export) -> int:
 def already_delivered(url: str, kind: str, period: str, recipient_id: str, content: str) -> bool:
     """Whether this recipient was already sent exactly these files for this period."""
     with psycopg.connect(url) as conn:
-        create_export_audit_tables(conn)
         row = conn.execute(
             """
             select 1 from audit.deliveries

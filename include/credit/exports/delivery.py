@@ -26,7 +26,7 @@ from credit.exports import audit
 from credit.exports.outbox import MANIFEST, Export, ExportedFile, content_hash, period_folder
 from credit.exports.settings import recipients
 from credit.ingest import connection_uri
-from credit.warehouse import warehouse_url
+from credit.warehouse import ensure_warehouse, warehouse_url
 
 SMTP_CONN = "credit_smtp"
 DEFAULT_SENDER = "credit-office@jiangyin.example.org"
@@ -88,9 +88,7 @@ def smtp_client(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
 
 def load_export(kind: str, period: str) -> tuple[int, Export]:
     """The latest logged export of a kind and period, with its files from the manifest."""
-    url = warehouse_url()
-    with psycopg.connect(url) as conn:
-        audit.create_export_audit_tables(conn)
+    with psycopg.connect(warehouse_url()) as conn:
         row = conn.execute(
             "select export_id, as_of_date from audit.exports where kind = %s and period = %s"
             " order by export_id desc limit 1",
@@ -112,8 +110,8 @@ def deliver(kind: str, period: str, *, force: bool = False) -> dict[str, str]:
     settings = smtp_settings()
     if settings is None:
         return {"*": f"not sent: no AIRFLOW_CONN_{SMTP_CONN.upper()} connection"}
+    url = ensure_warehouse()  # at head: audit.deliveries as this release writes it
     export_id, export = load_export(kind, period)
-    url = warehouse_url()
     everyone = recipients()
     outcome: dict[str, str] = {}
     for recipient_id in sorted({f.recipient_id for f in export.files}):

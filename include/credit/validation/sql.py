@@ -314,8 +314,6 @@ $$;
 """
 
 FUNCTIONS_DDL = rf"""
-create schema if not exists audit;
-
 create or replace function audit.normalise_identifier_fully(value text) returns text
 language plpgsql immutable parallel safe as $$
 declare
@@ -474,72 +472,16 @@ create or replace function audit.iso_timestamp(value text) returns timestamptz
 language sql stable parallel safe as $$
     select case when audit.is_iso_timestamp(value) then value::timestamptz end
 $$;
-
-create table if not exists audit.batch_checks (
-    batch_id bigint not null references audit.batches (batch_id),
-    check_name text not null,
-    passed boolean not null,
-    status text not null check (status in ('passed', 'warning')),
-    observed text,
-    expected text,
-    checked_at timestamptz not null default now(),
-    primary key (batch_id, check_name)
-);
-
-create table if not exists audit.validation_results (
-    batch_id bigint primary key references audit.batches (batch_id),
-    suite_name text not null,
-    success boolean not null,
-    statistics jsonb not null,
-    result jsonb not null,
-    validated_at timestamptz not null default now()
-);
-
--- One row per GX run: the batches of a kind validated together, as GX saw them (Data Docs).
-create table if not exists audit.validation_runs (
-    run_id bigint generated always as identity primary key,
-    record_kind text not null,
-    logical_date date not null,
-    batch_ids bigint [] not null,
-    suite_name text not null,
-    success boolean not null,
-    statistics jsonb not null,
-    result jsonb not null,
-    validated_at timestamptz not null default now()
-);
-create index if not exists validation_runs_logical_date_idx
-on audit.validation_runs (logical_date);
-create index if not exists validation_runs_batch_ids_idx
-on audit.validation_runs using gin (batch_ids);
-"""
-
-
-# A catch-up stores tens of thousands of result documents of about 30 KB: lz4 compresses them in
-# half pglz's time, where the server has it (the embedded PostgreSQL is built without it).
-RESULT_COMPRESSION_DDL = """
-do $$
-begin
-    if exists (
-        select from pg_settings
-        where name = 'default_toast_compression' and 'lz4' = any(enumvals)
-    ) and not exists (
-        select from pg_attribute
-        where attrelid = 'audit.validation_results'::regclass and attname = 'result'
-            and attcompression = 'l'
-    ) then
-        alter table audit.validation_results alter column result set compression lz4;
-    end if;
-end $$
 """
 
 
 def install_validation_sql(conn: psycopg.Connection) -> None:
-    """Create (or replace) the identifier functions and the audit tables validation writes.
+    """Create (or replace) the identifier and text functions validation and staging share.
 
-    Needs ``audit.batches`` (:func:`credit.landing.create_landing_tables`) to exist.
+    They are this module's rules in SQL, so they are installed from the code that runs, like
+    the dbt models; the tables validation writes are the warehouse's (:mod:`credit.migrations`).
     """
     # A lock: concurrent ``create or replace function`` calls from parallel tasks would collide.
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('credit.validation.install'))")
         conn.execute(FUNCTIONS_DDL)
-        conn.execute(RESULT_COMPRESSION_DDL)
