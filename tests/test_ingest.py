@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import threading
+import time
+import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -563,3 +570,165 @@ def test_a_system_that_changed_its_table_loses_nothing(county) -> None:
     assert rows
     assert {remark for remark, _ in rows} == {"系统新增备注"}
     assert all(reasons and dropped in reasons for _, reasons in rows), rows[:3]
+
+
+API_ENV = f"AIRFLOW_CONN_{API_CONN.upper()}"
+
+
+class _FaultyApi:
+    """A proxy in front of the county's API that answers its first requests with the faults
+    given, in order (``"500"``; ``"stall"``: silent past the client's timeout; ``"not json"``: a
+    200 whose body is a gateway's HTML page; ``None``: the API's own answer), then forwards."""
+
+    STALL_SECONDS = 1.5
+
+    def __init__(self, upstream_uri: str, faults: list[str | None]) -> None:
+        parts = urlsplit(upstream_uri)
+        self.upstream = f"{parts.scheme}://{parts.hostname}:{parts.port}"
+        self.token = parts.password
+        self.faults = list(faults)
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def connection_uri(self) -> str:
+        """The API connection through the proxy, patient for a test: a 1 s timeout, short
+        backoff."""
+        host, port = self._server.server_address[:2]
+        return f"http://user:{self.token}@{host}:{port}?timeout=1&attempts=4&backoff=0.05"
+
+    def __enter__(self) -> _FaultyApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            self.requests += 1
+            return self.faults.pop(0) if self.faults else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fault = proxy._next_fault()
+                if fault == "500":
+                    self.send_error(500)
+                    return
+                if fault == "stall":
+                    time.sleep(proxy.STALL_SECONDS)
+                    return
+                if fault == "not json":
+                    body = b"<html><body>502 Bad Gateway</body></html>"
+                else:
+                    request = urllib.request.Request(
+                        proxy.upstream + self.path,
+                        headers={"Authorization": self.headers["Authorization"]},
+                    )
+                    with urllib.request.urlopen(request, timeout=10) as answer:
+                        body = answer.read()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+def _dept_state(url: str, dept_code: str) -> tuple:
+    """A department's batches, landed rows and watermarks, to compare before and after."""
+    with psycopg.connect(url) as conn:
+        batches = conn.execute(
+            "select batch_id, rows_read from audit.batches where dept_code = %s order by 1",
+            (dept_code,),
+        ).fetchall()
+    return batches, _watermarks(url, dept_code)
+
+
+def _assert_landed_once_and_reconciled(county, dept_code: str, day: dt.date) -> None:
+    """Every row the system holds up to ``day`` landed exactly once; every batch adds up."""
+    validate_pending()
+    _assert_everything_landed(county, dept_code, day)
+    with psycopg.connect(county.url) as conn:
+        for kind in sources()[dept_code].kinds:
+            twice = conn.execute(
+                sql.SQL(
+                    "select count(*) from (select r.source_ref, r.updated_at from {} r"
+                    " join audit.batches b using (batch_id) where b.dept_code = %s"
+                    " group by 1, 2 having count(*) > 1) t"
+                ).format(sql.Identifier("raw", kind)),
+                (dept_code,),
+            ).fetchone()[0]
+            assert twice == 0, kind
+        unbalanced = conn.execute(
+            "select batch_id from audit.batches where dept_code = %s and"
+            " (status <> 'validated' or rows_read <> rows_accepted + rows_quarantined)",
+            (dept_code,),
+        ).fetchall()
+    assert unbalanced == []
+
+
+def test_an_api_answering_500s_or_stalling_is_asked_again_and_lands_once(
+    county, monkeypatch
+) -> None:
+    """A system that errs (HTTP 500) or stalls past the timeout is asked again, with backoff,
+    within the night's pull: the night lands every row once, and records no source error."""
+    day = LAST_DAY + dt.timedelta(days=12)
+    engine.advance(day)
+    api = next(s for s in sources().values() if s.shape == "http_api")
+    with _FaultyApi(os.environ[API_ENV], ["500", "stall", "500"]) as proxy:
+        monkeypatch.setenv(API_ENV, proxy.connection_uri)
+        ingest_source(api.dept_code, day)
+    monkeypatch.undo()
+    assert proxy.faults == [] and proxy.requests > 3
+    with psycopg.connect(county.url) as conn:
+        errors = conn.execute(
+            "select error from audit.source_errors where dept_code = %s and logical_date = %s",
+            (api.dept_code, day),
+        ).fetchall()
+    assert errors == []
+    _assert_landed_once_and_reconciled(county, api.dept_code, day)
+
+
+def test_a_page_that_is_not_json_mid_pull_lands_nothing_and_the_next_night_lands_it_whole(
+    county, monkeypatch
+) -> None:
+    """A page that is not JSON after the first (a gateway's error page answered 200) fails the
+    source's pull saying so: the rows of the pages before it are not landed, the watermark
+    stays; the next night lands every row once."""
+    day = LAST_DAY + dt.timedelta(days=13)
+    engine.advance(day)
+    api = next(
+        s
+        for s in reversed(sources().values())
+        if s.shape == "http_api" and s.api.paging.style == "page"
+    )
+    one_a_page = replace(api, api=replace(api.api, paging=replace(api.api.paging, size=1)))
+    registry = {**sources(), api.dept_code: one_a_page}
+    monkeypatch.setattr(ingest, "sources", lambda: registry)
+    assert len(_held(api.dept_code, day) - set(_landed(county.url))) >= 2
+    before = _dept_state(county.url, api.dept_code)
+    upstream = os.environ[API_ENV]
+    with _FaultyApi(upstream, [None, "not json"]) as proxy:
+        monkeypatch.setenv(API_ENV, proxy.connection_uri)
+        with pytest.raises(SourceUnavailable, match="not JSON"):
+            ingest_source(api.dept_code, day)
+    assert _dept_state(county.url, api.dept_code) == before
+    with psycopg.connect(county.url) as conn:
+        (error,) = conn.execute(
+            "select error from audit.source_errors where dept_code = %s and logical_date = %s",
+            (api.dept_code, day),
+        ).fetchone()
+    assert "not JSON" in error
+    monkeypatch.setenv(API_ENV, upstream)
+    ingest_source(api.dept_code, day + dt.timedelta(days=1))
+    _assert_landed_once_and_reconciled(county, api.dept_code, day)

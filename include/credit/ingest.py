@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
@@ -84,14 +84,26 @@ def drops_root(conn_id: str = DROPS_CONN) -> Path:
     return Path(unquote(urlsplit(uri).path)) if uri else data_dir() / "county" / "drops"
 
 
+# How patiently an API is asked, from the connection's extras (its URI's query), e.g.
+# ``http://user:token@host:port?timeout=30&attempts=6``.
+API_CLIENT_EXTRAS = {"timeout": float, "attempts": int, "backoff": float}
+
+
 def api_client(conn_id: str = API_CONN) -> http_api.ApiClient:
-    """An HTTP API (token as the connection's password)."""
+    """An HTTP API (token as the connection's password; timeout, attempts and backoff as its
+    extras, else :class:`~credit.connectors.http_api.ApiClient`'s defaults)."""
     uri = connection_uri(conn_id)
     if not uri:
         raise SourceUnavailable(f"no connection {conn_id!r}: set AIRFLOW_CONN_{conn_id.upper()}")
     parts = urlsplit(uri)
+    extras = {}
+    for name, value in parse_qsl(parts.query):
+        if name not in API_CLIENT_EXTRAS:
+            known = ", ".join(API_CLIENT_EXTRAS)
+            raise SourceUnavailable(f"connection {conn_id!r}: unknown extra {name!r} ({known})")
+        extras[name] = API_CLIENT_EXTRAS[name](value)
     return http_api.ApiClient(
-        f"{parts.scheme}://{parts.hostname}:{parts.port}", parts.password or ""
+        f"{parts.scheme}://{parts.hostname}:{parts.port}", parts.password or "", **extras
     )
 
 
