@@ -24,7 +24,7 @@ import pytest
 from psycopg import sql
 
 from county_sim import engine
-from credit import warehouse
+from credit import migrations, warehouse
 from credit.catalogue import record_kind
 from credit.connectors import day_end, drop_folder, exchange_db
 from credit.exports.daily import ExportError, marts_as_of_date
@@ -62,7 +62,12 @@ def _held(dept_code: str, day: dt.date) -> Counter[tuple[str, str]]:
         return held
     for kind in source.kinds:
         pulled = exchange_db.pull_table(
-            exchange_url(), dept_code, record_kind(kind), None, day_end(day)
+            exchange_url(),
+            source.exchange,
+            record_kind(kind),
+            None,
+            day_end(day),
+            source.field_map_of(kind),
         )
         held.update((kind, row.source_ref) for row in pulled)
     return held
@@ -235,9 +240,9 @@ def dated_marts(warehouse_url) -> Iterator[str]:
     url = warehouse.database_url("export_guard")
     warehouse.drop_database(url)
     warehouse.ensure_database(url)
+    migrations.upgrade(url)  # audit.transform_builds
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("create schema marts")
-        conn.execute("create schema audit")
         for mart in ("fct_dishonesty_records", "fct_warnings"):
             conn.execute(
                 sql.SQL("create table {} as select %s::date as as_of_date").format(
