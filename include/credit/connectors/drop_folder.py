@@ -23,6 +23,10 @@ from credit.catalogue import RecordKind, record_kinds
 from credit.connectors import RejectedDelivery, as_text
 from credit.landing import NUL, SourceRow, without_nul
 
+# A field is as long as the department wrote it (a remark pasted from a report): the csv module's
+# default limit, 128 KiB, would stop the whole file. The file's size bounds it anyway.
+csv.field_size_limit(2**31 - 1)  # the largest a C long holds on every platform
+
 FILE_NAME = re.compile(r"^(?P<kind>[a-z_]+)_(?P<day>\d{8})\.(?P<format>csv|xlsx)$")
 
 
