@@ -1,9 +1,12 @@
 """No input stops a source: property tests feed arbitrary bytes and structures to the parsers
-of what departments deliver.
+and normalisers of what departments deliver (drop-folder files, API pages).
 
-The property, for every input: nothing raises but a rejection with its reason (the file
-rejected whole); every row read comes out, with a ``parse_problem`` (validation's reason to
-quarantine it) where it could not be read whole; every text is one PostgreSQL can store.
+The property, for every input: nothing raises but a rejection with its reason (the file or
+page rejected whole); every row read comes out, with a ``parse_problem`` (validation's reason
+to quarantine it) where it could not be read whole; every text is one PostgreSQL can store.
+Most properties are pure Python; the last test lands what it generates through the real
+warehouse, night after night, a bad delivery beside a good one, then validates it all once and
+reconciles.
 
 Examples per property: ``CREDIT_FUZZ_EXAMPLES``; unset, CI's fixed budget, derandomised, so
 every run tries the same inputs in a few seconds.
@@ -13,25 +16,41 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+import json
 import os
+import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import xlsxwriter
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from psycopg import sql
 
+from credit import ingest, warehouse
 from credit.catalogue import RecordKind, record_kind
-from credit.connectors import RejectedDelivery, drop_folder
-from credit.landing import SourceRow
+from credit.connectors import (
+    RejectedDelivery,
+    day_end,
+    drop_folder,
+    http_api,
+    source_names,
+)
+from credit.ingest import API_CONN, ingest_source, validate_pending
+from credit.landing import SourceRow, storable
 
 KIND = record_kind("permit")
 LABELS = tuple(column.label for column in KIND.columns)
+DAY = date(2026, 3, 2)
+UNTIL = day_end(DAY)
 
 _EXAMPLES = int(os.environ.get("CREDIT_FUZZ_EXAMPLES") or 0)
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
@@ -315,3 +334,325 @@ def damaged_workbooks(draw: st.DrawFn) -> bytes:
 @example(data=b"PK\x05\x06" + bytes(18))  # an empty zip
 def test_any_bytes_named_xlsx_land_or_are_rejected(folder: Path, data: bytes) -> None:
     parse_or_reject(folder, "permit_20260302.xlsx", data)
+
+
+# -- HTTP API: pages -------------------------------------------------------------------------
+
+
+def json_values(finite: bool = False) -> st.SearchStrategy[Any]:
+    """JSON values (NaN and the infinities but when ``finite``), nested a few levels."""
+    floats = st.floats(allow_nan=not finite, allow_infinity=not finite)
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | floats | SHORT_TEXT,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(SHORT_TEXT, inner, max_size=4),
+        max_leaves=12,
+    )
+
+
+JSON_VALUES = json_values()
+UPDATED_AT = st.one_of(
+    st.datetimes(datetime(2000, 1, 1), datetime(2026, 3, 2), timezones=st.just(UTC)).map(
+        datetime.isoformat
+    ),
+    st.datetimes(datetime(2000, 1, 1), datetime(2026, 3, 2)).map(datetime.isoformat),  # naive
+    st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-13-01"]),
+    JSON_VALUES,
+)
+LATER = "2026-03-05T08:00:00+08:00"  # after the night: left for a later one
+
+
+@st.composite
+def items(draw: st.DrawFn) -> Any:
+    """An item as a system might send it: an object of the catalogue's fields (any JSON value
+    in each) and others, or something that is no object."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(JSON_VALUES)
+    fields = draw(st.dictionaries(st.sampled_from(KIND.column_names), JSON_VALUES, max_size=6))
+    fields |= draw(st.dictionaries(SHORT_TEXT, JSON_VALUES, max_size=2))
+    if draw(st.booleans()):
+        fields["updated_at"] = draw(UPDATED_AT)
+    return fields
+
+
+def encoded(draw: st.DrawFn, body: object) -> bytes:
+    """A JSON value as a system might send it: NaN and Infinity included, ASCII-escaped or
+    not, in UTF-8, -16 or -32, or in GB18030, which JSON is not."""
+    text = json.dumps(body, ensure_ascii=draw(st.booleans()))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-16", "utf-32", "gb18030"]))
+    return text.encode(encoding, "surrogatepass" if encoding.startswith("utf") else "replace")
+
+
+def read_or_reject(data: bytes, page: int = 1) -> http_api.Page | None:
+    """A page's rows, each checked landable; None when it is rejected whole, with a reason."""
+    try:
+        read = http_api.read_page(data, page, KIND.column_names, UNTIL)
+    except RejectedDelivery as rejection:
+        assert_reason(rejection)
+        return None
+    for row in read.rows:
+        assert_landable(row)
+    assert read.next_page is None or read.next_page > page
+    return read
+
+
+def _later(item: object) -> bool:
+    return isinstance(item, dict) and item.get("updated_at") == LATER
+
+
+def _is_json(data: bytes) -> bool:
+    try:
+        json.loads(data.decode(json.detect_encoding(data)))
+    except ValueError:
+        return False
+    return True
+
+
+# JSON's escapes of NUL and of lone surrogates, in values, keys and the record id.
+ESCAPES = json.dumps({"items": [{"record_id": "\x00", "remarks": "a\ud800", "\udc00": ["\x00"]}]})
+# An updated_at without offset, late in the night's day: county time, not the machine's.
+NAIVE = '{"items": [{"record_id": "1", "updated_at": "2026-03-02T23:30:00"}]}'
+# A number beyond float, one of more digits than int() reads, NaN: no jsonb holds them.
+NUMBERS = '{"items": [{"record_id": 1e999, "x": [NaN, -Infinity, %s]}]}' % ("7" * 5000)
+
+
+@FUZZ
+@given(data=st.data(), page=st.integers(1, 5))
+@example(data=ESCAPES.encode(), page=1)
+@example(data=NUMBERS.encode(), page=1)
+@example(data=NAIVE.encode(), page=1)
+def test_any_page_of_items_lands_every_item(data: st.DataObject | bytes, page: int) -> None:
+    """A page with a list of items is read whole: a row for each item (one that is no object
+    kept whole, its row marked), but those of a later night, left for it. Only a page that is
+    no JSON is rejected."""
+    if isinstance(data, bytes):
+        body = json.loads(data, parse_constant=str, parse_int=str, parse_float=str)
+    else:
+        body = {"items": data.draw(st.lists(items() | st.just({"updated_at": LATER}), max_size=6))}
+        body |= data.draw(st.dictionaries(st.sampled_from(["total", "page"]), JSON_VALUES))
+        body["next_page"] = data.draw(st.none() | st.integers(page + 1, page + 3))
+        data = encoded(data.draw, body)
+    read = read_or_reject(data, page)
+    if read is None:
+        assert not _is_json(data)
+        return
+    assert len(read.rows) == sum(not _later(item) for item in body["items"])
+    marked = [row for row in read.rows if row.parse_problem == http_api.NOT_AN_OBJECT]
+    assert len(marked) == sum(not isinstance(item, dict) for item in body["items"])
+
+
+def test_a_field_a_system_names_otherwise_is_read_once_and_none_is_dropped() -> None:
+    """With a field map, the mapped field is the column and not an extra field too; a field of
+    the column's own name is then an extra field, not dropped."""
+    names = source_names(KIND.column_names, {"doc_no": "permit_doc_no"})
+    item = {"record_id": "1", "doc_no": "澄许〔2026〕1号", "permit_doc_no": "其他"}
+    (row,) = http_api.read_page(json.dumps({"items": [item]}).encode(), 1, names, UNTIL).rows
+    assert row.values[KIND.column_names.index("permit_doc_no")] == "澄许〔2026〕1号"
+    assert row.extra_fields == {"permit_doc_no": "其他"}
+
+
+@FUZZ
+@given(data=st.data())
+@example(data=b"[" * 100_000 + b"]" * 100_000)
+@example(data=b'{"items": [' + b'{"a": [' * 150 + b"]}" * 150 + b"]}")
+@example(data=b'{"items": [], "next_page": 1}')  # a page that names itself next: no end
+def test_any_bytes_as_a_page_are_read_or_rejected(data: st.DataObject | bytes) -> None:
+    """Bytes that are no JSON, JSON that is no page (a list, a number, nesting too deep to
+    land, no items, a next page that does not move on): rejected whole, with the reason."""
+    if not isinstance(data, bytes):
+        data = data.draw(
+            st.one_of(
+                st.binary(max_size=300),
+                JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+                st.integers(1, 3000).map(lambda n: b'{"items": [' + b"[" * n + b"]" * n + b"]}"),
+                JSON_VALUES.map(
+                    lambda value: json.dumps({"items": [], "next_page": value}).encode()
+                ),
+            )
+        )
+    read_or_reject(data, page=2)
+
+
+# -- landing: the normaliser every shape's rows pass through --------------------------------
+
+
+@FUZZ
+@given(
+    source_ref=st.text(CHARS, min_size=1, max_size=8),
+    values=st.lists(st.none() | st.text(CHARS, max_size=8), min_size=3, max_size=3),
+    extra=st.none() | st.dictionaries(SHORT_TEXT, json_values(finite=True), max_size=3),
+)
+def test_storable_leaves_every_text_storable_and_marks_a_changed_value(
+    source_ref: str, values: list[str | None], extra: dict | None
+) -> None:
+    """Every shape's rows pass it where their text can hold NUL or a lone surrogate."""
+    row = SourceRow(source_ref, tuple(values), extra)
+    kept = storable(row)
+    assert_landable(kept, RecordKind("x", "x", KIND.columns[:3], (), "x"))
+    if kept.values != row.values:
+        assert kept.parse_problem
+    if all(map(is_storable, [source_ref, *filter(None, values)])) and is_storable_json(extra):
+        assert kept is row
+
+
+# -- end to end: bad deliveries beside good ones, landed through the warehouse ---------------
+
+API_DEPT = "industry_it"
+GOOD_KIND = record_kind("penalty")
+
+
+class Api:
+    """A department's HTTP API: each (path, page) answers the body set for it, an empty last
+    page when none is."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[tuple[str, int], bytes] = {}
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                page = int(dict(p.split("=", 1) for p in query.split("&"))["page"])
+                body = bodies.get((path, page), b'{"items": []}')
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self) -> str:
+        return f"http://user:token@127.0.0.1:{self.server.server_port}"
+
+
+@dataclass(frozen=True)
+class Systems:
+    """A warehouse of its own and the departments' systems it pulls."""
+
+    url: str
+    api: Api
+
+
+@pytest.fixture(scope="module")
+def systems() -> Iterator[Systems]:
+    url = warehouse.database_url("bad_input")
+    api = Api()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(warehouse.ENV_URL, url)
+        patch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", api.url())
+        ingest.prepare_landing()
+        yield Systems(url, api)
+    api.server.shutdown()
+    api.server.server_close()
+
+
+def forget(conn: psycopg.Connection, dept_code: str) -> None:
+    """A department as new: no watermark, no file delivered or rejected before, so that each
+    example's deliveries are read whatever the ones before it were."""
+    for table in ("audit.watermarks", "audit.delivered_files", "quarantine.rejected_files"):
+        conn.execute(
+            sql.SQL("delete from {} where dept_code = %s").format(sql.SQL(table)), (dept_code,)
+        )
+
+
+def landed(conn: psycopg.Connection, batch_ids: list[int]) -> dict[str, tuple[int, int]]:
+    """Per record kind of the batches: (rows they say they read, raw rows landed)."""
+    counts = {}
+    for kind, read in conn.execute(
+        "select record_kind, sum(rows_read) from audit.batches where batch_id = any(%s)"
+        " group by record_kind",
+        (batch_ids,),
+    ).fetchall():
+        raw = conn.execute(
+            sql.SQL("select count(*) from {} where batch_id = any(%s)").format(
+                sql.Identifier("raw", kind)
+            ),
+            (batch_ids,),
+        ).fetchone()[0]
+        counts[kind] = (read, raw)
+    return counts
+
+
+def source_errors(conn: psycopg.Connection, dept_code: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "select record_kind, error from audit.source_errors where dept_code = %s order by error_id",
+        (dept_code,),
+    ).fetchall()
+
+
+def assert_every_row_accounted_for(url: str) -> None:
+    """Validate what landed: every batch validated with rows read = accepted + quarantined, and
+    every row that could not be read whole quarantined."""
+    validate_pending()
+    with psycopg.connect(url) as conn:
+        unbalanced = conn.execute(
+            "select batch_id, status from audit.batches where status <> 'validated'"
+            " or rows_read <> rows_accepted + rows_quarantined"
+        ).fetchall()
+        assert unbalanced == []
+        for (kind,) in conn.execute("select distinct record_kind from audit.batches").fetchall():
+            loose = conn.execute(
+                sql.SQL(
+                    "select count(*) from {} as r where parse_problem is not null and not exists"
+                    " (select from quarantine.rejected_rows as q"
+                    " where q.record_kind = %s and q.raw_row_id = r.raw_row_id)"
+                ).format(sql.Identifier("raw", kind)),
+                (kind,),
+            ).fetchone()[0]
+            assert loose == 0, kind
+
+
+def test_a_night_of_bad_deliveries_lands_the_rest_and_accounts_for_every_row(
+    systems: Systems,
+) -> None:
+    """A department delivers something bad beside something good, night after night (a
+    hypothesis example each): the bad one lands with its rows marked, or is rejected whole with
+    the reason kept; the good one lands; the source's task succeeds. Validated once at the end,
+    every row landed is accepted or quarantined and every batch reconciles."""
+    numbers = itertools.count()
+    with psycopg.connect(systems.url, autocommit=True) as conn:
+        serve_pages(systems, conn, numbers)
+    assert_every_row_accounted_for(systems.url)
+
+
+def good_item(n: int) -> dict[str, str]:
+    item = dict.fromkeys(GOOD_KIND.column_names, f"第{n}号")
+    return item | {"record_id": f"good-{n}", "updated_at": "2026-03-02T09:00:00+08:00"}
+
+
+def serve_pages(systems: Systems, conn: psycopg.Connection, numbers: Iterator[int]) -> None:
+    """A first page of any bytes (JSON or not, a page or not) for one kind, a good page for
+    another."""
+    pages = f"/api/v1/{API_DEPT}/{KIND.name}"
+
+    @budget(0.1)
+    @given(data=st.data())
+    @example(data=ESCAPES.encode())
+    @example(data=NUMBERS.encode())
+    def night(data: st.DataObject | bytes) -> None:
+        if not isinstance(data, bytes):
+            body = {"items": data.draw(st.lists(items(), max_size=4))}
+            body["next_page"] = data.draw(st.none() | st.just(2))
+            data = data.draw(st.binary(max_size=200) | st.just(encoded(data.draw, body)))
+        systems.api.bodies.clear()
+        systems.api.bodies[pages, 1] = data
+        good = json.dumps({"items": [good_item(next(numbers))]}).encode()
+        systems.api.bodies[f"/api/v1/{API_DEPT}/{GOOD_KIND.name}", 1] = good
+        forget(conn, API_DEPT)
+        errors = len(source_errors(conn, API_DEPT))
+        pulled = ingest_source(API_DEPT, DAY)
+        counts = landed(conn, pulled.batches)
+        assert counts.pop(GOOD_KIND.name) == (1, 1)
+        try:
+            rows = len(http_api.read_page(data, 1, KIND.column_names, UNTIL).rows)
+        except RejectedDelivery as rejection:
+            assert pulled.rejected_pulls == [KIND.name] and not counts
+            assert source_errors(conn, API_DEPT)[errors:] == [(KIND.name, str(rejection))]
+        else:
+            assert not pulled.rejected_pulls
+            assert list(counts.values()) == ([(rows, rows)] if rows else [])
+
+    night()

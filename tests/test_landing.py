@@ -17,7 +17,7 @@ import pytest
 from credit import ingest, warehouse
 from credit.catalogue import record_kind
 from credit.connectors import drop_folder, http_api
-from credit.landing import Batch, SourceRow, create_landing_tables, land_batch, without_nul
+from credit.landing import Batch, SourceRow, create_landing_tables, land_batch, storable
 
 KIND = record_kind("permit")
 
@@ -170,7 +170,7 @@ def test_nul_is_replaced_where_it_is_read_and_the_row_marked(
 
 def test_a_row_without_nul_is_left_as_it_is() -> None:
     source = SourceRow("test:1", row(remarks="a\\u0000b"), {"note": "x"})
-    assert without_nul(source) is source
+    assert storable(source) is source
 
 
 def test_a_table_an_older_release_left_loses_stored_hash_and_row_key(

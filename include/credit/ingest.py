@@ -61,6 +61,8 @@ class SourceNight:
     logical_date: date
     batches: list[int] = field(default_factory=list)
     rejected_files: list[str] = field(default_factory=list)
+    # Record kinds whose pull was rejected: what the system answered is not rows.
+    rejected_pulls: list[str] = field(default_factory=list)
     rows_read: int = 0
     # Rows a look-back pull read again and skipped, landed by an earlier night.
     rows_read_again: int = 0
@@ -121,7 +123,7 @@ def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
                 _ingest_drops(conn, source, logical_date, night)
             else:
                 for kind_name in source.kinds:
-                    _ingest_incremental(conn, source, record_kind(kind_name), logical_date, night)
+                    _ingest_kind(conn, source, record_kind(kind_name), logical_date, night)
         except SourceUnavailable as error:
             # Whatever landed before the failure stays landed and is validated with the night.
             _record_source_error(conn, dept_code, logical_date, error)
@@ -311,13 +313,47 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
 
 
 def _record_source_error(
-    conn: psycopg.Connection, dept_code: str, logical_date: date, error: Exception
+    conn: psycopg.Connection,
+    dept_code: str,
+    logical_date: date,
+    error: Exception,
+    kind: RecordKind | None = None,
 ) -> None:
+    source = sources()[dept_code]
     conn.execute(
-        "insert into audit.source_errors (dept_code, logical_date, source_ref, error)"
-        " values (%s, %s, %s, %s)",
-        (dept_code, logical_date, sources()[dept_code].shape, str(error)),
+        "insert into audit.source_errors"
+        " (dept_code, record_kind, logical_date, source_ref, error) values (%s, %s, %s, %s, %s)",
+        (
+            dept_code,
+            kind.name if kind else None,
+            logical_date,
+            _pull_ref(source, kind) if kind else source.shape,
+            str(error),
+        ),
     )
+
+
+def _pull_ref(source: Source, kind: RecordKind) -> str:
+    """The ``source_ref`` of a kind's pull: its batch's, or its error's."""
+    return f"{source.shape}:{source.dept_code}.{kind.name}"
+
+
+def _ingest_kind(
+    conn: psycopg.Connection,
+    source: Source,
+    kind: RecordKind,
+    logical_date: date,
+    night: SourceNight,
+) -> None:
+    """:func:`_ingest_incremental`; a pull whose system answered with something that is not
+    rows (a page that is not JSON, a table without ``updated_at``) is rolled back with its
+    watermark, its reason kept in ``audit.source_errors``, and the source's other kinds go on.
+    The next night pulls the kind again from where it stood."""
+    try:
+        _ingest_incremental(conn, source, kind, logical_date, night)
+    except RejectedDelivery as error:
+        _record_source_error(conn, source.dept_code, logical_date, error, kind)
+        night.rejected_pulls.append(kind.name)
 
 
 def _puller(source: Source, kind: RecordKind) -> Callable[[datetime | None, datetime], Pull]:
@@ -365,7 +401,7 @@ def _ingest_incremental(
                     kind=kind,
                     shape=source.shape,
                     logical_date=logical_date,
-                    source_ref=f"{source.shape}:{source.dept_code}.{kind.name}",
+                    source_ref=_pull_ref(source, kind),
                     rows=itertools.chain([first], rows),
                     received_at=datetime.now(UTC),
                 ),

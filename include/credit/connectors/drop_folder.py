@@ -21,7 +21,7 @@ from typing import Any
 
 from credit.catalogue import RecordKind, record_kinds
 from credit.connectors import RejectedDelivery, as_text
-from credit.landing import NUL, SourceRow, without_nul
+from credit.landing import NUL, SourceRow, storable, unstorable
 
 # A field is as long as the department wrote it (a remark pasted from a report): the csv module's
 # default limit, 128 KiB, would stop the whole file. The file's size bounds it anyway.
@@ -93,13 +93,14 @@ def parse(drop: DropFile, field_map: Mapping[str, str] | None = None) -> ParsedF
     if drop.path.suffix == ".xlsx":
         lines = _xlsx_lines(drop)
         rows = _rows(drop, lines, None, field_map)
-        holds_nul = any(NUL in cell for line in lines for cell in line)
-        return ParsedFile([without_nul(r) for r in rows] if holds_nul else rows, "xlsx")
+        unstorable_cell = any(unstorable(cell) for line in lines for cell in line)
+        return ParsedFile([storable(r) for r in rows] if unstorable_cell else rows, "xlsx")
     text, encoding = decode(drop.path.read_bytes())
     lines = list(csv.reader(io.StringIO(text, newline="")))
     problem = "file is neither UTF-8 nor GBK" if encoding == "undecodable" else None
     rows = _rows(drop, lines, problem, field_map)
-    return ParsedFile([without_nul(r) for r in rows] if NUL in text else rows, encoding)
+    # Decoded text holds no lone surrogate: UTF-8 and GB18030 decode none, replacement neither.
+    return ParsedFile([storable(r) for r in rows] if NUL in text else rows, encoding)
 
 
 def _xlsx_lines(drop: DropFile) -> list[list[str]]:
