@@ -24,6 +24,7 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from credit import ingest, warehouse
 from credit.catalogue import RecordKind, record_kind
 from credit.connectors import (
     RejectedDelivery,
+    as_text,
     day_end,
     drop_folder,
     http_api,
@@ -492,6 +494,39 @@ def test_storable_leaves_every_text_storable_and_marks_a_changed_value(
         assert kept.parse_problem
     if all(map(is_storable, [source_ref, *filter(None, values)])) and is_storable_json(extra):
         assert kept is row
+
+
+# -- values as text: what a database driver or a JSON page gives -----------------------------
+
+PYTHON_VALUES = st.one_of(
+    JSON_VALUES,
+    st.dates(),
+    st.datetimes(),
+    st.datetimes(timezones=st.timezones()),
+    st.times(),
+    st.timedeltas(),
+    st.decimals(),
+    st.binary(max_size=8),
+    st.uuids(),
+)
+
+
+@FUZZ
+@given(value=PYTHON_VALUES)
+@example(value=datetime.max.replace(tzinfo=UTC))
+@example(value=Decimal("NaN"))
+def test_any_value_a_source_holds_reads_as_text(value: object) -> None:
+    """Whatever Python value a database driver or a JSON page gives (date-times of any zone,
+    intervals, decimals, bytes, nested JSON), it reads as text."""
+    text = as_text(value)
+    assert text is None if value is None else isinstance(text, str)
+
+
+def test_an_object_or_array_where_text_belongs_reads_as_its_json() -> None:
+    """A JSON object in an API's text field, a database's array (of dates say): JSON text, as
+    the system holds it, not Python's printing of it."""
+    assert as_text({"备注": [1, None, True]}) == '{"备注": [1, null, true]}'
+    assert as_text([date(2026, 3, 2), Decimal("12.50")]) == '["2026-03-02", "12.50"]'
 
 
 # -- end to end: bad deliveries beside good ones, landed through the warehouse ---------------
