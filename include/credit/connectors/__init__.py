@@ -25,7 +25,8 @@ class RejectedDelivery(ValueError):
 
 
 # (rows, the largest ``updated_at`` among them): one fetch from a table or one page of an API.
-Chunk = tuple[list[SourceRow], datetime | None]
+# A date where a system keeps only the day of a change.
+Chunk = tuple[list[SourceRow], date | None]
 
 
 class Pull:
@@ -37,7 +38,7 @@ class Pull:
 
     def __init__(self, chunks: Iterator[Chunk]) -> None:
         self._chunks = chunks
-        self.watermark: datetime | None = None
+        self.watermark: date | None = None
         self.rows_read = 0
         self.seconds = 0.0
 
