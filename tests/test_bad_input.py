@@ -5,11 +5,11 @@ The property, for every input: nothing raises but a rejection with its reason (t
 or table rejected whole); every row read comes out, with a ``parse_problem`` (validation's reason
 to quarantine it) where it could not be read whole; every text is one PostgreSQL can store.
 Most properties are pure Python; the last test lands what it generates through the real
-warehouse, night after night, a bad delivery beside a good one, then validates it all once and
-reconciles.
+warehouse, night after night, a bad delivery beside a good one in each shape, then validates it
+all once and reconciles.
 
-Examples per property: ``CREDIT_FUZZ_EXAMPLES``; unset, CI's fixed budget, derandomised, so
-every run tries the same inputs in a few seconds.
+Examples per property: ``CREDIT_FUZZ_EXAMPLES`` (docs/ingestion.md); unset, CI's fixed budget,
+derandomised, so every run tries the same inputs in a few seconds.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from credit.connectors import (
     http_api,
     source_names,
 )
-from credit.ingest import API_CONN, EXCHANGE_CONN, ingest_source, validate_pending
+from credit.ingest import API_CONN, DROPS_CONN, EXCHANGE_CONN, ingest_source, validate_pending
 from credit.landing import SourceRow, storable
 
 KIND = record_kind("permit")
@@ -531,9 +531,19 @@ def test_an_object_or_array_where_text_belongs_reads_as_its_json() -> None:
 
 # -- end to end: bad deliveries beside good ones, landed through the warehouse ---------------
 
+CSV_DEPT = "development_reform"  # a CSV drop folder delivering permits and penalties
 API_DEPT = "industry_it"
 EXCHANGE_DEPT = "public_security"
 GOOD_KIND = record_kind("penalty")
+# File names a department might give its bad file: ours, a kind it does not deliver, a name in
+# GBK bytes (what a Windows share writes), a date that is none.
+BAD_NAMES = (
+    "permit_20260302.csv",
+    "permit_20260302.xlsx",
+    "registration_20260302.csv",
+    os.fsdecode("处罚决定_20260302.csv".encode("gbk")),
+    "permit_20261399.csv",
+)
 
 
 class Api:
@@ -566,16 +576,17 @@ class Api:
 
 @dataclass(frozen=True)
 class Systems:
-    """A warehouse of its own and the departments' systems it pulls: an API, an exchange
-    database."""
+    """A warehouse of its own and the departments' systems it pulls: drop folders, an API, an
+    exchange database."""
 
     url: str
     exchange: str
+    drops: Path
     api: Api
 
 
 @pytest.fixture(scope="module")
-def systems() -> Iterator[Systems]:
+def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
     url = warehouse.database_url("bad_input")
     exchange = warehouse.database_url("bad_input_exchange")
     warehouse.ensure_database(exchange)
@@ -583,13 +594,15 @@ def systems() -> Iterator[Systems]:
         conn.execute(
             sql.SQL("create schema if not exists {}").format(sql.Identifier(EXCHANGE_DEPT))
         )
+    drops = tmp_path_factory.mktemp("drops")
     api = Api()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(warehouse.ENV_URL, url)
+        patch.setenv(f"AIRFLOW_CONN_{DROPS_CONN.upper()}", f"fs://{drops}")
         patch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", api.url())
         patch.setenv(f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}", exchange)
         ingest.prepare_landing()
-        yield Systems(url, exchange, api)
+        yield Systems(url, exchange, drops, api)
     api.server.shutdown()
     api.server.server_close()
 
@@ -653,15 +666,58 @@ def assert_every_row_accounted_for(url: str) -> None:
 def test_a_night_of_bad_deliveries_lands_the_rest_and_accounts_for_every_row(
     systems: Systems,
 ) -> None:
-    """A department delivers something bad beside something good, night after night (a
-    hypothesis example each): the bad one lands with its rows marked, or is rejected whole with
-    the reason kept; the good one lands; the source's task succeeds. Validated once at the end,
-    every row landed is accepted or quarantined and every batch reconciles."""
+    """Each shape's department delivers something bad beside something good, night after night
+    (a hypothesis example each): the bad one lands with its rows marked, or is rejected whole
+    with the reason kept; the good one lands; the source's task succeeds. Validated once at the
+    end, every row landed is accepted or quarantined and every batch reconciles."""
     numbers = itertools.count()
     with psycopg.connect(systems.url, autocommit=True) as conn:
+        deliver_files(systems, conn, numbers)
         serve_pages(systems, conn, numbers)
         fill_tables(systems, conn, numbers)
     assert_every_row_accounted_for(systems.url)
+
+
+def deliver_files(systems: Systems, conn: psycopg.Connection, numbers: Iterator[int]) -> None:
+    """A file of any bytes under any name beside a good file."""
+    folder = systems.drops / CSV_DEPT
+    folder.mkdir()
+
+    @budget(0.1)
+    @given(
+        name=st.sampled_from(BAD_NAMES),
+        data=csv_files().map(lambda file: file.data) | damaged_workbooks() | st.binary(),
+    )
+    @example(name=BAD_NAMES[0], data=b"\xe8\xa1\x8c\x00\n\x00\x00,\x00\n")  # NUL everywhere
+    @example(name=BAD_NAMES[3], data=b"")
+    def night(name: str, data: bytes) -> None:
+        for path in folder.iterdir():
+            path.unlink()
+        (folder / name).write_bytes(data)
+        (folder / "penalty_20260302.csv").write_bytes(good_csv(next(numbers)))
+        forget(conn, CSV_DEPT)
+        delivered = ingest_source(CSV_DEPT, DAY)
+        counts = landed(conn, delivered.batches)
+        assert counts.pop(GOOD_KIND.name) == (1, 1)
+        if delivered.rejected_files:
+            stored = drop_folder.stored_name(name)
+            reason = conn.execute(
+                "select reason from quarantine.rejected_files"
+                " where dept_code = %s and file_name = %s",
+                (CSV_DEPT, stored),
+            ).fetchone()
+            assert delivered.rejected_files == [stored] and reason[0] and not counts
+        else:
+            rows = delivered.rows_read - 1  # a file is a batch, even with no row
+            assert list(counts.values()) == [(rows, rows)]
+
+    night()
+
+
+def good_csv(n: int) -> bytes:
+    """A penalty file read whole: every column filled."""
+    labels = [column.label for column in GOOD_KIND.columns]
+    return (",".join(labels) + "\n" + ",".join(f"第{n}号" for _ in labels) + "\n").encode()
 
 
 def good_item(n: int) -> dict[str, str]:

@@ -295,16 +295,17 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
     rejected = []
     for folder in sorted(p for p in root.iterdir() if p.name not in sources()):
         files = sorted(folder.iterdir()) if folder.is_dir() else [folder]
+        dept_code = drop_folder.stored_name(folder.name)
         with psycopg.connect(url, autocommit=True) as conn:
-            seen = _Deliveries.load(conn, folder.name)
+            seen = _Deliveries.load(conn, dept_code)
             for path in files:
-                night = SourceNight(folder.name, logical_date)
+                night = SourceNight(dept_code, logical_date)
                 _reject_file(
                     conn,
-                    folder.name,
+                    dept_code,
                     path,
                     logical_date,
-                    f"unknown department {folder.name!r}: not in the source registry",
+                    f"unknown department {dept_code!r}: not in the source registry",
                     seen,
                     night,
                 )
@@ -487,13 +488,14 @@ class _Deliveries:
         return seen
 
     def unchanged(self, path: Path, stat: os.stat_result) -> bool:
-        return (path.name, stat.st_size, stat.st_mtime_ns) in self.by_stat
+        return (drop_folder.stored_name(path.name), stat.st_size, stat.st_mtime_ns) in self.by_stat
 
     def known(
         self, conn: psycopg.Connection, path: Path, sha: str, stat: os.stat_result | None
     ) -> bool:
         """Whether these bytes came before; if so, remember the file's size and time too."""
-        if (path.name, sha) not in self.by_content:
+        name = drop_folder.stored_name(path.name)
+        if (name, sha) not in self.by_content:
             return False
         if stat is None:
             return True
@@ -504,15 +506,16 @@ class _Deliveries:
                         "update {} set file_size = %s, modified_ns = %s"
                         " where dept_code = %s and file_name = %s and sha256 = %s"
                     ).format(sql.SQL(table)),
-                    (stat.st_size, stat.st_mtime_ns, self.dept_code, path.name, sha),
+                    (stat.st_size, stat.st_mtime_ns, self.dept_code, name, sha),
                 )
         self.remember(path, sha, stat)
         return True
 
     def remember(self, path: Path, sha: str, stat: os.stat_result | None) -> None:
-        self.by_content.add((path.name, sha))
+        name = drop_folder.stored_name(path.name)
+        self.by_content.add((name, sha))
         if stat is not None:  # a directory or a link has no size or time of its own here
-            self.by_stat.add((path.name, stat.st_size, stat.st_mtime_ns))
+            self.by_stat.add((name, stat.st_size, stat.st_mtime_ns))
 
 
 # A folder's files are landed in groups, a transaction each: a catch-up's backlog is thousands of
@@ -643,6 +646,7 @@ def _reject_file(
     sha = drop_folder.sha256_of(path) if regular else "-"
     if seen.known(conn, path, sha, stat):
         return
+    name = drop_folder.stored_name(path.name)
     with conn.transaction():
         conn.execute(
             "insert into quarantine.rejected_files (dept_code, file_name, sha256, logical_date,"
@@ -650,7 +654,7 @@ def _reject_file(
             " on conflict do nothing",
             (
                 dept_code,
-                path.name,
+                name,
                 sha,
                 logical_date,
                 reason,
@@ -659,7 +663,7 @@ def _reject_file(
             ),
         )
     seen.remember(path, sha, stat)
-    night.rejected_files.append(path.name)
+    night.rejected_files.append(name)
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,7 +61,8 @@ def identify(path: Path) -> DropFile:
     when it is not ours."""
     match = FILE_NAME.match(path.name)
     if not match:
-        raise RejectedDelivery(f"file name {path.name!r} is not <kind>_<YYYYMMDD>.csv|xlsx")
+        name = stored_name(path.name)
+        raise RejectedDelivery(f"file name {name!r} is not <kind>_<YYYYMMDD>.csv|xlsx")
     kinds = record_kinds()
     if match["kind"] not in kinds:
         raise RejectedDelivery(f"file {path.name!r} names unknown record kind {match['kind']!r}")
@@ -71,6 +73,15 @@ def identify(path: Path) -> DropFile:
     if path.is_symlink() or not path.is_file():
         raise RejectedDelivery(f"{path.name!r} is not a regular file")
     return DropFile(path, kinds[match["kind"]], day)
+
+
+def stored_name(name: str) -> str:
+    """A file or folder name as the warehouse keeps it. A name that is not UTF-8 (a Windows
+    share writing GBK) comes from the file system with surrogates standing for its bytes, which
+    PostgreSQL text cannot hold: its bytes are read as a CSV file's (:func:`decode`)."""
+    if name.isascii():  # every name a folder is meant to hold, thousands of them in a backlog
+        return name
+    return decode(os.fsencode(name))[0]
 
 
 def decode(data: bytes) -> tuple[str, str]:
