@@ -177,12 +177,12 @@ def csv_files(draw: st.DrawFn) -> CsvFile:
     line = width.flatmap(lambda n: st.lists(CELL_TEXT, min_size=n, max_size=n))
     lines = [header, *draw(st.lists(line, max_size=6))]
     quoted = draw(st.booleans())
-    terminator = draw(st.sampled_from(["\r\n", "\n", "\r"]))
-    if quoted:
+    if quoted:  # the csv module quotes a field holding \r or \n only with its own terminator
         out = io.StringIO(newline="")
-        csv.writer(out, lineterminator=terminator).writerows(lines)
+        csv.writer(out).writerows(lines)
         text = out.getvalue()
     else:
+        terminator = draw(st.sampled_from(["\r\n", "\n", "\r"]))
         text = "".join(",".join(cells) + terminator for cells in lines)
     encoding = draw(st.sampled_from(ENCODINGS))
     data = text.encode(encoding, "surrogatepass" if encoding.startswith("utf") else "replace")
