@@ -699,12 +699,12 @@ def test_an_api_answering_500s_or_stalling_is_asked_again_and_lands_once(
     _assert_landed_once_and_reconciled(county, api.dept_code, day)
 
 
-def test_a_page_that_is_not_json_mid_pull_lands_nothing_and_the_next_night_lands_it_whole(
+def test_a_page_that_is_not_json_mid_pull_lands_nothing_of_its_kind_and_the_next_night_all(
     county, monkeypatch
 ) -> None:
-    """A page that is not JSON after the first (a gateway's error page answered 200) fails the
-    source's pull saying so: the rows of the pages before it are not landed, the watermark
-    stays; the next night lands every row once."""
+    """A page that is not JSON after the first (a gateway's error page answered 200) rejects
+    its kind's pull saying so: the rows of the pages before it are not landed, the kind's
+    watermark stays, the source's other kinds land; the next night lands every row once."""
     day = LAST_DAY + dt.timedelta(days=13)
     engine.advance(day)
     api = next(
@@ -715,20 +715,29 @@ def test_a_page_that_is_not_json_mid_pull_lands_nothing_and_the_next_night_lands
     one_a_page = replace(api, api=replace(api.api, paging=replace(api.api.paging, size=1)))
     registry = {**sources(), api.dept_code: one_a_page}
     monkeypatch.setattr(ingest, "sources", lambda: registry)
-    assert len(_held(api.dept_code, day) - set(_landed(county.url))) >= 2
-    before = _dept_state(county.url, api.dept_code)
+    first = api.kinds[0]
+    assert (
+        len({r for r in _held(api.dept_code, day) - set(_landed(county.url)) if r[0] == first}) >= 2
+    )
+    marks = _watermarks(county.url, api.dept_code)
     upstream = os.environ[API_ENV]
     with _FaultyApi(upstream, [None, "not json"]) as proxy:
         monkeypatch.setenv(API_ENV, proxy.connection_uri)
-        with pytest.raises(SourceUnavailable, match="not JSON"):
-            ingest_source(api.dept_code, day)
-    assert _dept_state(county.url, api.dept_code) == before
+        night = ingest_source(api.dept_code, day)
+    assert night.rejected_pulls == [first]
+    assert _watermarks(county.url, api.dept_code).get(first) == marks.get(first)
     with psycopg.connect(county.url) as conn:
         (error,) = conn.execute(
-            "select error from audit.source_errors where dept_code = %s and logical_date = %s",
-            (api.dept_code, day),
+            "select error from audit.source_errors"
+            " where dept_code = %s and record_kind = %s and logical_date = %s",
+            (api.dept_code, first, day),
         ).fetchone()
-    assert "not JSON" in error
+        landed = conn.execute(
+            "select count(*) from audit.batches"
+            " where dept_code = %s and record_kind = %s and logical_date = %s",
+            (api.dept_code, first, day),
+        ).fetchone()[0]
+    assert "not JSON" in error and landed == 0
     monkeypatch.setenv(API_ENV, upstream)
     ingest_source(api.dept_code, day + dt.timedelta(days=1))
     _assert_landed_once_and_reconciled(county, api.dept_code, day)

@@ -17,7 +17,7 @@ import pytest
 from credit import ingest, migrations, warehouse
 from credit.catalogue import record_kind
 from credit.connectors import drop_folder, http_api
-from credit.landing import Batch, SourceRow, land_batch, without_nul
+from credit.landing import Batch, SourceRow, land_batch, storable
 from credit.sources import ApiProtocol
 
 KIND = record_kind("permit")
@@ -171,7 +171,7 @@ def test_nul_is_replaced_where_it_is_read_and_the_row_marked(
 
 def test_a_row_without_nul_is_left_as_it_is() -> None:
     source = SourceRow("test:1", row(remarks="a\\u0000b"), {"note": "x"})
-    assert without_nul(source) is source
+    assert storable(source) is source
 
 
 def test_the_night_analyses_a_table_it_changed_by_a_tenth(conn: psycopg.Connection) -> None:

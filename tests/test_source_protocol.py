@@ -30,7 +30,7 @@ from psycopg.rows import dict_row
 from county_sim import systems
 from county_sim.settings import api_token
 from credit.catalogue import record_kind
-from credit.connectors import COUNTY_TZ, SourceUnavailable, day_end, exchange_db, http_api
+from credit.connectors import COUNTY_TZ, RejectedDelivery, day_end, exchange_db, http_api
 from credit.ingest import api_client, exchange_url, ingest_source
 from credit.sources import (
     SOURCES_FILE,
@@ -243,22 +243,22 @@ def test_chinese_names_and_a_view_are_read_like_any_table(county) -> None:
     assert sorted(row.values for row in pulled) == _held("administrative_approval", until)["permit"]
 
 
-def test_a_protocol_the_system_does_not_follow_fails_the_pull_saying_where(county) -> None:
+def test_a_protocol_the_system_does_not_follow_rejects_the_pull_saying_where(county) -> None:
     """A key column the table does not have, an answer without the rows where the registry
-    says they are: the source's night fails with the reason (nothing lands, the watermark
-    stays), it is not read as an empty night."""
+    says they are: the kind's pull is rejected with the reason (nothing of it lands, its
+    watermark stays), it is not read as an empty night."""
     approval, tobacco = sources()["administrative_approval"], sources()["tobacco"]
     kind, until = record_kind("permit"), day_end(NIGHTS[0])
     wrong_key = {**approval.field_map_of("permit"), "ID": "record_id"}
     del wrong_key["JLBH"]
-    with pytest.raises(SourceUnavailable, match=r"ID.*key and change-timestamp columns"):
+    with pytest.raises(RejectedDelivery, match=r"ID.*key and change-timestamp columns"):
         list(
             exchange_db.pull_table(exchange_url(), approval.exchange, kind, None, until, wrong_key)
         )
     elsewhere = ApiProtocol(
         paths=tobacco.api.paths, paging=tobacco.api.paging, rows_path=("data", "list")
     )
-    with pytest.raises(SourceUnavailable, match=r"no data\.list"):
+    with pytest.raises(RejectedDelivery, match=r"no data\.list"):
         list(
             http_api.pull_api(
                 api_client(), elsewhere, kind, None, until, tobacco.field_map_of("permit")

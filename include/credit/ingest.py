@@ -60,6 +60,8 @@ class SourceNight:
     logical_date: date
     batches: list[int] = field(default_factory=list)
     rejected_files: list[str] = field(default_factory=list)
+    # Record kinds whose pull was rejected: what the system answered is not rows.
+    rejected_pulls: list[str] = field(default_factory=list)
     rows_read: int = 0
     # Rows a look-back pull read again and skipped, landed by an earlier night.
     rows_read_again: int = 0
@@ -122,7 +124,7 @@ def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
                 _ingest_drops(conn, source, logical_date, night)
             else:
                 for kind_name in source.kinds:
-                    _ingest_incremental(conn, source, record_kind(kind_name), logical_date, night)
+                    _ingest_kind(conn, source, record_kind(kind_name), logical_date, night)
         except SourceUnavailable as error:
             # Whatever landed before the failure stays landed and is validated with the night.
             _record_source_error(conn, dept_code, logical_date, error)
@@ -294,16 +296,17 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
     rejected = []
     for folder in sorted(p for p in root.iterdir() if p.name not in sources()):
         files = sorted(folder.iterdir()) if folder.is_dir() else [folder]
+        dept_code = drop_folder.stored_name(folder.name)
         with psycopg.connect(url, autocommit=True) as conn:
-            seen = _Deliveries.load(conn, folder.name)
+            seen = _Deliveries.load(conn, dept_code)
             for path in files:
-                night = SourceNight(folder.name, logical_date)
+                night = SourceNight(dept_code, logical_date)
                 _reject_file(
                     conn,
-                    folder.name,
+                    dept_code,
                     path,
                     logical_date,
-                    f"unknown department {folder.name!r}: not in the source registry",
+                    f"unknown department {dept_code!r}: not in the source registry",
                     seen,
                     night,
                 )
@@ -312,13 +315,47 @@ def reject_unknown_folders(url: str, logical_date: date) -> list[str]:
 
 
 def _record_source_error(
-    conn: psycopg.Connection, dept_code: str, logical_date: date, error: Exception
+    conn: psycopg.Connection,
+    dept_code: str,
+    logical_date: date,
+    error: Exception,
+    kind: RecordKind | None = None,
 ) -> None:
+    source = sources()[dept_code]
     conn.execute(
-        "insert into audit.source_errors (dept_code, logical_date, source_ref, error)"
-        " values (%s, %s, %s, %s)",
-        (dept_code, logical_date, sources()[dept_code].shape, str(error)),
+        "insert into audit.source_errors"
+        " (dept_code, record_kind, logical_date, source_ref, error) values (%s, %s, %s, %s, %s)",
+        (
+            dept_code,
+            kind.name if kind else None,
+            logical_date,
+            _pull_ref(source, kind) if kind else source.shape,
+            str(error),
+        ),
     )
+
+
+def _pull_ref(source: Source, kind: RecordKind) -> str:
+    """The ``source_ref`` of a kind's pull: its batch's, or its error's."""
+    return f"{source.shape}:{source.dept_code}.{kind.name}"
+
+
+def _ingest_kind(
+    conn: psycopg.Connection,
+    source: Source,
+    kind: RecordKind,
+    logical_date: date,
+    night: SourceNight,
+) -> None:
+    """:func:`_ingest_incremental`; a pull whose system answered with something that is not
+    rows (a page that is not JSON, a table without ``updated_at``) is rolled back with its
+    watermark, its reason kept in ``audit.source_errors``, and the source's other kinds go on.
+    The next night pulls the kind again from where it stood."""
+    try:
+        _ingest_incremental(conn, source, kind, logical_date, night)
+    except RejectedDelivery as error:
+        _record_source_error(conn, source.dept_code, logical_date, error, kind)
+        night.rejected_pulls.append(kind.name)
 
 
 def _puller(source: Source, kind: RecordKind) -> Callable[[datetime | None, datetime], Pull]:
@@ -367,7 +404,7 @@ def _ingest_incremental(
                     kind=kind,
                     shape=source.shape,
                     logical_date=logical_date,
-                    source_ref=f"{source.shape}:{source.dept_code}.{kind.name}",
+                    source_ref=_pull_ref(source, kind),
                     rows=itertools.chain([first], rows),
                     received_at=datetime.now(UTC),
                 ),
@@ -453,13 +490,14 @@ class _Deliveries:
         return seen
 
     def unchanged(self, path: Path, stat: os.stat_result) -> bool:
-        return (path.name, stat.st_size, stat.st_mtime_ns) in self.by_stat
+        return (drop_folder.stored_name(path.name), stat.st_size, stat.st_mtime_ns) in self.by_stat
 
     def known(
         self, conn: psycopg.Connection, path: Path, sha: str, stat: os.stat_result | None
     ) -> bool:
         """Whether these bytes came before; if so, remember the file's size and time too."""
-        if (path.name, sha) not in self.by_content:
+        name = drop_folder.stored_name(path.name)
+        if (name, sha) not in self.by_content:
             return False
         if stat is None:
             return True
@@ -470,15 +508,16 @@ class _Deliveries:
                         "update {} set file_size = %s, modified_ns = %s"
                         " where dept_code = %s and file_name = %s and sha256 = %s"
                     ).format(sql.SQL(table)),
-                    (stat.st_size, stat.st_mtime_ns, self.dept_code, path.name, sha),
+                    (stat.st_size, stat.st_mtime_ns, self.dept_code, name, sha),
                 )
         self.remember(path, sha, stat)
         return True
 
     def remember(self, path: Path, sha: str, stat: os.stat_result | None) -> None:
-        self.by_content.add((path.name, sha))
+        name = drop_folder.stored_name(path.name)
+        self.by_content.add((name, sha))
         if stat is not None:  # a directory or a link has no size or time of its own here
-            self.by_stat.add((path.name, stat.st_size, stat.st_mtime_ns))
+            self.by_stat.add((name, stat.st_size, stat.st_mtime_ns))
 
 
 # A folder's files are landed in groups, a transaction each: a catch-up's backlog is thousands of
@@ -609,6 +648,7 @@ def _reject_file(
     sha = drop_folder.sha256_of(path) if regular else "-"
     if seen.known(conn, path, sha, stat):
         return
+    name = drop_folder.stored_name(path.name)
     with conn.transaction():
         conn.execute(
             "insert into quarantine.rejected_files (dept_code, file_name, sha256, logical_date,"
@@ -616,7 +656,7 @@ def _reject_file(
             " on conflict do nothing",
             (
                 dept_code,
-                path.name,
+                name,
                 sha,
                 logical_date,
                 reason,
@@ -625,7 +665,7 @@ def _reject_file(
             ),
         )
     seen.remember(path, sha, stat)
-    night.rejected_files.append(path.name)
+    night.rejected_files.append(name)
 
 
 __all__ = [

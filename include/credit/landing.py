@@ -13,6 +13,7 @@ a pull's rows stream from its source into the ``COPY``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -52,8 +53,9 @@ class SourceRow:
     values go to ``COPY`` as they are, without a look-up per column);
     ``source_ref`` names the row in its system (``file.csv:17`` or a ``record_id``);
     ``parse_problem`` says why a row could not be read whole (a truncated line).
-    Its texts hold no NUL (PostgreSQL text cannot): a connector whose file or page holds one
-    passes its rows through :func:`without_nul`; an exchange database's text cannot hold one.
+    Its texts hold no NUL or lone surrogate (PostgreSQL text cannot): a connector whose file
+    or page holds one passes its rows through :func:`storable`; an exchange database's text
+    cannot hold one.
     """
 
     source_ref: str
@@ -331,36 +333,52 @@ def _as_is(text: str) -> str:
 
 NUL = "\x00"
 NUL_PROBLEM = "NUL character in the source text"
+SURROGATE_PROBLEM = "unpaired surrogate (no Unicode character) in the source text"
+# What a text can hold and PostgreSQL's cannot: NUL, and a lone UTF-16 surrogate (JSON can send
+# one as an escape, and no UTF-8 encodes it).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def without_nul(row: SourceRow) -> SourceRow:
-    """The row with each NUL of its values and extra fields replaced by U+FFFD, so that it
-    stays visible where PostgreSQL text cannot hold it; a row whose values held one is marked
-    (``parse_problem``), one whose extra fields alone did is not (its columns are whole).
+def unstorable(text: str) -> bool:
+    """Whether a text holds a character PostgreSQL text cannot (:func:`storable`)."""
+    return _UNSTORABLE.search(text) is not None
 
-    Connectors call it on the rows of a file or page whose text holds a NUL: one test a file
+
+def storable(row: SourceRow) -> SourceRow:
+    """The row with each NUL or lone surrogate of its texts (reference, values, extra fields)
+    replaced by U+FFFD, so that it stays visible where PostgreSQL text cannot hold it; a row
+    whose values held one is marked (``parse_problem``), one whose reference or extra fields
+    alone did is not (its columns are whole).
+
+    Connectors call it on the rows of a file or page whose text holds one: one test a file
     or page, not one a row."""
     values = row.values
     scrubbed = (
-        tuple(map(_nul_replaced, values))
+        tuple(map(_replaced, values))
         if isinstance(values, tuple)
-        else {name: _nul_replaced(value) for name, value in values.items()}
+        else {name: _replaced(value) for name, value in values.items()}
     )
-    extra = _nul_replaced(row.extra_fields)
-    if scrubbed == values and extra == row.extra_fields:
+    source_ref = _replaced(row.source_ref)
+    extra = _replaced(row.extra_fields)
+    if scrubbed == values and extra == row.extra_fields and source_ref == row.source_ref:
         return row
     problem = row.parse_problem
     if problem is None and scrubbed != values:
-        problem = NUL_PROBLEM
-    return replace(row, values=scrubbed, extra_fields=extra, parse_problem=problem)
+        texts = values.values() if isinstance(values, Mapping) else values
+        held_nul = any(NUL in text for text in texts if text)
+        problem = NUL_PROBLEM if held_nul else SURROGATE_PROBLEM
+    return replace(
+        row, source_ref=source_ref, values=scrubbed, extra_fields=extra, parse_problem=problem
+    )
 
 
-def _nul_replaced(value: Any) -> Any:
-    """A text with U+FFFD for each NUL; the texts of a JSON value's keys and items likewise."""
+def _replaced(value: Any) -> Any:
+    """A text with U+FFFD for each unstorable character; the texts of a JSON value's keys and
+    items likewise."""
     if isinstance(value, str):
-        return value.replace(NUL, "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, Mapping):
-        return {_nul_replaced(key): _nul_replaced(item) for key, item in value.items()}
+        return {_replaced(key): _replaced(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_nul_replaced(item) for item in value]
+        return [_replaced(item) for item in value]
     return value

@@ -4,6 +4,7 @@ values with canonical column names; none of them writes to the warehouse."""
 
 from __future__ import annotations
 
+import json
 import time as clock
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta
@@ -26,7 +27,8 @@ class RejectedDelivery(ValueError):
 
 
 # (rows, the largest ``updated_at`` among them): one fetch from a table or one page of an API.
-Chunk = tuple[list[SourceRow], datetime | None]
+# A date where a system keeps only the day of a change.
+Chunk = tuple[list[SourceRow], date | None]
 
 
 class Pull:
@@ -38,7 +40,7 @@ class Pull:
 
     def __init__(self, chunks: Iterator[Chunk]) -> None:
         self._chunks = chunks
-        self.watermark: datetime | None = None
+        self.watermark: date | None = None
         self.rows_read = 0
         self.seconds = 0.0
 
@@ -65,16 +67,28 @@ def day_end(logical_date: date) -> datetime:
 
 
 def as_text(value: object) -> str | None:
-    """A source value as the text a person would read in the system: ISO dates, plain numbers."""
+    """A source value as the text a person would read in the system: ISO dates, plain numbers,
+    an object or list (a JSON field where text belongs) as its JSON."""
     if value is None:
         return None
+    if isinstance(value, dict | list):  # and a database's array, of dates say, the same way
+        return json.dumps(value, ensure_ascii=False, default=as_text)
     if isinstance(value, datetime):
-        return value.astimezone(COUNTY_TZ).isoformat() if value.tzinfo else value.isoformat()
+        return _county_time(value).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _county_time(moment: datetime) -> datetime:
+    """A date-time in the county's zone; one without a zone, or at the calendar's edge in its
+    own (9999-12-31, a system's "for ever"), as it is."""
+    try:
+        return moment.astimezone(COUNTY_TZ) if moment.tzinfo else moment
+    except OverflowError:
+        return moment
 
 
 def source_names(

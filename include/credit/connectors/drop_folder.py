@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,11 @@ from typing import Any
 
 from credit.catalogue import RecordKind, record_kinds
 from credit.connectors import RejectedDelivery, as_text
-from credit.landing import NUL, SourceRow, without_nul
+from credit.landing import NUL, SourceRow, storable, unstorable
+
+# A field is as long as the department wrote it (a remark pasted from a report): the csv module's
+# default limit, 128 KiB, would stop the whole file. The file's size bounds it anyway.
+csv.field_size_limit(2**31 - 1)  # the largest a C long holds on every platform
 
 FILE_NAME = re.compile(r"^(?P<kind>[a-z_]+)_(?P<day>\d{8})\.(?P<format>csv|xlsx)$")
 
@@ -56,7 +61,8 @@ def identify(path: Path) -> DropFile:
     when it is not ours."""
     match = FILE_NAME.match(path.name)
     if not match:
-        raise RejectedDelivery(f"file name {path.name!r} is not <kind>_<YYYYMMDD>.csv|xlsx")
+        name = stored_name(path.name)
+        raise RejectedDelivery(f"file name {name!r} is not <kind>_<YYYYMMDD>.csv|xlsx")
     kinds = record_kinds()
     if match["kind"] not in kinds:
         raise RejectedDelivery(f"file {path.name!r} names unknown record kind {match['kind']!r}")
@@ -67,6 +73,15 @@ def identify(path: Path) -> DropFile:
     if path.is_symlink() or not path.is_file():
         raise RejectedDelivery(f"{path.name!r} is not a regular file")
     return DropFile(path, kinds[match["kind"]], day)
+
+
+def stored_name(name: str) -> str:
+    """A file or folder name as the warehouse keeps it. A name that is not UTF-8 (a Windows
+    share writing GBK) comes from the file system with surrogates standing for its bytes, which
+    PostgreSQL text cannot hold: its bytes are read as a CSV file's (:func:`decode`)."""
+    if name.isascii():  # every name a folder is meant to hold, thousands of them in a backlog
+        return name
+    return decode(os.fsencode(name))[0]
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -89,13 +104,14 @@ def parse(drop: DropFile, field_map: Mapping[str, str] | None = None) -> ParsedF
     if drop.path.suffix == ".xlsx":
         lines = _xlsx_lines(drop)
         rows = _rows(drop, lines, None, field_map)
-        holds_nul = any(NUL in cell for line in lines for cell in line)
-        return ParsedFile([without_nul(r) for r in rows] if holds_nul else rows, "xlsx")
+        unstorable_cell = any(unstorable(cell) for line in lines for cell in line)
+        return ParsedFile([storable(r) for r in rows] if unstorable_cell else rows, "xlsx")
     text, encoding = decode(drop.path.read_bytes())
     lines = list(csv.reader(io.StringIO(text, newline="")))
     problem = "file is neither UTF-8 nor GBK" if encoding == "undecodable" else None
     rows = _rows(drop, lines, problem, field_map)
-    return ParsedFile([without_nul(r) for r in rows] if NUL in text else rows, encoding)
+    # Decoded text holds no lone surrogate: UTF-8 and GB18030 decode none, replacement neither.
+    return ParsedFile([storable(r) for r in rows] if NUL in text else rows, encoding)
 
 
 def _xlsx_lines(drop: DropFile) -> list[list[str]]:
