@@ -1,6 +1,6 @@
 """Alerts (告警) to the platform's operator: what went wrong in a night reaches a person.
 
-Three things are incidents (``audit.incidents``, one row each, kept):
+Four things are incidents (``audit.incidents``, one row each, kept):
 
 * ``task_failed``: a task of a DAG failed after its retries (Airflow's ``on_failure_callback``,
   set for every task by ``DAG_DEFAULT_ARGS``), one incident per task and county day;
@@ -8,7 +8,10 @@ Three things are incidents (``audit.incidents``, one row each, kept):
   (rows read ≠ accepted + quarantined, or not validated);
 * ``source_volume``: a department's system delivered a night's rows outside its expected range
   (``expected_daily_rows`` of ``sources.yaml``; nothing on a working day included), one incident
-  per department and night.
+  per department and night;
+* ``pull_rejected``: a department's system answered a kind's pull with something that is not
+  rows (a page that is not JSON, a table without its key column); the kind's rows stopped while
+  the source's task succeeded, one incident per department, kind and night.
 
 An incident seen again (the run cleared and failing again, the night re-run) counts one more
 occurrence. When an SMTP connection is configured (``AIRFLOW_CONN_CREDIT_SMTP``, as for the
@@ -32,6 +35,7 @@ import psycopg
 import yaml
 
 from credit import warehouse
+from credit.catalogue import RecordKind
 from credit.paths import CONFIG_DIR
 
 log = logging.getLogger(__name__)
@@ -42,12 +46,13 @@ KIND_ZH = {
     "task_failed": "任务失败",
     "reconciliation_failed": "批次对账不平",
     "source_volume": "部门数据量异常",
+    "pull_rejected": "部门数据无法读取",
 }
 
 
 @dataclass(frozen=True)
 class Incident:
-    kind: str  # task_failed | reconciliation_failed | source_volume
+    kind: str  # task_failed | reconciliation_failed | source_volume | pull_rejected
     key: str  # what makes it the same incident when seen again
     summary: str  # one line, in Chinese
     detail: str = ""
@@ -143,6 +148,25 @@ def task_failed(context: Any) -> None:
         )
     except Exception:
         log.exception("the failed task's alert could not be recorded")
+
+
+def pull_rejected(dept_code: str, kind: RecordKind, logical_date: date, reason: str) -> None:
+    """A kind's pull rejected (its system answered something that is not rows) as an incident:
+    the source's task succeeds, so no failed task would tell."""
+    from credit.reference import department
+
+    try:
+        raise_incident(
+            Incident(
+                kind="pull_rejected",
+                key=f"{dept_code}/{kind.name}/{logical_date.isoformat()}",
+                summary=f"{department(dept_code).name_zh} {logical_date.isoformat()}"
+                f" {kind.label}数据无法读取，本类数据当晚未入库",
+                detail=f"部门代码 {dept_code}；原因：{reason}；见 audit.source_errors",
+            )
+        )
+    except Exception:
+        log.exception("the rejected pull of %s could not be recorded", dept_code)
 
 
 def source_volume(dept_code: str, logical_date: date, received: int, low: int, high: int) -> None:

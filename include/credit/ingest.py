@@ -349,13 +349,15 @@ def _ingest_kind(
 ) -> None:
     """:func:`_ingest_incremental`; a pull whose system answered with something that is not
     rows (a page that is not JSON, a table without ``updated_at``) is rolled back with its
-    watermark, its reason kept in ``audit.source_errors``, and the source's other kinds go on.
-    The next night pulls the kind again from where it stood."""
+    watermark, its reason kept in ``audit.source_errors`` and an incident (``pull_rejected``),
+    and the source's other kinds go on. The next night pulls the kind again from where it
+    stood."""
     try:
         _ingest_incremental(conn, source, kind, logical_date, night)
     except RejectedDelivery as error:
         _record_source_error(conn, source.dept_code, logical_date, error, kind)
         night.rejected_pulls.append(kind.name)
+        alerts.pull_rejected(source.dept_code, kind, logical_date, str(error))
 
 
 def _puller(source: Source, kind: RecordKind) -> Callable[[datetime | None, datetime], Pull]:
