@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
-from credit import ingest, warehouse
+from credit import warehouse
 from credit.catalogue import RecordKind, record_kind
 from credit.connectors import (
     RejectedDelivery,
@@ -393,7 +393,7 @@ def read_or_reject(data: bytes, page: int = 1) -> http_api.Page | None:
         return None
     for row in read.rows:
         assert_landable(row)
-    assert read.next_page is None or read.next_page > page
+    assert read.next_position is None or read.next_position > page
     return read
 
 
@@ -601,7 +601,7 @@ def systems(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Systems]:
         patch.setenv(f"AIRFLOW_CONN_{DROPS_CONN.upper()}", f"fs://{drops}")
         patch.setenv(f"AIRFLOW_CONN_{API_CONN.upper()}", api.url())
         patch.setenv(f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}", exchange)
-        ingest.prepare_landing()
+        warehouse.ensure_warehouse()
         yield Systems(url, exchange, drops, api)
     api.server.shutdown()
     api.server.server_close()

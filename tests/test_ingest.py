@@ -549,14 +549,27 @@ def test_a_system_that_changed_its_table_loses_nothing(county) -> None:
             if c.mandatory and c.name not in ("record_id", "updated_at")
         )
         table = sql.Identifier(exchange.dept_code, kind)
+        (dropped_type,) = conn.execute(
+            "select format_type(atttypid, atttypmod) from pg_attribute"
+            " where attrelid = %s::regclass and attname = %s",
+            (table.as_string(conn), dropped),
+        ).fetchone()
         conn.execute(
             sql.SQL("alter table {} add column remark text default '系统新增备注'").format(table)
         )
         conn.execute(
             sql.SQL("alter table {} drop column {}").format(table, sql.Identifier(dropped))
         )
-    night = ingest_source(exchange.dept_code, day)
-    validate_pending()
+    try:
+        night = ingest_source(exchange.dept_code, day)
+        validate_pending()
+    finally:  # the system as it was, for the later tests' days
+        with psycopg.connect(exchange_url(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("alter table {} drop column remark, add column {} {}").format(
+                    table, sql.Identifier(dropped), sql.SQL(dropped_type)
+                )
+            )
     with psycopg.connect(county.url) as conn:
         rows = conn.execute(
             sql.SQL(
@@ -703,8 +716,9 @@ def test_a_page_that_is_not_json_mid_pull_lands_nothing_of_its_kind_and_the_next
     county, monkeypatch
 ) -> None:
     """A page that is not JSON after the first (a gateway's error page answered 200) rejects
-    its kind's pull saying so: the rows of the pages before it are not landed, the kind's
-    watermark stays, the source's other kinds land; the next night lands every row once."""
+    its kind's pull saying so, and the operator is told (an incident): the rows of the pages
+    before it are not landed, the kind's watermark stays, the source's other kinds land; the
+    next night lands every row once."""
     day = LAST_DAY + dt.timedelta(days=13)
     engine.advance(day)
     api = next(
@@ -737,7 +751,13 @@ def test_a_page_that_is_not_json_mid_pull_lands_nothing_of_its_kind_and_the_next
             " where dept_code = %s and record_kind = %s and logical_date = %s",
             (api.dept_code, first, day),
         ).fetchone()[0]
+        incident = conn.execute(
+            "select summary from audit.incidents where kind = 'pull_rejected'"
+            " and incident_key = %s",
+            (f"{api.dept_code}/{first}/{day.isoformat()}",),
+        ).fetchone()
     assert "not JSON" in error and landed == 0
+    assert incident is not None and "无法读取" in incident[0]
     monkeypatch.setenv(API_ENV, upstream)
     ingest_source(api.dept_code, day + dt.timedelta(days=1))
     _assert_landed_once_and_reconciled(county, api.dept_code, day)
