@@ -20,6 +20,10 @@ A failed attempt keeps its ``run_results.json`` in the run's state folder
 task cleared by hand) runs ``dbt retry`` on it: only the nodes that failed and those they skipped
 run again; the state folder goes once the night succeeds.
 
+A run with the ``full_refresh`` param rebuilds every incremental model from ``raw`` with dbt's
+``--full-refresh``; what no rebuild could recover is kept: the warnings' register, the issued
+inspection plans and the subjects' snapshot.
+
 The marts describe one county day, dbt's ``as_of_date`` var: the task resolves it
 (:func:`run_as_of_date`) and dbt reads it from the environment variable
 ``CREDIT_AS_OF_DATE`` that the var defaults to (a changed var makes dbt re-parse the whole
@@ -49,8 +53,9 @@ from credit.warehouse import warehouse_url
 
 log = logging.getLogger(__name__)
 
-# The DAG's parameter for manual runs.
+# The DAG's parameters for manual runs.
 AS_OF_PARAM = "as_of_date"
+FULL_REFRESH_PARAM = "full_refresh"
 # How the day reaches dbt (read by the model int_lifecycle_as_of).
 AS_OF_ENV = "CREDIT_AS_OF_DATE"
 # What the weekly credit_reference DAG builds, and the night leaves alone.
@@ -182,12 +187,15 @@ def warehouse_identity(url: str | None = None) -> str:
     return hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
-def nightly_build() -> list[str]:
+def nightly_build(*, full_refresh: bool = False) -> list[str]:
     """The night's dbt command: :data:`NIGHTLY_BUILD`, leaving out the rule seeds unchanged
-    since the last night that succeeded (all are loaded when there is none)."""
+    since the last night that succeeded (all are loaded when there is none); with
+    ``full_refresh``, every incremental model rebuilt from ``raw`` (dbt's ``--full-refresh``,
+    which keeps the warnings' register, the issued inspection plans and the snapshot)."""
+    refresh = ["--full-refresh"] if full_refresh else []
     state = last_success_dir()
     if not (state / "manifest.json").exists():
-        return list(NIGHTLY_BUILD)
+        return [*NIGHTLY_BUILD, *refresh]
     position = NIGHTLY_BUILD.index("--indirect-selection")
     return [
         *NIGHTLY_BUILD[:position],
@@ -195,6 +203,7 @@ def nightly_build() -> list[str]:
         *NIGHTLY_BUILD[position:],
         "--state",
         str(state),
+        *refresh,
     ]
 
 
@@ -203,18 +212,22 @@ def dbt_target_dir() -> Path:
     return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
 
 
-def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
+def build_marts(
+    as_of: date, run_id: str, attempt: int, *, full_refresh: bool = False
+) -> dict[str, Any]:
     """Build the warehouse as of ``as_of`` in one dbt invocation; return the XCom summary.
 
-    Attempt 1 runs :func:`nightly_build`; a later attempt of the same run retries the nodes the
-    previous attempt left failed or skipped (``dbt retry``), or builds again when that attempt
-    left no results (killed before dbt wrote them). Raises :class:`DbtError` when a node fails,
-    after its results are recorded.
+    Attempt 1 runs :func:`nightly_build`, a full refresh when asked; a later attempt of the same
+    run retries the nodes the previous attempt left failed or skipped (``dbt retry``, with that
+    attempt's flags), or builds again when that attempt left no results (killed before dbt
+    wrote them). Raises :class:`DbtError` when a node fails, after its results are recorded.
     """
     state = state_dir(run_id)
     previous = state / "run_results.json"
     retrying = attempt > 1 and previous.exists()
-    args = ["retry", "--state", str(state)] if retrying else nightly_build()
+    args = (
+        ["retry", "--state", str(state)] if retrying else nightly_build(full_refresh=full_refresh)
+    )
     outcome = invoke_dbt(args, env={AS_OF_ENV: as_of.isoformat()})
     written = dbt_target_dir() / "run_results.json"
     if not written.exists():
@@ -229,7 +242,7 @@ def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
     shutil.rmtree(state, ignore_errors=True)
     last_success_dir().mkdir(parents=True, exist_ok=True)
     shutil.copy(dbt_target_dir() / "manifest.json", last_success_dir() / "manifest.json")
-    return {"as_of_date": as_of.isoformat(), **transform.summary()}
+    return {"as_of_date": as_of.isoformat(), "full_refresh": full_refresh, **transform.summary()}
 
 
 def read_run_results(path: Path) -> TransformOutcome:
