@@ -36,8 +36,10 @@ staging views over the accepted raw rows, the intermediate models and the marts 
 with their tests, **as of one county day**: the `as_of_date` param of a manual run, else the
 county day that `credit_ingest`'s raw asset events carry, else the run's date in China Standard
 Time (passed to dbt as `CREDIT_AS_OF_DATE`). The reference seeds belong to `credit_reference`.
-With the `full_refresh` param every incremental model is rebuilt from `raw` (`--full-refresh`);
-the warnings' register, the issued inspection plans and the subjects' snapshot are kept.
+With the `full_refresh` param, and on the first run after the resident-ID hash key was rotated
+(`credit warehouse rotate-hash-key`), every incremental model is rebuilt from `raw`
+(`--full-refresh`); the warnings' register, the issued inspection plans and the subjects'
+snapshot are kept.
 
 Every node's status (run, pass, fail, skip, with its time and message) is in the `build` task's
 log, its XCom, and the table `audit.dbt_node_results`. When a node fails, the task fails; its

@@ -20,9 +20,10 @@ A failed attempt keeps its ``run_results.json`` in the run's state folder
 task cleared by hand) runs ``dbt retry`` on it: only the nodes that failed and those they skipped
 run again; the state folder goes once the night succeeds.
 
-A run with the ``full_refresh`` param rebuilds every incremental model from ``raw`` with dbt's
+A run with the ``full_refresh`` param, and the first night after the resident-ID hash key was
+rotated (:mod:`credit.hash_key`), rebuild every incremental model from ``raw`` with dbt's
 ``--full-refresh``; what no rebuild could recover is kept: the warnings' register, the issued
-inspection plans and the subjects' snapshot.
+inspection plans and the subjects' snapshot (a rotation re-keys what of them holds a hash).
 
 The marts describe one county day, dbt's ``as_of_date`` var: the task resolves it
 (:func:`run_as_of_date`) and dbt reads it from the environment variable
@@ -48,8 +49,9 @@ from typing import Any
 import psycopg
 
 from credit.dbt import FAILED_STATUSES, DbtError, failure_message, invoke_dbt
+from credit.hash_key import key_in_use, mark_rebuilt, rebuild_pending
 from credit.paths import DBT_PROJECT_DIR, data_dir
-from credit.warehouse import warehouse_url
+from credit.warehouse import ensure_warehouse, warehouse_url
 
 log = logging.getLogger(__name__)
 
@@ -217,14 +219,38 @@ def build_marts(
 ) -> dict[str, Any]:
     """Build the warehouse as of ``as_of`` in one dbt invocation; return the XCom summary.
 
-    Attempt 1 runs :func:`nightly_build`, a full refresh when asked; a later attempt of the same
-    run retries the nodes the previous attempt left failed or skipped (``dbt retry``, with that
-    attempt's flags), or builds again when that attempt left no results (killed before dbt
-    wrote them). Raises :class:`DbtError` when a node fails, after its results are recorded.
+    Attempt 1 runs :func:`nightly_build`, a full refresh when asked or when the hash key was
+    rotated since the last one (:func:`credit.hash_key.rebuild_pending`: models built with the
+    old key must not be appended to); a later attempt of the same run retries the nodes the
+    previous attempt left failed or skipped (``dbt retry``, with that attempt's flags), or builds
+    again when that attempt left no results (killed before dbt wrote them) or was no full
+    refresh while one is due. Raises :class:`DbtError` when a node fails, after its results
+    are recorded.
     """
+    url = ensure_warehouse()
+    # Held from the decision to the end of the build, so that no rotation slips in between.
+    with key_in_use(url):
+        rotated = rebuild_pending(url)
+        full_refresh = full_refresh or rotated
+        transform = _run_attempt(url, as_of, run_id, attempt, full_refresh=full_refresh)
+        if rotated:
+            mark_rebuilt(url, run_id)
+    shutil.rmtree(state_dir(run_id), ignore_errors=True)
+    last_success_dir().mkdir(parents=True, exist_ok=True)
+    shutil.copy(dbt_target_dir() / "manifest.json", last_success_dir() / "manifest.json")
+    return {"as_of_date": as_of.isoformat(), "full_refresh": full_refresh, **transform.summary()}
+
+
+def _run_attempt(
+    url: str, as_of: date, run_id: str, attempt: int, *, full_refresh: bool
+) -> TransformOutcome:
+    """One attempt's dbt invocation, its node results recorded; on failure its
+    ``run_results.json`` is kept for the next attempt and :class:`DbtError` raised."""
     state = state_dir(run_id)
     previous = state / "run_results.json"
-    retrying = attempt > 1 and previous.exists()
+    retrying = (
+        attempt > 1 and previous.exists() and (not full_refresh or _was_full_refresh(previous))
+    )
     args = (
         ["retry", "--state", str(state)] if retrying else nightly_build(full_refresh=full_refresh)
     )
@@ -233,16 +259,19 @@ def build_marts(
     if not written.exists():
         raise DbtError(failure_message(args, outcome))
     transform = read_run_results(written)
-    record_node_results(warehouse_url(), transform, run_id=run_id, attempt=attempt, as_of=as_of)
+    record_node_results(url, transform, run_id=run_id, attempt=attempt, as_of=as_of)
     log_outcome(transform)
     if not outcome.success:
         state.mkdir(parents=True, exist_ok=True)
         shutil.copy(written, previous)
         raise DbtError(failure_message(args, outcome))
-    shutil.rmtree(state, ignore_errors=True)
-    last_success_dir().mkdir(parents=True, exist_ok=True)
-    shutil.copy(dbt_target_dir() / "manifest.json", last_success_dir() / "manifest.json")
-    return {"as_of_date": as_of.isoformat(), "full_refresh": full_refresh, **transform.summary()}
+    return transform
+
+
+def _was_full_refresh(run_results: Path) -> bool:
+    """Whether the invocation a ``run_results.json`` reports ran with ``--full-refresh``."""
+    document = json.loads(run_results.read_text(encoding="utf-8"))
+    return bool(document.get("args", {}).get("full_refresh"))
 
 
 def read_run_results(path: Path) -> TransformOutcome:

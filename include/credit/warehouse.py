@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from credit import identifiers
+from credit import hash_key
 from credit.net import accepts_connections, free_port, port_is_free
 from credit.paths import data_dir
 
@@ -205,7 +205,7 @@ def ensure_warehouse() -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         for schema in WAREHOUSE_SCHEMAS:
             conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        install_identifier_key(conn)
+        hash_key.install_key(conn)
         _switch_jit_off(conn)
     return url
 
@@ -218,36 +218,6 @@ def _switch_jit_off(conn: psycopg.Connection) -> None:
         return
     database = sql.Identifier(conn.info.dbname)
     conn.execute(sql.SQL("alter database {} set jit = off").format(database))
-
-
-def install_identifier_key(conn: psycopg.Connection) -> None:
-    """Store the HMAC pads of ``CREDIT_ID_HASH_KEY`` for ``audit.hash_identifier`` (dbt's hook).
-
-    The pads are the key, so only the owner may read them; they travel as query parameters,
-    never in SQL text that dbt or the server would log.
-    """
-    inner_pad, outer_pad = identifiers.hmac_pads(identifiers.hash_key())
-    conn.execute(
-        """
-        create table if not exists audit.identifier_hash_key (
-            singleton boolean primary key default true check (singleton),
-            inner_pad bytea not null,
-            outer_pad bytea not null
-        )
-        """
-    )
-    conn.execute("revoke all on audit.identifier_hash_key from public")
-    conn.execute(
-        """
-        insert into audit.identifier_hash_key (singleton, inner_pad, outer_pad)
-        values (true, %s, %s)
-        on conflict (singleton) do update
-            set inner_pad = excluded.inner_pad, outer_pad = excluded.outer_pad
-        where (audit.identifier_hash_key.inner_pad, audit.identifier_hash_key.outer_pad)
-            is distinct from (excluded.inner_pad, excluded.outer_pad)
-        """,
-        (inner_pad, outer_pad),
-    )
 
 
 def _normalise(url: str) -> str:
