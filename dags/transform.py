@@ -4,7 +4,7 @@ from airflow.sdk import Param, dag, task
 
 from credit.airflow_env import DAG_DEFAULT_ARGS
 from credit.assets import MARTS_ASSET, RAW_ASSETS
-from credit.transform import AS_OF_PARAM
+from credit.transform import AS_OF_PARAM, FULL_REFRESH_PARAM
 
 
 @dag(
@@ -20,7 +20,12 @@ from credit.transform import AS_OF_PARAM
             type=["null", "string"],
             format="date",
             description="Build the marts as of this county day; empty: the run's own day.",
-        )
+        ),
+        FULL_REFRESH_PARAM: Param(
+            False,
+            type="boolean",
+            description="Rebuild every incremental model from raw (dbt --full-refresh).",
+        ),
     },
     tags=["credit", "transform", "dbt"],
     doc_md="""
@@ -31,6 +36,10 @@ staging views over the accepted raw rows, the intermediate models and the marts 
 with their tests, **as of one county day**: the `as_of_date` param of a manual run, else the
 county day that `credit_ingest`'s raw asset events carry, else the run's date in China Standard
 Time (passed to dbt as `CREDIT_AS_OF_DATE`). The reference seeds belong to `credit_reference`.
+With the `full_refresh` param, and on the first run after the resident-ID hash key was rotated
+(`credit warehouse rotate-hash-key`), every incremental model is rebuilt from `raw`
+(`--full-refresh`); the warnings' register, the issued inspection plans and the subjects'
+snapshot are kept.
 
 Every node's status (run, pass, fail, skip, with its time and message) is in the `build` task's
 log, its XCom, and the table `audit.dbt_node_results`; each attempt's (running, succeeded,
@@ -51,7 +60,12 @@ def credit_transform():
 
         run_date = logical_date or dag_run.run_after
         as_of = run_as_of_date(params, triggering_asset_events or {}, run_date)
-        return build_marts(as_of, run_id=dag_run.run_id, attempt=ti.try_number)
+        return build_marts(
+            as_of,
+            run_id=dag_run.run_id,
+            attempt=ti.try_number,
+            full_refresh=bool(params.get(FULL_REFRESH_PARAM)),
+        )
 
     build()
 

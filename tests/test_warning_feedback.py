@@ -7,7 +7,8 @@ validates the answers like any record, and the marts and that night's export sho
 for and who closed each warning, scored against the simulator's truth. That day one department
 also reports a dishonesty decided before the first night (a late report): its warnings are
 dated the second night, when the warehouse learnt of them. The third night's transform fails
-half way, and its export waits until the transform completes.
+half way, and its export waits until the transform completes. Last, the resident-ID hash key is
+rotated: every warning keeps its number, its date and its answers, under the new key.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,15 +24,19 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
+from typer.testing import CliRunner
 
 from county_sim import engine, systems, truth
+from credit import hash_key, identifiers
 from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
-from credit.catalogue import record_kind
+from credit.catalogue import record_kind, record_kinds
+from credit.cli import app
 from credit.dbt import run_dbt
 from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.daily import ExportError, export_daily_warnings
 from credit.exports.outbox import period_folder
 from credit.ingest import ingest_source, reconcile_night, validate_pending
+from credit.landing import raw_table
 from credit.sources import sources
 from credit.transform import PASSED_STATUSES, build_marts
 from tests.county import County, insert_exchange_row, simulated_county, source_ref
@@ -42,6 +48,8 @@ THIRD_NIGHT = NEXT_NIGHT + dt.timedelta(days=1)  # nothing new arrives
 LATE_DOC_NO = "迟报（2026）第1号"
 LATE_DECIDED = NIGHT - dt.timedelta(days=10)
 LATE_DEADLINE = NIGHT - dt.timedelta(days=5)
+NEW_KEY = "the-key-after-the-rotation"
+HASH = re.compile(hash_key.HASH_PATTERN)
 
 
 def _night(day: dt.date) -> None:
@@ -284,13 +292,13 @@ def _exported(url: str, day: dt.date) -> int:
 
 
 def test_a_transform_failing_half_way_is_exported_only_once_it_completes(answered) -> None:
-    """Runs last: it builds the marts a night on. The third night's dbt build fails half way (a
-    reference table it reads is gone): the transform's run fails after its retries, the marts
-    are left half rebuilt (some as of the third night, the rest as of the second) and the daily
-    export refuses them, also once the table is back, until the transform completes. The task
-    cleared, its next try retries what failed: every node of the night has passed, the marts
-    are whole as of the third night, and the export writes them. (That a retry builds what a
-    clean build builds: tests/test_transform.py.)"""
+    """Runs after the nights above: it builds the marts a night on. The third night's dbt build
+    fails half way (a reference table it reads is gone): the transform's run fails after its
+    retries, the marts are left half rebuilt (some as of the third night, the rest as of the
+    second) and the daily export refuses them, also once the table is back, until the
+    transform completes. The task cleared, its next try retries what failed: every node of the
+    night has passed, the marts are whole as of the third night, and the export writes them.
+    (That a retry builds what a clean build builds: tests/test_transform.py.)"""
     night = dt.datetime.combine(THIRD_NIGHT, dt.time(0, 30), COUNTY_TIMEZONE)
     with _table_gone(answered.url, "reference", "departments"), pytest.raises(DagRunFailed):
         run_dag("credit_transform", logical_date=night)
@@ -318,3 +326,190 @@ def test_a_transform_failing_half_way_is_exported_only_once_it_completes(answere
     run_dag("credit_export_daily", logical_date=night)
     assert _exported(answered.url, THIRD_NIGHT) == 1
     assert period_folder(DAILY_WARNINGS, THIRD_NIGHT.isoformat()).is_dir()
+
+
+def _rehashed(url: str, old_key: bytes, new_key: bytes) -> dict[str, str]:
+    """Each resident ID's hash under the old key → under the new, computed from raw here."""
+    with psycopg.connect(url) as conn:
+        ids = {
+            value
+            for kind in record_kinds().values()
+            for column in kind.columns
+            if column.identifier == "resident_id"
+            for (value,) in conn.execute(
+                sql.SQL("select {} from {}").format(
+                    sql.Identifier(column.name), raw_table(kind.name)
+                )
+            )
+            if identifiers.normalise(value)
+        }
+    return {
+        identifiers.hash_identifier(value, old_key): identifiers.hash_identifier(value, new_key)
+        for value in ids
+    }
+
+
+def _rekeyed(value, rehashed: dict[str, str]):
+    """A value with every old hash in it replaced by the new one."""
+    if isinstance(value, str):
+        return HASH.sub(lambda found: rehashed.get(found[0], found[0]), value)
+    if isinstance(value, list):
+        return [_rekeyed(item, rehashed) for item in value]
+    return value
+
+
+def _contents(
+    url: str, schema: str, table: str, rehashed: dict[str, str] | None = None, *, but=()
+) -> list[str]:
+    """Every row of a table (its columns but ``but``), old hashes replaced when ``rehashed`` is
+    given, as sorted texts."""
+    with psycopg.connect(url) as conn:
+        columns = [
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = %s and table_name = %s order by ordinal_position",
+                (schema, table),
+            )
+            if name not in but
+        ]
+        rows = conn.execute(
+            sql.SQL("select {} from {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema, table)
+            )
+        ).fetchall()
+    return sorted(repr([_rekeyed(value, rehashed or {}) for value in row]) for row in rows)
+
+
+def _holding(url: str, hashes: set[str]) -> set[str]:
+    """The tables outside raw with one of ``hashes`` in a text, JSON or array column, alone or
+    inside a longer text."""
+    with psycopg.connect(url) as conn:
+        conn.execute("create temp table sought (hash text primary key)")
+        with conn.cursor().copy("copy sought from stdin") as copy:
+            for value in hashes:
+                copy.write_row((value,))
+        tables = conn.execute(
+            "select c.table_schema, c.table_name, array_agg(c.column_name::text)"
+            " from information_schema.columns as c"
+            " join information_schema.tables as t using (table_schema, table_name)"
+            " where t.table_type = 'BASE TABLE'"
+            " and c.table_schema not in ('raw', 'pg_catalog', 'information_schema')"
+            " and c.table_schema not like 'pg_temp%%'"
+            " and c.data_type in ('text', 'character varying', 'jsonb', 'json', 'ARRAY')"
+            " group by 1, 2"
+        ).fetchall()
+        return {
+            f"{schema}.{table}"
+            for schema, table, columns in tables
+            if conn.execute(
+                sql.SQL(
+                    "select exists (select from {} as t"
+                    " cross join lateral regexp_matches(concat_ws(' ', {}), %s, 'g') as found"
+                    " join sought on sought.hash = found[1])"
+                ).format(
+                    sql.Identifier(schema, table),
+                    sql.SQL(", ").join(
+                        sql.SQL("t.{}::text").format(sql.Identifier(column)) for column in columns
+                    ),
+                ),
+                (hash_key.HASH_PATTERN,),
+            ).fetchone()[0]
+        }
+
+
+def _snapshot_ids_not_dbt_s(url: str) -> int:
+    """The snapshot's rows whose dbt_scd_id is not dbt's MD5 of the key and dbt_updated_at (dbt
+    finds the rows it closes by that id)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select count(*) from snapshots.subjects_snapshot"
+            " where dbt_scd_id <> md5(subject_key || '|' || dbt_updated_at::varchar)"
+        ).fetchone()[0]
+
+
+def _daily_export_sha256(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select content_sha256 from audit.exports where kind = 'daily_warnings'"
+            " and period = %s order by export_id desc limit 1",
+            (NEXT_NIGHT.isoformat(),),
+        ).fetchone()[0]
+
+
+def test_a_rotated_hash_key_changes_the_person_keys_and_nothing_else(answered, monkeypatch) -> None:
+    """`credit warehouse rotate-hash-key`, then the next transform (a full refresh, as of the
+    same night): every natural person's subject_key changes and nothing else does. The register
+    keeps each warning with its number and the night that raised it (none raised again), so
+    the departments' answers to numbers sent under the old key still count; the subjects'
+    history goes on under the new keys; every mart is what it was with each old hash replaced
+    by the new one (both computed here from raw); the night's export is byte-identical; no old
+    hash is left outside raw. (Last in the module: it re-keys the county's warehouse.)"""
+    url = answered.url
+    rehashed = _rehashed(url, identifiers.hash_key(), NEW_KEY.encode())
+    with psycopg.connect(url) as conn:
+        marts = [
+            table
+            for (table,) in conn.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = 'marts' and table_type = 'BASE TABLE'"
+            )
+        ]
+        persons = {
+            key
+            for (key,) in conn.execute(
+                "select subject_key from marts.dim_subjects where subject_kind = 'natural_person'"
+            )
+        }
+        answered_about_persons = conn.execute(
+            "select count(*) from marts.fct_warnings"
+            " where condition_key ~ %s and acknowledged_date is not null",
+            (hash_key.HASH_PATTERN,),
+        ).fetchone()[0]
+        closed_versions = conn.execute(
+            "select count(*) from snapshots.subjects_snapshot where dbt_valid_to is not null"
+        ).fetchone()[0]
+    kept = {
+        "register": ("intermediate", "int_warnings_raised", ()),
+        "history": ("snapshots", "subjects_snapshot", ("dbt_scd_id",)),
+    }
+    before = {
+        name: _contents(url, schema, table, rehashed, but=but)
+        for name, (schema, table, but) in kept.items()
+    }
+    before |= {table: _contents(url, "marts", table, rehashed) for table in marts}
+    exported = _daily_export_sha256(url)
+    assert persons and answered_about_persons and closed_versions
+    assert _snapshot_ids_not_dbt_s(url) == 0
+    assert _holding(url, set(rehashed)) >= {
+        "staging.stg_raw__registrations",
+        "marts.dim_subjects",
+        "intermediate.int_warnings_raised",
+        "snapshots.subjects_snapshot",
+    }
+
+    monkeypatch.setenv(identifiers.HASH_KEY_ENV, NEW_KEY)
+    rotated = CliRunner().invoke(
+        app, ["warehouse", "rotate-hash-key"], env={hash_key.NEW_KEY_ENV: NEW_KEY}
+    )
+    assert rotated.exit_code == 0, rotated.output
+    assert NEW_KEY not in rotated.output
+    assert build_marts(THIRD_NIGHT, run_id="after-rotation", attempt=1)["full_refresh"]
+
+    after = {
+        name: _contents(url, schema, table, but=but) for name, (schema, table, but) in kept.items()
+    }
+    after |= {table: _contents(url, "marts", table) for table in marts}
+    assert [name for name in before if after[name] != before[name]] == []
+    with psycopg.connect(url) as conn:
+        assert {
+            key
+            for (key,) in conn.execute(
+                "select subject_key from marts.dim_subjects where subject_kind = 'natural_person'"
+            )
+        }.isdisjoint(persons)
+    assert _snapshot_ids_not_dbt_s(url) == 0
+    assert not hash_key.rebuild_pending(url)
+    export_daily_warnings()
+    assert _daily_export_sha256(url) == exported
+    assert _holding(url, set(rehashed)) == set()

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credit import airflow_env, migrations, service, warehouse
+from credit import airflow_env, hash_key, migrations, service, warehouse
 from credit.airflow_api import AirflowApi, AirflowApiError, TaskOutcome, run_dag
 
 app = typer.Typer(
@@ -106,6 +106,33 @@ def warehouse_stop() -> None:
         return
     warehouse.embedded_server().stop()
     console.print("embedded PostgreSQL stopped")
+
+
+@warehouse_app.command("rotate-hash-key")
+def warehouse_rotate_hash_key() -> None:
+    """Change the key resident IDs are hashed with (docs/operations.md, "Rotating the hash key").
+
+    Set the new key as CREDIT_ID_HASH_KEY in every component's environment first, this one
+    included; give it again in CREDIT_ID_HASH_KEY_NEW, or when asked (hidden). Re-keys what a
+    full refresh keeps (the warnings' register, the subjects' history) and stores the new key;
+    the next transform rebuilds everything else from raw.
+    """
+    new_key = os.environ.get(hash_key.NEW_KEY_ENV) or typer.prompt(
+        "new hash key", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        rotation = hash_key.rotate(warehouse.warehouse_url(), new_key.encode())
+    except hash_key.RotationRefused as error:
+        console.print(f"[red]refused: {error}[/]")
+        raise typer.Exit(1) from error
+    console.print(f"the hashes of {rotation.identifiers} resident IDs re-keyed:")
+    for table, rows in rotation.rekeyed.items():
+        console.print(f"  {table}: {rows} rows")
+    console.print(
+        "the new key is the warehouse's; the next transform rebuilds every model from raw "
+        "(--full-refresh): wait for the night, or run it now with "
+        "`credit airflow run credit_transform`"
+    )
 
 
 @airflow_app.command("prepare")

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from credit.hash_key import key_in_use
 from credit.paths import DBT_PROJECT_DIR
 from credit.warehouse import connection_parts, ensure_warehouse
 
@@ -51,6 +52,9 @@ def invoke_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> Any
     """Run one dbt command and return dbt's result (``dbtRunnerResult``), failed or not.
 
     ``env`` adds environment variables for the command's duration (e.g. ``CREDIT_AS_OF_DATE``).
+    The command holds the warehouse's hash key (:func:`credit.hash_key.key_in_use`): it waits
+    for a key rotation under way, and raises :class:`credit.hash_key.HashKeyMismatch` without
+    running when this environment's ``CREDIT_ID_HASH_KEY`` is not the warehouse's.
     """
     from dbt.cli.main import dbtRunner
 
@@ -62,7 +66,7 @@ def invoke_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> Any
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
     ]
-    with _environment({**profile_environment(url), **(env or {})}):
+    with key_in_use(url), _environment({**profile_environment(url), **(env or {})}):
         return dbtRunner().invoke(command)
 
 

@@ -25,6 +25,11 @@ Every attempt is a row of ``audit.transform_builds``: ``running`` from before db
 models it built as of the new day, the rest as of the last), so the exports read the marts only
 when the last attempt succeeded (:func:`last_build`).
 
+A run with the ``full_refresh`` param, and the first night after the resident-ID hash key was
+rotated (:mod:`credit.hash_key`), rebuild every incremental model from ``raw`` with dbt's
+``--full-refresh``; what no rebuild could recover is kept: the warnings' register, the issued
+inspection plans and the subjects' snapshot (a rotation re-keys what of them holds a hash).
+
 The marts describe one county day, dbt's ``as_of_date`` var: the task resolves it
 (:func:`run_as_of_date`) and dbt reads it from the environment variable
 ``CREDIT_AS_OF_DATE`` that the var defaults to (a changed var makes dbt re-parse the whole
@@ -49,13 +54,15 @@ from typing import Any
 import psycopg
 
 from credit.dbt import FAILED_STATUSES, DbtError, failure_message, invoke_dbt
+from credit.hash_key import key_in_use, mark_rebuilt, rebuild_pending
 from credit.paths import DBT_PROJECT_DIR, data_dir
 from credit.warehouse import ensure_warehouse, warehouse_url
 
 log = logging.getLogger(__name__)
 
-# The DAG's parameter for manual runs.
+# The DAG's parameters for manual runs.
 AS_OF_PARAM = "as_of_date"
+FULL_REFRESH_PARAM = "full_refresh"
 # How the day reaches dbt (read by the model int_lifecycle_as_of).
 AS_OF_ENV = "CREDIT_AS_OF_DATE"
 # What the weekly credit_reference DAG builds, and the night leaves alone.
@@ -167,12 +174,15 @@ def warehouse_identity(url: str | None = None) -> str:
     return hashlib.sha256(where.encode()).hexdigest()[:16]
 
 
-def nightly_build() -> list[str]:
+def nightly_build(*, full_refresh: bool = False) -> list[str]:
     """The night's dbt command: :data:`NIGHTLY_BUILD`, leaving out the rule seeds unchanged
-    since the last night that succeeded (all are loaded when there is none)."""
+    since the last night that succeeded (all are loaded when there is none); with
+    ``full_refresh``, every incremental model rebuilt from ``raw`` (dbt's ``--full-refresh``,
+    which keeps the warnings' register, the issued inspection plans and the snapshot)."""
+    refresh = ["--full-refresh"] if full_refresh else []
     state = last_success_dir()
     if not (state / "manifest.json").exists():
-        return list(NIGHTLY_BUILD)
+        return [*NIGHTLY_BUILD, *refresh]
     position = NIGHTLY_BUILD.index("--indirect-selection")
     return [
         *NIGHTLY_BUILD[:position],
@@ -180,6 +190,7 @@ def nightly_build() -> list[str]:
         *NIGHTLY_BUILD[position:],
         "--state",
         str(state),
+        *refresh,
     ]
 
 
@@ -188,50 +199,81 @@ def dbt_target_dir() -> Path:
     return DBT_PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
 
 
-def build_marts(as_of: date, run_id: str, attempt: int) -> dict[str, Any]:
+def build_marts(
+    as_of: date, run_id: str, attempt: int, *, full_refresh: bool = False
+) -> dict[str, Any]:
     """Build the warehouse as of ``as_of`` in one dbt invocation; return the XCom summary.
 
-    Attempt 1 runs :func:`nightly_build`; a later attempt of the same run retries the nodes the
-    previous attempt left failed or skipped (``dbt retry``), or builds again when that attempt
-    left no results (killed before dbt wrote them). Raises :class:`DbtError` when a node fails,
-    after its results are recorded.
+    Attempt 1 runs :func:`nightly_build`, a full refresh when asked or when the hash key was
+    rotated since the last one (:func:`credit.hash_key.rebuild_pending`: models built with the
+    old key must not be appended to); a later attempt of the same run retries the nodes the
+    previous attempt left failed or skipped (``dbt retry``, with that attempt's flags), or builds
+    again when that attempt left no results (killed before dbt wrote them) or was no full
+    refresh while one is due. Raises :class:`DbtError` when a node fails, after its results
+    are recorded.
     """
+    url = ensure_warehouse()
+    # Held from the decision to the end of the build, so that no rotation slips in between.
+    with key_in_use(url):
+        rotated = rebuild_pending(url)
+        full_refresh = full_refresh or rotated
+        transform = _run_attempt(url, as_of, run_id, attempt, full_refresh=full_refresh)
+        if rotated:
+            mark_rebuilt(url, run_id)
+    shutil.rmtree(state_dir(run_id), ignore_errors=True)
+    last_success_dir().mkdir(parents=True, exist_ok=True)
+    shutil.copy(dbt_target_dir() / "manifest.json", last_success_dir() / "manifest.json")
+    return {"as_of_date": as_of.isoformat(), "full_refresh": full_refresh, **transform.summary()}
+
+
+def _run_attempt(
+    url: str, as_of: date, run_id: str, attempt: int, *, full_refresh: bool
+) -> TransformOutcome:
+    """One attempt's dbt invocation, recorded in ``audit.transform_builds`` (``running``, then
+    ``succeeded`` or ``failed``), its node results recorded; on failure its ``run_results.json``
+    is kept for the next attempt and :class:`DbtError` raised."""
     state = state_dir(run_id)
     previous = state / "run_results.json"
-    retrying = attempt > 1 and previous.exists()
-    args = ["retry", "--state", str(state)] if retrying else nightly_build()
-    url = ensure_warehouse()  # at head: audit.transform_builds as this release writes it
+    retrying = (
+        attempt > 1 and previous.exists() and (not full_refresh or _was_full_refresh(previous))
+    )
+    args = (
+        ["retry", "--state", str(state)] if retrying else nightly_build(full_refresh=full_refresh)
+    )
     build_id = record_build_start(url, run_id=run_id, attempt=attempt, as_of=as_of, command=args[0])
-    status = "failed"
     try:
-        summary = _build(args, as_of, state, run_id=run_id, attempt=attempt)
-        status = "succeeded"
-    finally:
-        record_build_end(url, build_id, status)
-    return summary
+        transform = _invoke(url, args, as_of, state, run_id=run_id, attempt=attempt)
+    except BaseException:
+        record_build_end(url, build_id, "failed")
+        raise
+    record_build_end(url, build_id, "succeeded")
+    return transform
 
 
-def _build(
-    args: list[str], as_of: date, state: Path, *, run_id: str, attempt: int
-) -> dict[str, Any]:
-    """Invoke dbt, record its node results; keep them for a retry when a node failed (and
-    raise), else keep the manifest as the last success."""
+def _invoke(
+    url: str, args: list[str], as_of: date, state: Path, *, run_id: str, attempt: int
+) -> TransformOutcome:
+    """Invoke dbt and record its node results; keep them for a retry when a node failed (and
+    raise :class:`DbtError`)."""
     previous = state / "run_results.json"
     outcome = invoke_dbt(args, env={AS_OF_ENV: as_of.isoformat()})
     written = dbt_target_dir() / "run_results.json"
     if not written.exists():
         raise DbtError(failure_message(args, outcome))
     transform = read_run_results(written)
-    record_node_results(warehouse_url(), transform, run_id=run_id, attempt=attempt, as_of=as_of)
+    record_node_results(url, transform, run_id=run_id, attempt=attempt, as_of=as_of)
     log_outcome(transform)
     if not outcome.success:
         state.mkdir(parents=True, exist_ok=True)
         shutil.copy(written, previous)
         raise DbtError(failure_message(args, outcome))
-    shutil.rmtree(state, ignore_errors=True)
-    last_success_dir().mkdir(parents=True, exist_ok=True)
-    shutil.copy(dbt_target_dir() / "manifest.json", last_success_dir() / "manifest.json")
-    return {"as_of_date": as_of.isoformat(), **transform.summary()}
+    return transform
+
+
+def _was_full_refresh(run_results: Path) -> bool:
+    """Whether the invocation a ``run_results.json`` reports ran with ``--full-refresh``."""
+    document = json.loads(run_results.read_text(encoding="utf-8"))
+    return bool(document.get("args", {}).get("full_refresh"))
 
 
 def record_build_start(url: str, *, run_id: str, attempt: int, as_of: date, command: str) -> int:

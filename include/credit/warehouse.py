@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from credit import identifiers, migrations
+from credit import hash_key, migrations
 from credit.net import accepts_connections, free_port, port_is_free
 from credit.paths import data_dir
 
@@ -224,7 +224,7 @@ def ensure_warehouse() -> str:
                 upgrade.to_revision,
                 "".join(f"; {change}" for change in upgrade.raw_changes),
             )
-        install_identifier_key(conn)
+        hash_key.install_key(conn)
         _switch_jit_off(conn)
     return url
 
@@ -237,26 +237,6 @@ def _switch_jit_off(conn: psycopg.Connection) -> None:
         return
     database = sql.Identifier(conn.info.dbname)
     conn.execute(sql.SQL("alter database {} set jit = off").format(database))
-
-
-def install_identifier_key(conn: psycopg.Connection) -> None:
-    """Store the HMAC pads of ``CREDIT_ID_HASH_KEY`` for ``audit.hash_identifier`` (dbt's hook).
-
-    The pads are the key, so only the owner may read them; they travel as query parameters,
-    never in SQL text that dbt or the server would log.
-    """
-    inner_pad, outer_pad = identifiers.hmac_pads(identifiers.hash_key())
-    conn.execute(
-        """
-        insert into audit.identifier_hash_key (singleton, inner_pad, outer_pad)
-        values (true, %s, %s)
-        on conflict (singleton) do update
-            set inner_pad = excluded.inner_pad, outer_pad = excluded.outer_pad
-        where (audit.identifier_hash_key.inner_pad, audit.identifier_hash_key.outer_pad)
-            is distinct from (excluded.inner_pad, excluded.outer_pad)
-        """,
-        (inner_pad, outer_pad),
-    )
 
 
 def _normalise(url: str) -> str:

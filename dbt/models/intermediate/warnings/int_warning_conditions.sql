@@ -1,6 +1,7 @@
 {#- The conditions every enabled warning rule finds (预警条件), before the as-of filter: one row
     per rule and condition key with its warning_id = md5(rule_code | condition_key) (a condition
-    keeps its id on every re-run), condition_date (the day it first held) and closed_date (the
+    keeps its id on every re-run; the register, int_warnings_raised, keeps the one a warning
+    was first raised with), condition_date (the day it first held) and closed_date (the
     day it cleared), and the rule's name, severity, recipient, as-of date and the warehouse's
     first night. -#}
 

@@ -7,6 +7,11 @@
     warehouse's first night, nor by a rebuild as of a day before the register's latest night
     (a past day's warnings are those registered by then).
 
+    A warning keeps the warning_id it was first raised with (md5(rule_code | condition_key)
+    then): the number the departments were sent and answer by. A rotation of the resident-ID
+    hash key re-keys a condition key naming a natural person (credit.hash_key) and keeps its
+    number, so a night looks a condition up by rule and condition key, not by its id.
+
     Incremental and kept by a full refresh (full_refresh=false): the register is what the
     warehouse said, not something the sources can say again. -#}
 
@@ -55,7 +60,9 @@ final as (
         where
             not exists (
                 select 1 from {{ this }} as registered
-                where registered.warning_id = held.warning_id
+                where
+                    registered.rule_code = held.rule_code
+                    and registered.condition_key = held.condition_key
             )
             and held.raised_date >= (
                 select coalesce(max(registered.raised_date), '-infinity'::date)

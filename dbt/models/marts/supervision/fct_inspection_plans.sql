@@ -5,12 +5,15 @@
     Incremental: a quarter's plan is issued once, the first night the quarter is in the window,
     and kept (macros/supervision/inspection_state.sql); a night appends only the quarters not
     drawn yet by tonight's rules (int_inspection_quarters), after the pre-hook drops those that
-    left the window or are drawn again. -#}
+    left the window or are drawn again. Kept by a full refresh too (full_refresh=false): drawn
+    again from today's grades and register, an issued plan would change under the departments
+    carrying it out (a rotation of the hash key forces a full refresh). -#}
 
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
+        full_refresh=false,
         on_schema_change='fail',
         pre_hook="{{ prune_inspection_plans() }}",
         post_hook="{{ store_drawn_quarters() }}",

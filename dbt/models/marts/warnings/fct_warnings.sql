@@ -7,7 +7,9 @@
     rather than backdated. A warning closes (closed_date) the day its condition
     cleared or the day its responsible department closed it through its system (预警处置反馈,
     close_method_code says which came first, closed_by who closed it); until then it is
-    acknowledged from the day the department signed for it, open before. -#}
+    acknowledged from the day the department signed for it, open before. warning_id is the
+    number the register raised it with (预警编号, what departments answer by), which a rotation
+    of the resident-ID hash key keeps while it re-keys the condition. -#}
 
 with
 
@@ -49,7 +51,19 @@ subjects as (
 held as (
 
     select
-        conditions.*,
+        registered.warning_id,
+        conditions.rule_code,
+        conditions.condition_key,
+        conditions.subject_key,
+        conditions.dept_code,
+        conditions.condition_date,
+        conditions.closed_date,
+        conditions.facts,
+        conditions.rule_name,
+        conditions.rule_name_en,
+        conditions.severity_code,
+        conditions.responsible,
+        conditions.as_of_date,
         registered.raised_date as warehouse_raised_date,
         coalesce(
             registered.raised_date = first_raised.first_raised_date
@@ -60,7 +74,10 @@ held as (
             when conditions.closed_date <= conditions.as_of_date then conditions.closed_date
         end as known_closed_date
     from conditions
-    inner join registered on conditions.warning_id = registered.warning_id
+    inner join registered
+        on
+            conditions.rule_code = registered.rule_code
+            and conditions.condition_key = registered.condition_key
     cross join first_raised
     where
         registered.raised_date <= conditions.as_of_date
