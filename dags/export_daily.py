@@ -30,13 +30,13 @@ sent again. Re-running rewrites byte-identical files. See `docs/exports.md`.
 """,
 )
 def credit_export_daily():
-    @task
+    @task(multiple_outputs=False)
     def export() -> dict:
         from credit.exports.daily import export_daily_warnings
 
         return export_daily_warnings().summary()
 
-    @task
+    @task(multiple_outputs=False)
     def deliver(exported: dict) -> dict:
         from credit.exports.delivery import deliver
 

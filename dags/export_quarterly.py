@@ -37,7 +37,7 @@ each reporting department's Attachment 2 progress form, as XLSX + UTF-8 CSV with
 """,
 )
 def credit_export_quarterly():
-    @task
+    @task(multiple_outputs=False)
     def export(data_interval_start=None) -> dict:
         from credit.airflow_env import county_day
         from credit.exports.periods import quarter_of
@@ -45,7 +45,7 @@ def credit_export_quarterly():
 
         return export_quarterly_statistics(quarter_of(county_day(data_interval_start))).summary()
 
-    @task
+    @task(multiple_outputs=False)
     def deliver(exported: dict) -> dict:
         from credit.exports.delivery import deliver
 

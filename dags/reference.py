@@ -36,7 +36,7 @@ def credit_reference():
         # Tests of other models that point at the reference tables wait for those models.
         run_dbt(["build", "--select", *REFERENCE_SELECTION, "--indirect-selection", "cautious"])
 
-    @task(outlets=[REFERENCE_ASSET])
+    @task(outlets=[REFERENCE_ASSET], multiple_outputs=False)
     def check_reference(url: str) -> dict[str, int]:
         from credit.reference import check_loaded_reference
 

@@ -50,7 +50,7 @@ Scheduled on the `raw.*` assets of `credit_ingest`; publishes the `marts` asset 
 """,
 )
 def credit_transform():
-    @task(outlets=[MARTS_ASSET])
+    @task(outlets=[MARTS_ASSET], multiple_outputs=False)
     def build(
         params=None, triggering_asset_events=None, logical_date=None, dag_run=None, ti=None
     ) -> dict:

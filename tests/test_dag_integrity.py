@@ -50,3 +50,5 @@ def test_dag_conventions(dagbag: DagBag, dag_id: str) -> None:
     for task in dag.tasks:
         assert task.owner == "credit-data-engineering", task.task_id
         assert task.retries >= 1, task.task_id
+        # One XCom per result: a dict's keys pushed one by one cost an API call each.
+        assert not getattr(task, "multiple_outputs", False), task.task_id
