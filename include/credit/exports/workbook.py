@@ -88,7 +88,10 @@ def write_workbook(path: Path, tables: Sequence[Table], *, title: str, created: 
     """Write ``tables`` as one XLSX file; ``created`` fixes the document's dates."""
     settings = export_settings()["workbook"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    # in_memory: the parts are zipped from memory, not written to temporary files first.
+    book = xlsxwriter.Workbook(
+        str(path), {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
+    )
     book.set_properties(
         {
             "title": title,
