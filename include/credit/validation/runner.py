@@ -561,17 +561,23 @@ def _failures(
     batch_of: dict[int, int],
     batch_ids: list[int],
 ) -> dict[int, dict[int, list[dict[str, str]]]]:
-    """Per batch, every failing raw row with all its reasons, in suite order."""
+    """Per batch, every failing raw row with all its reasons, ordered by rule, column and
+    expectation: GX lists its results in an order that varies with the batches validated
+    together, and a row's reasons read the same whichever they were."""
     failures: dict[int, dict[int, list[dict[str, str]]]] = {i: {} for i in batch_ids}
-    for position, raw_row_ids in failing.items():
-        config = result.results[position].expectation_config
-        reason = {
+    reasons = {
+        position: {
             "rule": config.meta["rule"],
             "column": config.meta["column"],
             "expectation_type": config.type,
         }
-        for raw_row_id in raw_row_ids:
-            failures[batch_of[raw_row_id]].setdefault(raw_row_id, []).append(reason)
+        for position in failing
+        for config in [result.results[position].expectation_config]
+    }
+    in_order = sorted(failing, key=lambda p: tuple(reasons[p].values()))
+    for position in in_order:
+        for raw_row_id in failing[position]:
+            failures[batch_of[raw_row_id]].setdefault(raw_row_id, []).append(reasons[position])
     return failures
 
 
