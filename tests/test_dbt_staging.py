@@ -237,16 +237,28 @@ def test_no_clear_resident_id_outside_raw(built) -> None:
         assert len({(s, t) for s, t, _ in columns}) > 2 * len(record_kinds())
         clear_ids = _raw_resident_ids(conn)
         assert clear_ids
-        found = []
+        by_table: dict[tuple[str, str], list[str]] = {}
         for schema, table, column in columns:
+            by_table.setdefault((schema, table), []).append(column)
+        found = []
+        # One scan of each table (a view computes itself once) for all its text columns.
+        for (schema, table), names in by_table.items():
             values = conn.execute(
-                sql.SQL("select distinct {column} from {table} where length({column}) = 18").format(
-                    column=sql.Identifier(column), table=sql.Identifier(schema, table)
+                sql.SQL(
+                    "select distinct found.name, found.value from {table} as t"
+                    " cross join lateral (values {columns}) as found (name, value)"
+                    " where length(found.value) = 18"
+                ).format(
+                    table=sql.Identifier(schema, table),
+                    columns=sql.SQL(", ").join(
+                        sql.SQL("({}, t.{}::text)").format(sql.Literal(name), sql.Identifier(name))
+                        for name in names
+                    ),
                 )
             )
             found += [
                 (schema, table, column, value)
-                for (value,) in values
+                for column, value in values
                 if value in clear_ids or _looks_like_resident_id(value)
             ]
     assert found == []
