@@ -141,6 +141,12 @@ def test_no_dag_runs_in_another_process_beside_the_service(running_service) -> N
         run_dag("credit_reference")
 
 
+def test_missed_nights_are_not_caught_up_beside_the_service(running_service) -> None:
+    refused = _credit("airflow", "catch-up", NIGHT, NIGHT)
+    assert refused.returncode == 1
+    assert "the service runs" in refused.stdout and "make down" in refused.stdout
+
+
 def test_down_leaves_no_process_of_the_project_running(running_service, data_dir) -> None:
     assert _project_processes(data_dir)
     stopped = _credit("service", "down")

@@ -169,6 +169,57 @@ def airflow_run(
     _exit_at_once()
 
 
+@airflow_app.command("catch-up")
+def airflow_catch_up(
+    first: str = typer.Argument(
+        None, help="YYYY-MM-DD; default: the day after the last night exported"
+    ),
+    last: str = typer.Argument(None, help="YYYY-MM-DD; default: yesterday (county time)"),
+) -> None:
+    """Run every night from FIRST to LAST that was missed, in order, each whole: ingest, transform
+    as of its day, daily export (and a quarterly export due the morning after). Nights already
+    exported are skipped; a night that fails stops the command, and running it again resumes
+    there. Run it while the service is down (docs/operations.md, "Catching up missed nights")."""
+    from credit import nights
+
+    if (info := service.running_service()) is not None:
+        console.print(
+            f"[red]the service runs ({info.url}): its scheduler would run nights of its own "
+            "beside these; stop it (`make down`), catch up, then start it again[/]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    url = warehouse.ensure_warehouse()
+    today = datetime.now(airflow_env.COUNTY_TIMEZONE).date()
+    try:
+        days = nights.nights_to_run(
+            url,
+            date.fromisoformat(first) if first else None,
+            date.fromisoformat(last) if last else None,
+            today,
+        )
+    except nights.CatchUpRefused as error:
+        console.print(f"[red]{error}[/]", soft_wrap=True)
+        raise typer.Exit(1) from error
+    if not days:
+        console.print("every night of the range is exported already: nothing to catch up")
+        return
+    console.print(f"nights to run: {days[0]} .. {days[-1]} ({len(days)})")
+    airflow_env.prepare_airflow()
+
+    def report(night: nights.NightRun) -> None:
+        steps = ", ".join(f"{dag_id} {s:.1f} s" for dag_id, s in night.seconds.items())
+        console.print(f"night of {night.day}: complete ({steps})", soft_wrap=True)
+
+    try:
+        nights.catch_up(url, days, nights.run_night_here, on_night=report)
+    except nights.NightFailed as error:
+        console.print(f"[red]{error}[/]", soft_wrap=True)
+        raise typer.Exit(1) from error
+    console.print(f"caught up: {days[0]} .. {days[-1]}")
+    _exit_at_once()
+
+
 def _run_on_service(
     info: service.ServiceInfo, dag_id: str, date: datetime | None, unpause: bool
 ) -> None:
