@@ -9,7 +9,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test browser-test lint bench up down status stop clean
+.PHONY: demo test browser-test long-test lint bench up down status stop clean
 
 demo: .venv/.synced ## Simulate the county, run the nightly chain, export (see README)
 	.venv/bin/county demo
@@ -21,6 +21,9 @@ test: .venv/.synced ## Run the test suite against a real PostgreSQL
 browser-test: .venv/.synced ## The service's UI, a night triggered there, the docs: headless Chromium
 	bash tests/browser/install_chromium.sh
 	.venv/bin/pytest -m browser tests/browser $(PYTEST_ARGS)
+
+long-test: .venv/.synced ## Tests of many nights (a week caught up against the week run night by night)
+	.venv/bin/pytest -m long $(PYTEST_ARGS)
 
 lint: .venv/.synced ## ruff (Python) and sqlfluff (dbt SQL)
 	.venv/bin/ruff check .

@@ -1,7 +1,9 @@
-"""Which nights ``credit airflow catch-up`` runs (:mod:`credit.nights`), and the chain of each.
+"""Which nights ``credit airflow catch-up`` runs (:mod:`credit.nights`), the chain of each, and
+a week caught up by one command against the same week run night by night.
 
-The nights themselves, caught up and compared with the same nights run one by one, are in
-``tests/test_warning_feedback.py``, over the county whose nights that module runs on time.
+The week is a long test (``make long-test``: two warehouses, fourteen nights, about ten
+minutes); the suite catches up two nights the same way, compared with the county whose nights
+``tests/test_warning_feedback.py`` runs on time.
 """
 
 from __future__ import annotations
@@ -11,10 +13,23 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from county_sim import engine
 from credit import nights, warehouse
+from credit.airflow_env import run_dag
+from credit.cli import app
+from tests.catch_up import (
+    catch_up_failing_on,
+    differing_tables,
+    export_files,
+    exports_logged,
+    late_warehouse,
+)
+from tests.county import simulated_county
 
 WEEK = [dt.date(2026, 3, 2) + dt.timedelta(days=n) for n in range(7)]
+FIRST_DAY = dt.date(2026, 2, 16)  # the county's first day: the week's first night lands it
 
 
 @pytest.fixture
@@ -51,6 +66,20 @@ def test_a_night_before_the_last_exported_or_not_over_is_refused(exported) -> No
         nights.nights_to_run(exported, None, WEEK[-1], today=WEEK[-1])
     with pytest.raises(nights.CatchUpRefused, match="nothing to catch up"):
         nights.nights_to_run(exported, WEEK[-1], WEEK[3], today)
+
+
+def test_a_dry_run_lists_the_nights_and_runs_none(exported) -> None:
+    listed = CliRunner().invoke(
+        app, ["airflow", "catch-up", "--dry-run", WEEK[0].isoformat(), WEEK[-1].isoformat()]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert f"nights to run: {WEEK[3]} .. {WEEK[-1]} (4)" in listed.output
+    assert f"{WEEK[3]}: credit_ingest, credit_transform, credit_export_daily" in listed.output
+    assert nights.exported_nights(exported) == set(WEEK[:3])
+    before = (WEEK[0] - dt.timedelta(days=1)).isoformat()
+    refused = CliRunner().invoke(app, ["airflow", "catch-up", before, WEEK[-1].isoformat()])
+    assert refused.exit_code == 1
+    assert f"the night of {WEEK[2]} is exported already" in refused.output
 
 
 def test_a_new_warehouse_needs_the_first_day(warehouse_url, monkeypatch) -> None:
@@ -93,3 +122,27 @@ def test_a_night_runs_its_day_then_builds_and_exports_as_of_it() -> None:
     assert ingest.logical_date.utcoffset() == dt.timedelta(hours=8)  # the county's midnight
     assert (transform.dag_id, transform.conf) == (nights.TRANSFORM, {"as_of_date": "2026-03-02"})
     assert export.dag_id == nights.EXPORT_DAILY
+
+
+@pytest.mark.long
+def test_a_week_caught_up_by_one_command_equals_the_week_run_night_by_night(
+    tmp_path_factory, airflow_ready
+) -> None:
+    """One warehouse runs each night of a week the morning after its day, the county advanced a
+    day at a time; a second, over the same county's systems, missed the week and catches it up
+    by one command once it is over, its outbox unwritable on the fourth night (the nights stop
+    there; fixed, the same command resumes). Same rows, marts and exports."""
+    with simulated_county(tmp_path_factory, "on_time", FIRST_DAY, WEEK[0]) as on_time:
+        run_dag(nights.REFERENCE)  # as `credit service up` does on a new warehouse
+        for day in WEEK:
+            engine.advance(day)
+            nights.run_night_here(day, nights.night_steps(day))
+        late = late_warehouse(on_time, tmp_path_factory)
+        with late.active():
+            failed, resumed = catch_up_failing_on(WEEK[0], WEEK[-1], unwritable=WEEK[3])
+            got = {day: export_files(day) for day in WEEK}
+        assert (failed.day, failed.dag_id) == (WEEK[3], nights.EXPORT_DAILY)
+        assert f"nights to run: {WEEK[3]} .. {WEEK[-1]} (4)" in resumed
+        assert differing_tables(on_time.url, late.url) == []
+        assert got == {day: export_files(day) for day in WEEK}
+        assert exports_logged(late.url) == exports_logged(on_time.url)

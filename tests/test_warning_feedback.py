@@ -20,12 +20,8 @@ import csv
 import datetime as dt
 import json
 import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -34,30 +30,29 @@ from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
 from county_sim import engine, systems, truth
-from credit import hash_key, identifiers, nights, warehouse
+from credit import hash_key, identifiers, nights
 from credit.airflow_env import COUNTY_TIMEZONE, DagRunFailed, run_dag
 from credit.catalogue import record_kind, record_kinds
 from credit.cli import app
 from credit.dbt import run_dbt
 from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.daily import ExportError, export_daily_warnings
-from credit.exports.outbox import MANIFEST, period_folder
-from credit.exports.settings import outbox_dir
-from credit.ingest import (
-    DROPS_CONN,
-    EXCHANGE_CONN,
-    drops_root,
-    exchange_url,
-    ingest_source,
-    reconcile_night,
-    validate_pending,
-)
+from credit.exports.outbox import period_folder
+from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.landing import raw_table
 from credit.sources import sources
 from credit.transform import PASSED_STATUSES, build_marts
+from tests.catch_up import (
+    catch_up_failing_on,
+    differing_tables,
+    export_files,
+    exports_logged,
+    late_warehouse,
+    nights_tables,
+    table_rows,
+)
 from tests.county import County, insert_exchange_row, simulated_county, source_ref
 
-CREDIT = str(Path(sys.executable).with_name("credit"))
 FIRST_DAY = dt.date(2026, 1, 5)
 NIGHT = dt.date(2026, 2, 26)  # built and exported; the departments answer the next day
 NEXT_NIGHT = NIGHT + dt.timedelta(days=1)
@@ -313,47 +308,12 @@ def _exported(url: str, day: dt.date) -> int:
 def caught_up(answered, tmp_path_factory) -> Iterator[tuple[County, nights.NightFailed, str]]:
     """A second warehouse over the same county that missed both nights, caught up once they are
     over by ``credit airflow catch-up``: its outbox is unwritable on the second night, so the
-    command stops there; fixed, the same command runs again. Yields the warehouse with the
-    first attempt's error and the second's output."""
-    env = {
-        **answered.env,
-        warehouse.ENV_URL: f"{answered.url}_late",
-        "CREDIT_DATA_DIR": str(tmp_path_factory.mktemp("late")),
-        "DBT_TARGET_PATH": str(tmp_path_factory.mktemp("late_dbt_target")),
-        "DBT_LOG_PATH": str(tmp_path_factory.mktemp("late_dbt_logs")),
-        # The same county's systems.
-        f"AIRFLOW_CONN_{EXCHANGE_CONN.upper()}": exchange_url(),
-        f"AIRFLOW_CONN_{DROPS_CONN.upper()}": f"fs://{drops_root()}",
-    }
-    late = County(url=env[warehouse.ENV_URL], truth=answered.truth, env=env)
+    nights stop there; fixed, the same command runs again. Yields the warehouse with the first
+    attempt's error and the second's output."""
+    late = late_warehouse(answered, tmp_path_factory)
     with late.active():
-        url = warehouse.ensure_warehouse()
-        missed = nights.nights_to_run(url, NIGHT, NEXT_NIGHT, today=dt.date.today())
-        with pytest.raises(nights.NightFailed) as failed:
-            nights.catch_up(url, missed, _outbox_unwritable_on(NEXT_NIGHT))
-        (outbox_dir() / ".partial").unlink()
-        resumed = subprocess.run(
-            [CREDIT, "airflow", "catch-up", NIGHT.isoformat(), NEXT_NIGHT.isoformat()],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-        assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    yield late, failed.value, resumed.stdout
-
-
-def _outbox_unwritable_on(day: dt.date):
-    """The nights as the command runs them, but on ``day`` the outbox's working folder is a
-    file."""
-
-    def run_night(night: dt.date, steps: list[nights.Step]) -> dict[str, float]:
-        if night == day:
-            partial = outbox_dir() / ".partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            partial.write_text("not a folder", encoding="utf-8")
-        return nights.run_night_here(night, steps)
-
-    return run_night
+        failed, resumed = catch_up_failing_on(NIGHT, NEXT_NIGHT, unwritable=NEXT_NIGHT)
+    yield late, failed, resumed
 
 
 def test_a_failed_night_stops_the_catch_up_and_the_next_one_resumes_there(caught_up) -> None:
@@ -375,68 +335,13 @@ def test_nights_caught_up_leave_the_warehouse_and_exports_of_the_nights_run_one_
     numbers the warehouse gives raw rows and batches differ (the nights' sources landed in
     another order) and the times rows were written."""
     late, _, _ = caught_up
-    assert _tables(late.url) == _tables(answered.url)
-    differing = [
-        f"{schema}.{table}"
-        for schema, table in _tables(answered.url)
-        if table not in LAST_BUILDS_CHANGES
-        and _contents(late.url, schema, table, but=NOT_CONTENT)
-        != _contents(answered.url, schema, table, but=NOT_CONTENT)
-    ]
-    assert differing == []
+    assert nights_tables(late.url) == nights_tables(answered.url)
+    assert differing_tables(answered.url, late.url) == []
     for day in (NIGHT, NEXT_NIGHT):
         with late.active():
-            got = _export_files(day)
-        assert got == _export_files(day), day
-    assert _exports_logged(late.url) == _exports_logged(answered.url)
-
-
-# Columns that say when a row was written, not what it holds, and the warehouse's own numbers
-# of raw rows and batches, which follow the order the night's sources happened to land in.
-NOT_CONTENT = (
-    *("received_at", "quarantined_at", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to"),
-    *("dbt_scd_id", "raw_row_id", "batch_id", "credit_record_id", "current_raw_row_id"),
-)
-# What a build found changed since the build before: nothing, for a night built a second time.
-LAST_BUILDS_CHANGES = frozenset(
-    {
-        "int_evaluation_input_changes",
-        "int_evaluation_targets",
-        "int_subject_batches",
-        "int_subjects_changed",
-    }
-)
-
-
-def _tables(url: str) -> list[tuple[str, str]]:
-    """The tables the nights write: what they land and what dbt builds."""
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "select table_schema, table_name from information_schema.tables"
-            " where table_type = 'BASE TABLE' and table_schema = any(%s) order by 1, 2",
-            (["raw", "quarantine", "staging", "intermediate", "marts", "snapshots"],),
-        ).fetchall()
-
-
-def _export_files(day: dt.date) -> dict[str, bytes]:
-    """A day's export by path, its manifest without the time it was written."""
-    folder = period_folder(DAILY_WARNINGS, day.isoformat())
-    files = {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != MANIFEST
-    }
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    manifest.pop("generated_at")
-    return {**files, MANIFEST: json.dumps(manifest, sort_keys=True).encode()}
-
-
-def _exports_logged(url: str) -> list[tuple]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "select kind, period, as_of_date, file_count, row_count, content_sha256"
-            " from audit.exports order by export_id"
-        ).fetchall()
+            got = export_files(day)
+        assert got == export_files(day), day
+    assert exports_logged(late.url) == exports_logged(answered.url)
 
 
 def test_a_transform_failing_half_way_is_exported_only_once_it_completes(answered) -> None:
@@ -511,22 +416,7 @@ def _contents(
 ) -> list[str]:
     """Every row of a table (its columns but ``but``, each as PostgreSQL writes it), old hashes
     replaced when ``rehashed`` is given, as sorted texts."""
-    with psycopg.connect(url) as conn:
-        columns = [
-            name
-            for (name,) in conn.execute(
-                "select column_name from information_schema.columns"
-                " where table_schema = %s and table_name = %s order by ordinal_position",
-                (schema, table),
-            )
-            if name not in but
-        ]
-        rows = conn.execute(
-            sql.SQL("select {} from {}").format(
-                sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns),
-                sql.Identifier(schema, table),
-            )
-        ).fetchall()
+    rows = table_rows(url, schema, table, but=but)
     return sorted(repr([_rekeyed(value, rehashed or {}) for value in row]) for row in rows)
 
 

@@ -175,6 +175,7 @@ def airflow_catch_up(
         None, help="YYYY-MM-DD; default: the day after the last night exported"
     ),
     last: str = typer.Argument(None, help="YYYY-MM-DD; default: yesterday (county time)"),
+    dry_run: bool = typer.Option(False, help="List the nights it would run, and run none."),
 ) -> None:
     """Run every night from FIRST to LAST that was missed, in order, each whole: ingest, transform
     as of its day, daily export (and a quarterly export due the morning after). Nights already
@@ -205,6 +206,11 @@ def airflow_catch_up(
         console.print("every night of the range is exported already: nothing to catch up")
         return
     console.print(f"nights to run: {days[0]} .. {days[-1]} ({len(days)})")
+    if dry_run:
+        for day in days:
+            steps = ", ".join(step.dag_id for step in nights.night_steps(day))
+            console.print(f"  {day}: {steps}", soft_wrap=True)
+        return
     airflow_env.prepare_airflow()
 
     def report(night: nights.NightRun) -> None:
