@@ -34,9 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-import psycopg
-
 from credit.airflow_env import COUNTY_TIMEZONE
+from credit.exports.audit import exported_periods
 from credit.exports.periods import last_closed_quarter, quarter_bounds
 from credit.exports.schedule import export_day
 from credit.exports.settings import export_settings
@@ -106,15 +105,7 @@ def quarterly_export_due(day: date) -> str | None:
 
 def exported_nights(url: str) -> set[date]:
     """The county days whose night is complete: their daily warnings export is logged."""
-    return {date.fromisoformat(period) for period in _exported(url, "daily_warnings")}
-
-
-def _exported(url: str, kind: str) -> set[str]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "select distinct period from audit.exports where kind = %s", (kind,)
-        ).fetchall()
-    return {period for (period,) in rows}
+    return {date.fromisoformat(period) for period in exported_periods(url, "daily_warnings")}
 
 
 def nights_to_run(url: str, first: date | None, last: date | None, today: date) -> list[date]:
@@ -160,7 +151,7 @@ def catch_up(
             for step in night_steps(day)
             # A quarter exported already (by the scheduler's own run, or by hand) is not again.
             if step.dag_id != EXPORT_QUARTERLY
-            or quarterly_export_due(day) not in _exported(url, "quarterly_statistics")
+            or quarterly_export_due(day) not in exported_periods(url, "quarterly_statistics")
         ]
         if not reference_loaded(url):  # a new warehouse: its transform reads the reference data
             steps.insert(0, Step(REFERENCE))

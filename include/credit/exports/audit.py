@@ -33,6 +33,15 @@ def record_export(url: str, export: Export) -> int:
     return export_id
 
 
+def exported_periods(url: str, kind: str) -> set[str]:
+    """The periods (days, quarters) of ``kind`` exported at least once."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select distinct period from audit.exports where kind = %s", (kind,)
+        ).fetchall()
+    return {period for (period,) in rows}
+
+
 def already_delivered(url: str, kind: str, period: str, recipient_id: str, content: str) -> bool:
     """Whether this recipient was already sent exactly these files for this period."""
     with psycopg.connect(url) as conn:
