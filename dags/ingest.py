@@ -45,10 +45,11 @@ published. Re-running a date adds nothing; a failed source catches up the next n
 def credit_ingest():
     @task
     def prepare() -> list[str]:
+        from credit.roles import LOADER
         from credit.sources import sources
-        from credit.warehouse import ensure_warehouse
+        from credit.warehouse import ready_url
 
-        ensure_warehouse()  # at head: the raw, audit and quarantine tables as this release has them
+        ready_url(LOADER)  # at head: the raw, audit and quarantine tables as this release has them
         return list(sources())
 
     # A task returning a dict pushes it as one XCom (multiple_outputs=False, in every DAG): Airflow

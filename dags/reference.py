@@ -23,10 +23,11 @@ seed files. Publishes the `reference` asset. Safe to re-run: seeds are replaced 
 )
 def credit_reference():
     @task
-    def prepare_warehouse() -> str:
-        from credit.warehouse import ensure_warehouse
+    def prepare_warehouse() -> None:
+        from credit.roles import TRANSFORMER
+        from credit.warehouse import ready_url
 
-        return ensure_warehouse()
+        ready_url(TRANSFORMER)
 
     @task
     def build_reference() -> None:
@@ -37,13 +38,14 @@ def credit_reference():
         run_dbt(["build", "--select", *REFERENCE_SELECTION, "--indirect-selection", "cautious"])
 
     @task(outlets=[REFERENCE_ASSET], multiple_outputs=False)
-    def check_reference(url: str) -> dict[str, int]:
+    def check_reference() -> dict[str, int]:
         from credit.reference import check_loaded_reference
+        from credit.roles import TRANSFORMER
+        from credit.warehouse import role_url
 
-        return check_loaded_reference(url)
+        return check_loaded_reference(role_url(TRANSFORMER))
 
-    url = prepare_warehouse()
-    url >> build_reference() >> check_reference(url)
+    prepare_warehouse() >> build_reference() >> check_reference()
 
 
 credit_reference()

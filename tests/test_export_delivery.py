@@ -48,7 +48,13 @@ def test_each_recipient_gets_its_files_once(quarter_county, smtp_server) -> None
             " where kind = %s and period = %s and status = 'sent' group by forced",
             (export.kind, export.period),
         ).fetchall()
+        accessed = conn.execute(
+            "select login, detail->>'recipient_id' from audit.access_log"
+            " where action = 'delivery' and target = %s and detail->>'status' = 'sent'",
+            (f"{export.kind}/{export.period}",),
+        ).fetchall()
     assert dict(logged) == {False: len(expected), True: len(expected)}
+    assert sorted(accessed) == sorted(("credit_exporter", r) for r in expected for _ in range(2))
 
 
 def test_without_a_connection_nothing_is_sent(quarter_county, monkeypatch) -> None:

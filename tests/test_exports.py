@@ -374,6 +374,16 @@ def test_export_dags_run(quarter_county, airflow_ready) -> None:
         ("daily_warnings", QUARTER_LAST_DAY.isoformat()),
         ("quarterly_statistics", "2026Q1"),
     }
+    # The DAGs' tasks connect as the exporter role, which the access log names.
+    with psycopg.connect(quarter_county.url) as conn:
+        accessed = conn.execute(
+            "select login, target from audit.access_log where action = 'export'"
+            " order by access_id desc limit 2"
+        ).fetchall()
+    assert set(accessed) == {
+        ("credit_exporter", f"daily_warnings/{QUARTER_LAST_DAY.isoformat()}"),
+        ("credit_exporter", "quarterly_statistics/2026Q1"),
+    }
 
 
 def test_no_resident_id_number_in_clear(quarter_county, daily) -> None:

@@ -37,6 +37,7 @@ import yaml
 from credit import warehouse
 from credit.catalogue import RecordKind
 from credit.paths import CONFIG_DIR
+from credit.roles import LOADER
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def on_call() -> tuple[str, str | None]:
 def raise_incident(incident: Incident) -> int:
     """Record ``incident`` (or one more occurrence of it) and e-mail it if it is due; returns
     its id."""
-    with psycopg.connect(warehouse.warehouse_url(), autocommit=True) as conn:
+    with psycopg.connect(warehouse.role_url(LOADER), autocommit=True) as conn:
         incident_id, emailed = conn.execute(
             """
             insert into audit.incidents (kind, incident_key, summary, detail)

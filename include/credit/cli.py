@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credit import airflow_env, hash_key, migrations, service, warehouse
+from credit import airflow_env, hash_key, migrations, roles, service, warehouse
 from credit.airflow_api import AirflowApi, AirflowApiError, TaskOutcome, run_dag
 
 app = typer.Typer(
@@ -132,6 +132,44 @@ def warehouse_rotate_hash_key() -> None:
         "the new key is the warehouse's; the next transform rebuilds every model from raw "
         "(--full-refresh): wait for the night, or run it now with "
         "`credit airflow run credit_transform`"
+    )
+
+
+@warehouse_app.command("add-login")
+def warehouse_add_login(
+    person: str = typer.Argument(help="the login's name: lower-case letters, digits, _"),
+    role: str = typer.Argument(
+        help="credit_office, credit_analyst, or a department's dept_<dept_code>"
+    ),
+) -> None:
+    """Create a named person's login in one of the warehouse's roles (docs/security.md).
+
+    The password comes from CREDIT_LOGIN_PASSWORD, or is asked for (hidden); it is sent to the
+    server encrypted. Run again to change the password or add the person to another role. The
+    creation is logged in audit.access_log.
+    """
+    import psycopg
+    from psycopg.types.json import Jsonb
+
+    password = os.environ.get(roles.LOGIN_PASSWORD_ENV) or typer.prompt(
+        f"password for {person}", hide_input=True, confirmation_prompt=True
+    )
+    url = warehouse.ensure_warehouse()
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            created = roles.add_login(conn, person, role, password)
+            conn.execute(
+                "insert into audit.access_log (action, target, detail) values"
+                " ('login_created', %s, %s)",
+                (person, Jsonb({"role": role, "new_login": created})),
+            )
+    except roles.InvalidRoleName as error:
+        console.print(f"[red]refused: {error}[/]")
+        raise typer.Exit(1) from error
+    console.print(
+        f"{'created' if created else 'updated'} login [bold]{person}[/] in {role}; it connects as "
+        f"{_without_password(warehouse.role_url(person))}",
+        soft_wrap=True,
     )
 
 

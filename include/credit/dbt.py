@@ -10,7 +10,8 @@ from typing import Any
 
 from credit.hash_key import key_in_use
 from credit.paths import DBT_PROJECT_DIR
-from credit.warehouse import connection_parts, ensure_warehouse
+from credit.roles import TRANSFORMER
+from credit.warehouse import connection_parts, ready_url
 
 # The statuses of a node that did not do its job.
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -58,7 +59,7 @@ def invoke_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> Any
     """
     from dbt.cli.main import dbtRunner
 
-    url = ensure_warehouse()
+    url = ready_url(TRANSFORMER)
     command = [
         *args,
         "--project-dir",

@@ -41,6 +41,7 @@ from credit.landing import (
     land_batches,
 )
 from credit.paths import data_dir
+from credit.roles import LOADER
 from credit.sources import Source, connection_defaults, sources
 from credit.workdays import is_working_day
 
@@ -118,7 +119,7 @@ def ingest_source(dept_code: str, logical_date: date) -> SourceNight:
     night = SourceNight(dept_code, logical_date)
     # One connection for the source's kinds or files: a connection costs milliseconds, and a
     # night of a dozen kinds with nothing new paid a dozen.
-    with psycopg.connect(warehouse.warehouse_url(), autocommit=True) as conn:
+    with psycopg.connect(warehouse.role_url(LOADER), autocommit=True) as conn:
         try:
             if source.shape == "drop_folder":
                 _ingest_drops(conn, source, logical_date, night)
@@ -141,7 +142,7 @@ def validate_pending() -> dict[str, int]:
     failed; a kind that fails does not stop the others, which are validated before the error
     is raised. Returns the counts.
     """
-    url = warehouse.warehouse_url()
+    url = warehouse.role_url(LOADER)
     with psycopg.connect(url) as conn:
         pending: dict[str, list[int]] = {}
         for batch_id, kind_name in conn.execute(
@@ -221,7 +222,7 @@ def reconcile_night(logical_date: date) -> dict[str, int]:
 
     Also quarantines deliveries from folders no registered department owns.
     """
-    url = warehouse.warehouse_url()
+    url = warehouse.role_url(LOADER)
     reject_unknown_folders(url, logical_date)
     with psycopg.connect(url) as conn:
         batches = conn.execute(

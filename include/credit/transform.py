@@ -56,7 +56,8 @@ import psycopg
 from credit.dbt import FAILED_STATUSES, DbtError, failure_message, invoke_dbt
 from credit.hash_key import key_in_use, mark_rebuilt, rebuild_pending
 from credit.paths import DBT_PROJECT_DIR, data_dir
-from credit.warehouse import ensure_warehouse, warehouse_url
+from credit.roles import TRANSFORMER
+from credit.warehouse import ready_url, role_url
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def last_success_dir() -> Path:
 def warehouse_identity(url: str | None = None) -> str:
     """The warehouse database as one name: server, database and the database's oid (a database
     dropped and created again has another)."""
-    with psycopg.connect(url or warehouse_url()) as conn:
+    with psycopg.connect(url or role_url(TRANSFORMER)) as conn:
         oid = conn.execute(
             "select oid from pg_database where datname = current_database()"
         ).fetchone()[0]
@@ -222,7 +223,7 @@ def build_marts(
     refresh while one is due. Raises :class:`DbtError` when a node fails, after its results
     are recorded.
     """
-    url = ensure_warehouse()
+    url = ready_url(TRANSFORMER)
     # Held from the decision to the end of the build, so that no rotation slips in between.
     with key_in_use(url):
         rotated = rebuild_pending(url)

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
-from credit import hash_key, migrations
+from credit import hash_key, migrations, roles
 from credit.net import accepts_connections, free_port, port_is_free
 from credit.paths import data_dir
 
@@ -152,6 +152,32 @@ def warehouse_url(*, start: bool = True) -> str:
     return server.url(DEFAULT_DATABASE)
 
 
+def role_url(role: str, *, start: bool = True) -> str:
+    """The warehouse's URL for connecting as one of its roles (:mod:`credit.roles`): the same
+    server and database, the role as the user, a service role's password from its variable
+    (``CREDIT_LOADER_PASSWORD``, ...) when set, else none: libpq's password file, or a server
+    that trusts the host."""
+    url = make_url(warehouse_url(start=start))
+    return _render(url.set(username=roles.checked_name(role), password=roles.password(role)))
+
+
+def ready_url(role: str) -> str:
+    """:func:`role_url`, once the warehouse is at this release: the nightly tasks' way in.
+
+    The check connects as the role and costs a few catalogue queries; only a warehouse that is
+    behind (a new release, a new database) is brought to head, with the configured URL's rights
+    (:func:`ensure_warehouse`)."""
+    url = role_url(role)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            if migrations.is_at_head(conn) and roles.is_installed(conn):
+                return url
+    except psycopg.OperationalError:
+        pass  # no such database or role yet
+    ensure_warehouse()
+    return url
+
+
 def database_url(suffix: str, *, start: bool = True) -> str:
     """URL of a sibling database on the warehouse's server, e.g. ``credit_airflow``."""
     url = make_url(warehouse_url(start=start))
@@ -204,7 +230,8 @@ def drop_database(url: str) -> None:
 def ensure_warehouse() -> str:
     """Create the warehouse database if missing and bring it to head: its own schemas (``raw``,
     ``audit``, ``quarantine``) by their migrations (:mod:`credit.migrations`), dbt's created
-    when missing; returns its URL.
+    when missing, the roles and grants (:mod:`credit.roles`); returns its URL, the configured
+    one (the warehouse owner's: a superuser, or a role that may create roles).
 
     Every task and command that uses the warehouse starts here, so a warehouse an earlier release
     built is upgraded by the first of them; at head it costs a few small queries."""
@@ -226,6 +253,7 @@ def ensure_warehouse() -> str:
             )
         hash_key.install_key(conn)
         _switch_jit_off(conn)
+        roles.install(conn)
     return url
 
 

@@ -1,11 +1,13 @@
 """The exports' audit trail: ``audit.exports`` (every export written) and ``audit.deliveries``
-(every e-mail sent or failed), so what each recipient received, and when, can be shown."""
+(every e-mail sent or failed), so what each recipient received, and when, can be shown; each is
+also an entry of the access log (``audit.access_log``), with the login that made it."""
 
 from __future__ import annotations
 
 import json
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from credit.exports.outbox import Export
 
@@ -30,6 +32,12 @@ def record_export(url: str, export: Export) -> int:
                 export.content_sha256,
             ),
         ).fetchone()
+        _log_access(
+            conn,
+            "export",
+            f"{export.kind}/{export.period}",
+            {"export_id": export_id, "files": len(export.files)},
+        )
     return export_id
 
 
@@ -90,3 +98,16 @@ def record_delivery(
                 error,
             ),
         )
+        _log_access(
+            conn,
+            "delivery",
+            f"{export.kind}/{export.period}",
+            {"export_id": export_id, "recipient_id": recipient_id, "status": status},
+        )
+
+
+def _log_access(conn: psycopg.Connection, action: str, target: str, detail: dict) -> None:
+    conn.execute(
+        "insert into audit.access_log (action, target, detail) values (%s, %s, %s)",
+        (action, target, Jsonb(detail)),
+    )

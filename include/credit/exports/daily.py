@@ -29,8 +29,9 @@ from credit.exports.labels import (
 from credit.exports.outbox import Export, ExportWriter
 from credit.exports.settings import Recipient, export_settings, recipients
 from credit.exports.workbook import Chart, Column, Table
+from credit.roles import EXPORTER
 from credit.transform import last_build
-from credit.warehouse import ensure_warehouse
+from credit.warehouse import ready_url
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def export_daily_warnings(day: date | None = None) -> Export:
     ``day`` defaults to the marts' as-of date; any other day is refused, since the marts
     describe only the day they were built as of.
     """
-    url = ensure_warehouse()  # at head: audit.exports as this release writes it
+    url = ready_url(EXPORTER)  # at head: audit.exports as this release writes it
     with psycopg.connect(url) as conn:
         marts_day = marts_as_of_date(conn)
         if day is not None and day != marts_day:

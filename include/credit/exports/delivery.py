@@ -26,7 +26,8 @@ from credit.exports import audit
 from credit.exports.outbox import MANIFEST, Export, ExportedFile, content_hash, period_folder
 from credit.exports.settings import recipients
 from credit.ingest import connection_uri
-from credit.warehouse import ensure_warehouse, warehouse_url
+from credit.roles import EXPORTER
+from credit.warehouse import ready_url, role_url
 
 SMTP_CONN = "credit_smtp"
 DEFAULT_SENDER = "credit-office@jiangyin.example.org"
@@ -88,7 +89,7 @@ def smtp_client(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
 
 def load_export(kind: str, period: str) -> tuple[int, Export]:
     """The latest logged export of a kind and period, with its files from the manifest."""
-    with psycopg.connect(warehouse_url()) as conn:
+    with psycopg.connect(role_url(EXPORTER)) as conn:
         row = conn.execute(
             "select export_id, as_of_date from audit.exports where kind = %s and period = %s"
             " order by export_id desc limit 1",
@@ -110,7 +111,7 @@ def deliver(kind: str, period: str, *, force: bool = False) -> dict[str, str]:
     settings = smtp_settings()
     if settings is None:
         return {"*": f"not sent: no AIRFLOW_CONN_{SMTP_CONN.upper()} connection"}
-    url = ensure_warehouse()  # at head: audit.deliveries as this release writes it
+    url = ready_url(EXPORTER)  # at head: audit.deliveries as this release writes it
     export_id, export = load_export(kind, period)
     everyone = recipients()
     outcome: dict[str, str] = {}

@@ -30,7 +30,8 @@ from credit.exports.periods import last_closed_quarter, quarter_bounds
 from credit.exports.settings import recipients
 from credit.exports.workbook import Chart, Column, Table
 from credit.reference import departments, divisions
-from credit.warehouse import ensure_warehouse
+from credit.roles import EXPORTER
+from credit.warehouse import ready_url
 
 KIND = "quarterly_statistics"
 
@@ -100,7 +101,7 @@ def export_quarterly_statistics(quarter: str | None = None) -> Export:
     ``quarter`` (e.g. ``2026Q1``) defaults to the last quarter that closed on or before the
     marts' as-of date; a quarter the marts have not reached the end of is refused.
     """
-    url = ensure_warehouse()  # at head: audit.exports as this release writes it
+    url = ready_url(EXPORTER)  # at head: audit.exports as this release writes it
     with psycopg.connect(url) as conn:
         as_of = marts_as_of_date(conn)
         quarter = quarter or last_closed_quarter(as_of)

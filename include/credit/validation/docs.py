@@ -17,7 +17,8 @@ import psycopg
 
 from credit.catalogue import record_kinds
 from credit.paths import data_dir
-from credit.warehouse import warehouse_url
+from credit.roles import LOADER
+from credit.warehouse import role_url
 
 SITE_NAME = "credit_validation"
 # Which runs (run and validation time) the site last rendered.
@@ -163,5 +164,5 @@ def _connected(conn_or_url: psycopg.Connection | str | None) -> Iterator[psycopg
     if isinstance(conn_or_url, psycopg.Connection):
         yield conn_or_url
     else:
-        with psycopg.connect(conn_or_url or warehouse_url(), autocommit=True) as conn:
+        with psycopg.connect(conn_or_url or role_url(LOADER), autocommit=True) as conn:
             yield conn
