@@ -208,7 +208,10 @@ def _registry_file() -> dict:
 @cache
 def sources() -> dict[str, Source]:
     """The registry keyed by dept_code, in file order."""
-    return parse_sources(_registry_file())
+    try:
+        return parse_sources(_registry_file())
+    except SourcesError as error:
+        raise SourcesError(f"{SOURCES_FILE.name}: {error}") from error
 
 
 @cache
@@ -237,6 +240,7 @@ def _source(
     common: tuple[str, ...],
     look_back: int,
 ) -> Source:
+    _department_code(code)
     _known_keys(entry, SOURCE_KEYS, code)
     shape = entry["shape"]
     if shape not in SHAPES:
@@ -449,6 +453,15 @@ def _name(value: Any, where: str) -> str:
     if any(ord(char) < 32 or ord(char) == 127 for char in value) or value != value.strip():
         raise SourcesError(f"{where}: {value!r} holds a control character or outer spaces")
     return value
+
+
+def _department_code(code: Any) -> str:
+    """A department's code names its drop folder, its exchange schema by default and its rows'
+    ``dept_code``: a name that is one folder name (no separator, not ``.`` or ``..``)."""
+    name = _name(code, f"sources.{code}")
+    if any(char in name for char in "/\\") or name in (".", ".."):
+        raise SourcesError(f"sources.{code}: {code!r} is not one folder name")
+    return name
 
 
 def _json_path(value: Any, where: str) -> tuple[str, ...]:

@@ -8,6 +8,9 @@ written by one process per core, each report whole by one of them.
 An export is written beside the outbox's folders (``<outbox>/.partial/<kind>/<period>/``) and
 put in the period's place once every file and the manifest are written: a failure (an
 unwritable or full disk) leaves the period's previous export as it was, never half of a new one.
+
+Every folder and file name built from data (kind, period, recipient, report) passes through
+:func:`safe_file_name`, so that none can leave its folder or name something else.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
+import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -92,8 +97,35 @@ class _Report:
         return sum(len(table.rows) * len(table.columns) for table in self.tables)
 
 
+# Names Windows keeps for devices: a file so named, whatever its extension, cannot be opened
+# there (the files are e-mailed and copied to the departments' Windows machines).
+RESERVED_FILE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{port}{n}" for port in ("com", "lpt") for n in range(10)]
+)
+# A file system holds 255 bytes a name: room left for a report's ``_<table>.csv``.
+MAX_FILE_NAME_BYTES = 180
+_DOTS = re.compile(r"\.{2,}")
+
+
+def safe_file_name(text: str) -> str:
+    """``text`` as one file or folder name, safe on any system: NFKC-normalised (a full-width
+    ``／`` or ``．`` is a slash or a dot), letters and digits of any script, ``-``, ``_`` and
+    ``.`` kept, any other character (a path separator, a space, a control or bidirectional
+    mark) ``_``; dots one at a time, none first or last (never ``.``, ``..`` or hidden);
+    never a reserved device name (``CON``, ``NUL.txt``: ``_`` first), never empty, at most
+    ``MAX_FILE_NAME_BYTES`` bytes of UTF-8.  A name already safe is returned as it is."""
+    kept = "".join(
+        char if char.isalnum() or char in "-_." else "_"
+        for char in unicodedata.normalize("NFKC", text)
+    )
+    name = _DOTS.sub(".", kept).lstrip(".")
+    if name.split(".", 1)[0].lower() in RESERVED_FILE_NAMES:
+        name = "_" + name
+    return name.encode()[:MAX_FILE_NAME_BYTES].decode(errors="ignore").rstrip(".") or "_"
+
+
 def period_folder(kind: str, period: str) -> Path:
-    return outbox_dir() / kind / period
+    return outbox_dir() / safe_file_name(kind) / safe_file_name(period)
 
 
 class OutboxError(OSError):
@@ -117,24 +149,45 @@ class ExportWriter:
         self.kind, self.period, self.as_of_date, self.created = kind, period, as_of_date, created
         self.workers = workers or len(os.sched_getaffinity(0))
         self.folder = period_folder(kind, period)
-        self.partial = outbox_dir() / ".partial" / kind / period
+        self.partial = outbox_dir() / ".partial" / self.folder.parent.name / self.folder.name
         self.reports: list[_Report] = []
+        self._paths: set[str] = set()  # every file the reports will write, case folded
 
     def report(
         self, recipient: Recipient, stem: str, tables: Sequence[Table], *, title: str
     ) -> None:
-        """One recipient's report: ``<stem>.xlsx`` plus ``<stem>_<table>.csv`` per table,
-        written by :meth:`finish`."""
-        self.reports.append(_Report(recipient, stem, tables, title))
+        """One recipient's report: ``<stem>.xlsx`` plus ``<stem>_<table>.csv`` per table in
+        the recipient's folder, written by :meth:`finish`; the names made safe
+        (:func:`safe_file_name`).  A report whose names would be another's is refused."""
+        report = _Report(recipient, safe_file_name(stem), tables, title)
+        # Compared without case: Windows, where the files are opened, does not tell CON from con.
+        paths = [str(self._folder(report) / name).casefold() for name in self._names(report)]
+        if len(set(paths)) < len(paths) or not self._paths.isdisjoint(paths):
+            raise ValueError(
+                f"report {stem!r} of {recipient.recipient_id!r}: a file name is taken"
+                f" ({self._names(report)})"
+            )
+        self._paths.update(paths)
+        self.reports.append(report)
+
+    def _folder(self, report: _Report) -> Path:
+        return self.partial / safe_file_name(report.recipient.recipient_id)
+
+    @staticmethod
+    def _names(report: _Report) -> list[str]:
+        """The report's file names: its workbook's, then its tables' CSVs'."""
+        csvs = [safe_file_name(f"{report.stem}_{table.csv_name}") for table in report.tables]
+        return [f"{report.stem}.xlsx", *(f"{name}.csv" for name in csvs)]
 
     def _write(self, index: int) -> list[ExportedFile]:
         report = self.reports[index]
-        folder = self.partial / report.recipient.recipient_id
-        workbook = folder / f"{report.stem}.xlsx"
+        folder = self._folder(report)
+        workbook_name, *csv_names = self._names(report)
+        workbook = folder / workbook_name
         write_workbook(workbook, report.tables, title=report.title, created=self.created)
         files = [self._file(workbook, report, {t.sheet: len(t.rows) for t in report.tables})]
-        for table in report.tables:
-            path = folder / f"{report.stem}_{table.csv_name}.csv"
+        for table, name in zip(report.tables, csv_names, strict=True):
+            path = folder / name
             write_csv(path, table)
             files.append(self._file(path, report, {table.sheet: len(table.rows)}))
         return files
@@ -217,7 +270,7 @@ class ExportWriter:
     def _replace_period(self) -> None:
         """The written export in the period's place (renames on one file system), the previous
         one removed after."""
-        previous = self.partial.with_name(f"{self.period}.previous")
+        previous = self.partial.with_name(f"{self.folder.name}.previous")
         if previous.exists():
             shutil.rmtree(previous)
         self.folder.parent.mkdir(parents=True, exist_ok=True)

@@ -2,14 +2,16 @@
 widths, native charts) and the same tables as UTF-8 CSV, written byte for byte the same way
 every time for the same content.
 
-Text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first, or a tab or
-carriage return) is neutralised with a leading apostrophe, in the workbook and in the CSV.
+Every text cell is neutralised (:func:`neutralise`), in the workbook and in the CSV: text a
+spreadsheet would run as a formula gets a leading apostrophe, and characters that would hide
+or reorder what a reader sees are made visible.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,12 +24,49 @@ import xlsxwriter
 
 from credit.exports.settings import export_settings
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# First characters that make Excel, WPS or LibreOffice read a cell as a formula: ``= + - @``
+# and their full-width (＝ ＋ － ＠) and small (﹦ ﹢ ﹣ ﹫) forms, which some of them fold to
+# ASCII; also after leading whitespace, which an import may trim.
+FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b")
+# A text starting with one of these gets the apostrophe whatever follows (OWASP's CSV
+# injection advice: a tab or carriage return first can start a formula in some importers).
+LEADING_BREAKS = frozenset("\t\r\n")
+# What a cell never shows as it came: C0 controls but the tab and line feed a text may hold,
+# DEL, C1 controls, and the marks that reorder what a reader sees (Unicode bidirectional
+# embeddings, overrides and isolates, LRM, RLM, ALM; a name could read backwards).  C0 and
+# DEL become their Control Pictures (␀, ␇, ␡: visible, the original still known), the others
+# the replacement character �.  Carriage returns are line breaks: CR LF and a lone CR become LF.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The most characters an XLSX cell holds (Excel's limit); a longer text is cut, ending in ….
+MAX_CELL_CHARACTERS = 32767
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)
+    return "\u2421" if code == 0x7F else "\ufffd"
 
 
 def neutralise(value: Any) -> Any:
-    """A cell value that no spreadsheet evaluates: formula-looking text gets a leading ``'``."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    """A cell value no spreadsheet evaluates and every reader sees as it is: in text, hidden
+    characters made visible (``_HIDDEN``), carriage returns as line feeds, at most
+    ``MAX_CELL_CHARACTERS``, and a leading ``'`` when the text would start a formula
+    (``FORMULA_TRIGGERS`` first, also after leading whitespace, or a tab or line break
+    first).  HTML stays text: the XLSX escapes it, the CSV holds it as it is.  Any other value
+    is returned unchanged (a negative number stays a number)."""
+    if not isinstance(value, str) or not value:
+        return value
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    if _HIDDEN.search(value):
+        value = _HIDDEN.sub(_visible, value)
+    if len(value) > MAX_CELL_CHARACTERS - 1:
+        value = value[: MAX_CELL_CHARACTERS - 2] + "\u2026"
+    first = value[0]
+    if first in FORMULA_TRIGGERS or first in LEADING_BREAKS:
+        return "'" + value
+    if first.isspace() and value.lstrip()[:1] in FORMULA_TRIGGERS:
         return "'" + value
     return value
 

@@ -170,6 +170,13 @@ def _column_expectations(kind: RecordKind, column: Column) -> Iterator[Expectati
         yield _expectation(
             "expect_column_values_to_not_match_regex", "non_negative", name, regex=NEGATIVE_PATTERN
         )
+    if column.max_length is not None:
+        # A character is at most four bytes: the byte length (read from the value's header)
+        # spares counting the characters of nearly every value.
+        limit = column.max_length
+        yield _row_rule(
+            "max_length", name, f"octet_length({name}) > {limit} and length({name}) > {limit}"
+        )
     if column.not_future:
         yield _rows(
             "not_future",
