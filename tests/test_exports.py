@@ -384,17 +384,3 @@ def test_export_dags_run(quarter_county, airflow_ready) -> None:
         ("credit_exporter", f"daily_warnings/{QUARTER_LAST_DAY.isoformat()}"),
         ("credit_exporter", "quarterly_statistics/2026Q1"),
     }
-
-
-def test_no_resident_id_number_in_clear(quarter_county, daily) -> None:
-    from stdnum.cn import ric
-
-    quarterly = export_quarterly_statistics("2026Q1")
-    pattern = re.compile(r"\d{17}[\dX]")
-    masked = 0
-    for folder in (daily.folder, quarterly.folder):
-        for path in folder.rglob("*.csv"):
-            text = path.read_text(encoding="utf-8-sig")
-            assert not [n for n in pattern.findall(text) if ric.is_valid(n)], path
-            masked += text.count("**********")
-    assert masked, "natural persons appear, masked"

@@ -10,7 +10,9 @@
       and only the owner may call it: with the function anyone could hash candidate IDs and
       match them against subject keys.
     * audit.mask_identifier(text): the display form, first and last four characters
-      (credit.identifiers.mask_resident_id). -#}
+      (credit.identifiers.mask_resident_id).
+    * audit.mask_name(text): a natural person's name (自然人姓名) as it leaves raw, its first
+      character (the surname) and a star for each other one, at least one: 张三 -> 张*. -#}
 {% macro install_identifier_functions() %}
     select pg_advisory_lock(hashtext('credit.dbt.identifier_functions'));
 
@@ -46,6 +48,14 @@
         end if;
         return left(normal, 4) || repeat('*', length(normal) - 8) || right(normal, 4);
     end $$;
+
+    create or replace function audit.mask_name(value text) returns text
+    language sql immutable strict parallel safe as $$
+        select case
+            when btrim(value) = '' then null
+            else left(btrim(value), 1) || repeat('*', greatest(char_length(btrim(value)) - 1, 1))
+        end
+    $$;
 
     select pg_advisory_unlock(hashtext('credit.dbt.identifier_functions'));
 {% endmacro %}

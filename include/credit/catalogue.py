@@ -81,6 +81,9 @@ class Column:
     identifier: str | None = None
     legacy: bool = False
     required_if: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A natural person's name (自然人姓名) when another column holds one of these values: staging
+    # keeps only its masked form (the surname), the clear name stays in ``raw``.
+    personal_if: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Free text (type text, no identifier): the most characters a value may have; a longer one
     # is quarantined (rule ``max_length``).  None for the other columns, whose own rules bound
     # them (an identifier's check, an enum's values, a date's format).
@@ -181,6 +184,9 @@ def _column(entry: dict, where: str, default_max: int) -> Column:
     required_if = {k: tuple(v) for k, v in entry.get("required_if", {}).items()}
     for other in required_if:
         check_name(other, f"{where}.required_if")
+    personal_if = {k: tuple(v) for k, v in entry.get("personal_if", {}).items()}
+    for other in personal_if:
+        check_name(other, f"{where}.personal_if")
     free_text = entry["type"] == "text" and not entry.get("identifier")
     if "max_length" in entry and not free_text:
         raise CatalogueError(f"{where}.max_length", "only free text (type text) has a length")
@@ -195,6 +201,7 @@ def _column(entry: dict, where: str, default_max: int) -> Column:
         identifier=entry.get("identifier"),
         legacy=bool(entry.get("legacy", False)),
         required_if=required_if,
+        personal_if=personal_if,
         max_length=(
             _check_length(entry.get("max_length", default_max), f"{where}.max_length")
             if free_text

@@ -124,6 +124,8 @@ def _catalogue_entry(kind: RecordKind) -> dict[str, Any]:
             entry["legacy"] = True
         if column.codes:
             entry["codes"] = column.codes
+        if column.personal_if:
+            entry["personal_if"] = {k: list(v) for k, v in column.personal_if.items()}
         columns.append(entry)
     return {
         "model": staging_model(kind.name),
@@ -162,7 +164,8 @@ def render_catalogue_macro() -> str:
     The catalogue of record kinds (信用信息目录) as the dbt project reads it: for each kind its
     staging model, business key, record date and columns (type; identifier: uscc, resident_id or
     registration_number; legacy: a USCC column that may hold a legacy identifier; codes: the
-    English code of each enum value).
+    English code of each enum value; personal_if: a natural person's name, masked, when another
+    column holds one of the values).
 -#}}
 {{% macro record_kinds() %}}
 {{{{ return({_jinja(kinds, 0)}) }}}}

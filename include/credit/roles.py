@@ -66,7 +66,7 @@ SCHEMA_OWNERS = {
     "exports": TRANSFORMER,
 }
 # Functions dbt's on-run-start installs in ``audit`` (dbt/macros/identifier_functions.sql).
-TRANSFORMER_FUNCTIONS = ("hash_identifier", "mask_identifier")
+TRANSFORMER_FUNCTIONS = ("hash_identifier", "mask_identifier", "mask_name")
 # The ``audit`` tables each role other than the loader writes, and the access log, which they
 # only add to (the transformer owns ``marts.lookup_dossier``, which logs each look-up).
 AUDIT_WRITES = {

@@ -4,7 +4,8 @@
     The catalogue of record kinds (信用信息目录) as the dbt project reads it: for each kind its
     staging model, business key, record date and columns (type; identifier: uscc, resident_id or
     registration_number; legacy: a USCC column that may hold a legacy identifier; codes: the
-    English code of each enum value).
+    English code of each enum value; personal_if: a natural person's name, masked, when another
+    column holds one of the values).
 -#}
 {% macro record_kinds() %}
 {{ return({
@@ -50,7 +51,13 @@
         "business_key": ["permit_doc_no"],
         "record_date": "decision_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -89,7 +96,13 @@
         "business_key": ["penalty_doc_no"],
         "record_date": "decision_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -130,7 +143,13 @@
         "business_key": ["decision_doc_no"],
         "record_date": "decision_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -171,7 +190,13 @@
         "business_key": ["case_no"],
         "record_date": "listing_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -259,7 +284,13 @@
         "business_key": ["plan_id", "inspection_no"],
         "record_date": "inspection_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -295,7 +326,13 @@
         "business_key": ["doc_no", "honour_no"],
         "record_date": "award_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -330,7 +367,13 @@
         "business_key": ["evaluation_no"],
         "record_date": "eval_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -365,7 +408,13 @@
         "business_key": ["dishonesty_doc_no"],
         "record_date": "completion_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -403,7 +452,13 @@
         "business_key": ["dishonesty_doc_no", "interview_type"],
         "record_date": "interview_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -441,7 +496,13 @@
         "business_key": ["commitment_no"],
         "record_date": "commitment_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -475,7 +536,13 @@
         "business_key": ["repair_no", "stage"],
         "record_date": "application_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",
@@ -519,7 +586,13 @@
         "business_key": ["objection_no", "stage"],
         "record_date": "filed_date",
         "columns": [
-            {"name": "subject_name", "type": "text"},
+            {
+                "name": "subject_name",
+                "type": "text",
+                "personal_if": {
+                    "subject_type": ["自然人"],
+                },
+            },
             {
                 "name": "subject_type",
                 "type": "enum",

@@ -115,6 +115,14 @@ renamed as (
         audit.mask_identifier({{ name }}) as {{ name }}_masked{{ comma }}
         {%- elif column.identifier in ('uscc', 'registration_number') %}
         nullif(audit.normalise_identifier({{ name }}), '') as {{ name ~ '_as_sent' if column.legacy else name }}{{ comma }}
+        {%- elif column.personal_if %}
+        case
+            when {% for other, values in column.personal_if.items() -%}
+            {{ 'and ' if not loop.first }}btrim({{ other }}) in ('{{ values | join("', '") }}')
+            {% endfor -%}
+            then audit.mask_name({{ name }})
+            else nullif(btrim({{ name }}), '')
+        end as {{ name }}{{ comma }}
         {%- elif column.type == 'date' %}
         audit.iso_date(btrim({{ name }})) as {{ name }}{{ comma }}
         {%- elif column.type == 'timestamp' %}
