@@ -31,9 +31,9 @@ repair_versions as (
 
 ),
 
-objection_versions as (
+objections as (
 
-    select * from {{ ref('stg_raw__objections') }}
+    select * from {{ ref('int_dishonesty_objections_asof') }}
 
 ),
 
@@ -104,36 +104,6 @@ repairs as (
 
 ),
 
-objections as (
-
-    select
-        objection_versions.target_doc_no as dishonesty_doc_no,
-        objection_versions.objection_no,
-        objection_versions.stage_code,
-        objection_versions.filed_date,
-        objection_versions.outcome_code,
-        objection_versions.outcome_date,
-        row_number() over (
-            partition by
-                objection_versions.target_doc_no,
-                objection_versions.objection_no,
-                objection_versions.stage_code
-            order by objection_versions.updated_at desc, objection_versions.raw_row_id desc
-        ) as known_rank,
-        objection_versions.change_type_code
-    from objection_versions
-    cross join as_of
-    where
-        objection_versions.target_kind = '失信行为认定'
-        and objection_versions.updated_at < as_of.known_before
-        and objection_versions.filed_date <= as_of.as_of_date
-        and (
-            objection_versions.outcome_date is null
-            or objection_versions.outcome_date <= as_of.as_of_date
-        )
-
-),
-
 rectified as (
 
     select
@@ -185,40 +155,29 @@ repaired as (
 
 ),
 
-objection_stages as (
-
-    select * from objections
-    where known_rank = 1 and change_type_code <> 'revoke'
-
-),
-
-objection_cases as (
-
-    select
-        dishonesty_doc_no,
-        objection_no,
-        min(filed_date) as objection_filed_date,
-        max(outcome_code) filter (where stage_code = 'closed') as objection_outcome_code,
-        max(outcome_date) filter (where stage_code = 'closed') as objection_outcome_date,
-        row_number() over (
-            partition by dishonesty_doc_no
-            order by min(filed_date) desc, objection_no desc
-        ) as objection_rank
-    from objection_stages
-    group by dishonesty_doc_no, objection_no
-
-),
-
 objected as (
 
     select
         dishonesty_doc_no,
         objection_no,
-        objection_filed_date,
-        objection_outcome_code,
-        objection_outcome_date
-    from objection_cases
+        filed_date as objection_filed_date,
+        outcome_code as objection_outcome_code,
+        outcome_date as objection_outcome_date
+    from objections
     where objection_rank = 1
+
+),
+
+-- An objection closed with 撤销 revokes the record on its outcome date, whether or not the
+-- department has sent the revoked version yet.
+objection_revoked as (
+
+    select
+        dishonesty_doc_no,
+        min(outcome_date) as objection_revocation_date
+    from objections
+    where outcome_code = 'revoked'
+    group by dishonesty_doc_no
 
 ),
 
@@ -248,12 +207,15 @@ final as (
         objected.objection_no,
         objected.objection_filed_date,
         objected.objection_outcome_code,
-        objected.objection_outcome_date
+        objected.objection_outcome_date,
+        objection_revoked.objection_revocation_date
     from documents
     left join rectified on documents.dishonesty_doc_no = rectified.dishonesty_doc_no
     left join interviewed on documents.dishonesty_doc_no = interviewed.dishonesty_doc_no
     left join repaired on documents.dishonesty_doc_no = repaired.dishonesty_doc_no
     left join objected on documents.dishonesty_doc_no = objected.dishonesty_doc_no
+    left join objection_revoked
+        on documents.dishonesty_doc_no = objection_revoked.dishonesty_doc_no
 
 )
 

@@ -117,6 +117,7 @@ combined as (
         followups.objection_filed_date,
         followups.objection_outcome_code,
         followups.objection_outcome_date,
+        followups.objection_revocation_date,
         barring_penalties.subject_key is not null as early_end_barred
     from current_versions
     left join followups
@@ -133,9 +134,14 @@ exit_candidates as (
 
     select
         combined.*,
-        case
-            when combined.change_type_code = 'revoke' then combined.known_date
-        end as revocation_exit_date,
+        -- Revoked by the department's 撤销 version (on the day it was received) or by an
+        -- objection closed with 撤销 (on its outcome date), whichever came first.
+        least(
+            case
+                when combined.change_type_code = 'revoke' then combined.known_date
+            end,
+            combined.objection_revocation_date
+        ) as revocation_exit_date,
         -- A correction that shortens the period past its own date ends the record on that day.
         case
             when combined.publicity_max_end <= combined.severity_corrected_date
@@ -278,6 +284,11 @@ final as (
             when objection_state = 'pending' then 'under_objection'
             else 'active'
         end as record_status,
+        case
+            when exit_date is not null then '已退出'
+            when objection_state = 'pending' then '异议中'
+            else '有效'
+        end as record_status_zh,
         joint_punishment,
         applicable_measures,
         applicable_measures_zh,

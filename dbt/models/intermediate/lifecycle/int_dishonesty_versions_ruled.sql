@@ -138,6 +138,7 @@ final as (
         updated_at,
         known_date,
         superseded_at,
+        change_type,
         change_type_code,
         dept_code,
         subject_key,

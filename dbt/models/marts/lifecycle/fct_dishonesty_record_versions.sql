@@ -1,6 +1,8 @@
 {#- Every version of every dishonesty record known on the as-of date (可查可核可溯): the original
     identification, its corrections (更正) and its revocation (撤销), each with the rules as
-    they applied to that version and the period it was the current one. -#}
+    they applied to that version, the period it was the current one and its cause: the
+    identification, an objection (异议, named by number, outcome and closing row) or the
+    department's own decision (int_dishonesty_changes_attributed). -#}
 
 with
 
@@ -13,6 +15,12 @@ as_of as (
 versions as (
 
     select * from {{ ref('int_dishonesty_versions_ruled') }}
+
+),
+
+changes as (
+
+    select * from {{ ref('int_dishonesty_changes_attributed') }}
 
 ),
 
@@ -32,6 +40,25 @@ known as (
 
 ),
 
+caused as (
+
+    select
+        known.*,
+        -- Every correction and revocation has its change; what is left is an identification.
+        coalesce(changes.change_cause_code, 'identification') as change_cause_code,
+        coalesce(changes.change_cause, '认定部门' || known.change_type) as change_cause,
+        changes.objection_no,
+        changes.objection_outcome_date,
+        changes.objection_raw_row_id,
+        changes.objection_batch_id
+    from known
+    left join changes
+        on
+            known.decision_doc_no = changes.decision_doc_no
+            and known.version_number = changes.version_number
+
+),
+
 final as (
 
     select
@@ -40,6 +67,13 @@ final as (
         version_number::integer as version_number,
         is_current::boolean as is_current,
         change_type_code::text as change_type_code,
+        change_type::text as change_type,
+        change_cause_code::text as change_cause_code,
+        change_cause::text as change_cause,
+        objection_no::text as objection_no,
+        objection_outcome_date::date as objection_outcome_date,
+        objection_raw_row_id::bigint as objection_raw_row_id,
+        objection_batch_id::bigint as objection_batch_id,
         updated_at::timestamptz as valid_from,
         valid_to::timestamptz as valid_to,
         known_date::date as known_date,
@@ -61,7 +95,7 @@ final as (
         batch_id::bigint as batch_id,
         source_ref::text as source_ref,
         logical_date::date as logical_date
-    from known
+    from caused
 
 )
 

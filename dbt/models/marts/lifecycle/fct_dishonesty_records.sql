@@ -52,6 +52,7 @@ final as (
         exit_reason::text as exit_reason,
         is_active::boolean as is_active,
         record_status::text as record_status,
+        record_status_zh::text as record_status_zh,
         joint_punishment::boolean as joint_punishment,
         applicable_measures::text as applicable_measures,
         applicable_measures_zh::text as applicable_measures_zh,
