@@ -1,21 +1,18 @@
 {#- Row-level security (行级权限) of a mart that departments read: each department's role
-    (dept_<dept_code>, a member of credit_departments) sees the rows one of `columns` names it
-    in (谁认定、谁负责: the department that recorded the fact, the one responsible for the
+    (dept_<dept_code>, a member of credit_departments) sees the rows whose `column` names it
+    (谁认定、谁负责: the department that recorded the fact, the one responsible for the
     warning); the credit office and the analysts see every row; the owner (credit_transformer,
     which builds the table) is not subject to the policies. A post-hook of the model, after its
     grants (credit.roles, dbt_project.yml): a table built anew has no policies, an incremental
     one keeps them and has them replaced. -#}
-{% macro department_rows(columns) %}
+{% macro department_rows(column) %}
     alter table {{ this }} enable row level security;
     drop policy if exists every_row on {{ this }};
     create policy every_row on {{ this }} for select
-        to credit_office, credit_analyst using (true);
+    to credit_office, credit_analyst using (true);
     drop policy if exists own_department on {{ this }};
-    create policy own_department on {{ this }} for select to credit_departments using (
-        {%- for column in columns %}
-        {{ column }} in ({{ current_departments() }}){{ ' or' if not loop.last }}
-        {%- endfor %}
-    );
+    create policy own_department on {{ this }} for select
+    to credit_departments using ({{ column }} in ({{ current_departments() }}));
 {% endmacro %}
 
 {#- The departments the session's user acts for: the dept_<code> roles it is a member of. -#}
