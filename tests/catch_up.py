@@ -30,6 +30,7 @@ NIGHTS_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "snap
 NOT_CONTENT = (
     *("received_at", "quarantined_at", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to"),
     *("dbt_scd_id", "raw_row_id", "batch_id", "credit_record_id", "current_raw_row_id"),
+    *("objection_raw_row_id", "objection_batch_id", "version_raw_row_id", "version_batch_id"),
 )
 # What a build found changed since the build before: nothing, for a night built a second time.
 LAST_BUILDS_CHANGES = frozenset(
