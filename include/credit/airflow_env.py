@@ -18,9 +18,7 @@ import pendulum
 
 from credit.alerts import task_failed
 from credit.paths import DAGS_DIR, PLUGINS_DIR, PROJECT_ROOT, airflow_home
-from credit.warehouse import database_url, ensure_database, sqlalchemy_url, warehouse_url
-
-WAREHOUSE_CONN_ID = "credit_warehouse"
+from credit.warehouse import database_url, ensure_database, sqlalchemy_url
 
 
 def airflow_environment() -> dict[str, str]:
@@ -38,8 +36,6 @@ def airflow_environment() -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(metadata_url, "psycopg2"),
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        # The warehouse as an Airflow connection, for hooks and Cosmos profiles.
-        f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": warehouse_url(),
         # Cosmos and dbt phone home by default; this machine has no internet.
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
