@@ -38,6 +38,7 @@ record kind for all the departments that sent it: failing rows go to
 `quarantine.rejected_rows` with every failed expectation as a reason. `reconcile` checks
 rows read = accepted + quarantined for every batch of the night and publishes the `raw.*`
 assets, each event carrying the county day (`extra.county_day`) for the transform;
+`record_logins` adds the people's logins the server logged since to `audit.access_log`;
 `all_sources_delivered` turns the run red when any source failed, after the others' data is
 published. Re-running a date adds nothing; a failed source catches up the next night.
 """,
@@ -85,12 +86,21 @@ def credit_ingest():
             outlet_events[asset].extra = {COUNTY_DAY_EXTRA: day.isoformat()}
         return totals
 
+    @task(trigger_rule="all_done")
+    def record_logins() -> int:
+        """People's logins since the last night, from the server's log to the access log."""
+        from credit.logins import collect_logins
+        from credit.roles import LOADER
+        from credit.warehouse import role_url
+
+        return collect_logins(role_url(LOADER))
+
     @task
     def all_sources_delivered() -> None:
         """Reached only when every source task succeeded."""
 
     ingested = ingest.expand(dept_code=prepare())
-    ingested >> validate() >> reconcile()
+    ingested >> validate() >> reconcile() >> record_logins()
     ingested >> all_sources_delivered()
 
 

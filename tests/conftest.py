@@ -37,6 +37,8 @@ TEST_WAREHOUSE_URL = _base_url.set(
 TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="credit-tests-"))
 
 os.environ[warehouse.ENV_URL] = TEST_WAREHOUSE_URL
+if _embedded is not None:  # its log is read for the access log's logins (credit.logins)
+    os.environ[warehouse.SERVER_LOG_ENV] = str(_embedded.log_file)
 os.environ["CREDIT_DATA_DIR"] = str(TEST_DATA_DIR)
 # dbt's manifest, partial-parse file and logs too, so sessions side by side never share them.
 os.environ["DBT_TARGET_PATH"] = str(TEST_DATA_DIR / "dbt_target")

@@ -8,6 +8,7 @@ people join; the platform's own roles connect as the nightly tasks do
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from credit import roles, warehouse
 from credit.cli import app
+from credit.logins import Login, collect_logins, parse
 
 # Logins are the server's, shared by its databases: named after this session, dropped after.
 PREFIX = f"t{os.getpid()}_"
@@ -229,3 +231,52 @@ def test_a_login_is_refused_a_role_that_people_do_not_join(quarter_county) -> No
         )
         assert result.exit_code == 1, (person, role, result.output)
         assert "refused" in result.output
+
+
+def test_people_s_logins_reach_the_access_log_from_the_server_s_log(quarter_county, logins) -> None:
+    log = warehouse.server_log()
+    if log is None:
+        pytest.skip(f"the server's log is not readable here: set {warehouse.SERVER_LOG_ENV}")
+    loader = warehouse.role_url(roles.LOADER)
+    collect_logins(loader)  # what the server logged before, the other tests' logins among them
+    with psycopg.connect(loader) as conn:
+        (before,) = conn.execute(
+            "select coalesce(max(access_id), 0) from audit.access_log"
+        ).fetchone()
+    for who in ("office", "market", "market"):
+        psycopg.connect(logins[who]).close()
+    psycopg.connect(warehouse.role_url(roles.EXPORTER)).close()  # a service role: not a person
+    # The server writes its log as it goes: the lines may land a moment after the connection.
+    for _ in range(50):
+        if log.read_text(errors="replace").count(f"user={PREFIX}market ") >= 2:
+            break
+        time.sleep(0.1)
+    assert collect_logins(loader) == 3
+    assert collect_logins(loader) == 0, "a line is read once"
+    with psycopg.connect(logins["office"]) as conn:
+        logged = conn.execute(
+            "select login, target, detail->'roles' from audit.access_log"
+            " where action = 'login' and access_id > %s order by access_id",
+            (before,),
+        ).fetchall()
+    database = quarter_county.url.rsplit("/", 1)[1]
+    assert logged == [
+        (f"{PREFIX}office", database, [roles.OFFICE]),
+        (f"{PREFIX}market", database, [roles.department_role(MARKET)]),
+        (f"{PREFIX}market", database, [roles.department_role(MARKET)]),
+    ]
+
+
+def test_a_log_line_of_a_connection_is_read_as_a_login() -> None:
+    text = (
+        "2026-12-06 19:40:01.123 UTC [4242] LOG:  connection received: host=127.0.0.1\n"
+        "2026-12-06 19:40:01.125 UTC [4242] LOG:  connection authorized: user=li_lei"
+        " database=credit application_name=psql\n"
+        "2026-12-06 19:40:02.001 CST [77] li_lei@credit LOG:  connection authorized:"
+        " user=li_lei database=other\n"
+        "2026-12-06 19:40:03.000 UTC [78] LOG:  statement: connection authorized: user=x\n"
+    )
+    assert parse(text) == [
+        Login("2026-12-06 19:40:01.125 UTC", 4242, "li_lei", "credit"),
+        Login("2026-12-06 19:40:02.001 CST", 77, "li_lei", "other"),
+    ]

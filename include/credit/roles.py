@@ -70,7 +70,8 @@ TRANSFORMER_FUNCTIONS = ("hash_identifier", "mask_identifier", "mask_name")
 # The ``audit`` tables each role other than the loader writes, and the access log, which they
 # only add to (the transformer owns ``marts.lookup_dossier``, which logs each look-up).
 AUDIT_WRITES = {
-    TRANSFORMER: ("transform_builds", "dbt_node_results"),
+    # the transform that rebuilds after a key rotation closes the rotation's row
+    TRANSFORMER: ("transform_builds", "dbt_node_results", "hash_key_rotations"),
     EXPORTER: ("exports", "deliveries"),
 }
 ACCESS_LOG = "access_log"

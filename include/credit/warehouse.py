@@ -27,6 +27,8 @@ from credit.paths import data_dir
 log = logging.getLogger(__name__)
 
 ENV_URL = "CREDIT_WAREHOUSE_URL"
+# The server's log file, for the logins of the access log (credit.logins).
+SERVER_LOG_ENV = "CREDIT_SERVER_LOG"
 DEFAULT_DATABASE = "credit"
 EMBEDDED_USER = "postgres"
 EMBEDDED_DEFAULT_PORT = 54329
@@ -254,6 +256,8 @@ def ensure_warehouse() -> str:
         hash_key.install_key(conn)
         _switch_jit_off(conn)
         roles.install(conn)
+        if server_log() is not None:
+            _log_connections(conn)
     return url
 
 
@@ -265,6 +269,26 @@ def _switch_jit_off(conn: psycopg.Connection) -> None:
         return
     database = sql.Identifier(conn.info.dbname)
     conn.execute(sql.SQL("alter database {} set jit = off").format(database))
+
+
+def server_log() -> Path | None:
+    """The server's log file where this machine reads it: ``CREDIT_SERVER_LOG``, else the
+    embedded server's, else None (another server, whose log is elsewhere)."""
+    configured = os.environ.get(SERVER_LOG_ENV)
+    if configured:
+        return Path(configured)
+    if not os.environ.get(ENV_URL):
+        return embedded_server().log_file
+    return None
+
+
+def _log_connections(conn: psycopg.Connection) -> None:
+    """A server whose log is read logs every connection: people's logins reach the access log
+    from there (:mod:`credit.logins`). A reload applies it to the connections that follow."""
+    if conn.execute("select current_setting('log_connections')").fetchone()[0] == "on":
+        return
+    conn.execute("alter system set log_connections = on")
+    conn.execute("select pg_reload_conf()")
 
 
 def _normalise(url: str) -> str:
