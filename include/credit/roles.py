@@ -154,7 +154,7 @@ def _statements() -> list[sql.Composable]:
 
     loader_schemas = [s for s, owner in SCHEMA_OWNERS.items() if owner == LOADER]
     statements: list[sql.Composable] = [
-        # Nobody but the owners creates objects or reads anything by default.
+        # Nobody creates objects in public; every other schema is its owner's alone but for these.
         sql.SQL("revoke create on schema public from public"),
         sql.SQL("grant {} to {}").format(ident(OFFICE), ident(EXPORTER)),
         # The transformer reads what the loader landed and installs the hashing functions.
