@@ -130,7 +130,6 @@ def test_a_department_reads_its_own_rows_and_no_other(quarter_county, logins) ->
     department_tables = {
         "marts.fct_warnings": "responsible_dept_code",
         "marts.rpt_warning_notices": "responsible_dept_code",
-        "marts.fct_dishonesty_records": "dept_code",
         "marts.fct_dishonesty_record_versions": "dept_code",
         "marts.fct_dishonesty_record_changes": "dept_code",
         "marts.fct_inspection_plans": "dept_code",
@@ -154,6 +153,60 @@ def test_a_department_reads_its_own_rows_and_no_other(quarter_county, logins) ->
     for table in ("marts.dim_subjects", "marts.dossiers", "marts.fct_dishonesty_metrics"):
         assert _refused(logins["market"], _select(table)), table
     assert _count(logins["market"], "reference.departments") == 34
+
+
+def test_a_department_reads_the_dishonesty_records_it_decided_or_supervises(
+    quarter_county, logins
+) -> None:
+    """谁认定、谁负责 and 谁监管: a department reads the dishonesty records it decided and those of
+    the subjects in the industry sections it supervises (joint punishment), no other."""
+    mine = """
+        select decision_doc_no from marts.fct_dishonesty_records
+        where dept_code = %(dept)s or industry_section in (
+            select industry_section from marts.dim_section_supervisors where dept_code = %(dept)s
+        )
+    """
+    supervised_only = 0
+    for who, dept_code in (("market", MARKET), ("tax", TAX)):
+        with psycopg.connect(quarter_county.url) as conn:
+            expected = {row[0] for row in conn.execute(mine, {"dept": dept_code})}
+            decided = conn.execute(
+                "select count(*) from marts.fct_dishonesty_records where dept_code = %s",
+                (dept_code,),
+            ).fetchone()[0]
+        with psycopg.connect(logins[who]) as conn:
+            seen = {
+                row[0]
+                for row in conn.execute("select decision_doc_no from marts.fct_dishonesty_records")
+            }
+        assert seen == expected, who
+        supervised_only += len(seen) - decided
+    total = _count(quarter_county.url, "marts.fct_dishonesty_records")
+    assert supervised_only > 0 and len(seen) < total
+
+
+def test_no_reader_role_reads_raw_or_writes_anything(quarter_county) -> None:
+    """Every department's role, the analysts' and the office's, each over a connection that
+    takes that role alone (SET ROLE: PostgreSQL then checks that role's privileges)."""
+    readers = [roles.OFFICE, roles.ANALYST, *roles.department_roles()]
+    assert len(readers) == 36
+    with psycopg.connect(quarter_county.url, autocommit=True) as conn:
+        for role in readers:
+            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+            for statement in (
+                "select * from raw.penalty limit 1",
+                "select * from quarantine.rejected_rows limit 1",
+                "select * from staging.stg_raw__penalties limit 1",
+                "insert into raw.penalty (raw_row_id) values (-1)",
+                "delete from marts.fct_warnings",
+                "create table marts.mine (x int)",
+            ):
+                try:
+                    conn.execute(statement)
+                except errors.InsufficientPrivilege:
+                    continue
+                raise AssertionError(f"{role} may: {statement}")
+            conn.execute("reset role")
 
 
 def test_the_hash_key_and_the_hashing_function_are_the_pipelines_only(logins) -> None:

@@ -1,7 +1,7 @@
 """Personal data leaves ``raw`` only hashed or masked: no resident ID number (居民身份证号码) and
 no natural person's name in clear, and no trace of the hash key, in any other schema, any
-exported file, any log of a run (dbt's, Airflow's) or any XCom, after the export DAGs ran for
-real."""
+exported file, dbt's SQL, any log of a run (dbt's, Airflow's) or any XCom, after the export
+DAGs ran for real."""
 
 from __future__ import annotations
 
@@ -171,6 +171,7 @@ def test_nothing_personal_in_clear_outside_raw(quarter_county, airflow_ready) ->
     logs = [
         Path(os.environ["DBT_LOG_PATH"]),
         Path(os.environ["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]),
+        Path(os.environ["DBT_TARGET_PATH"]),  # dbt's compiled SQL, manifest and run results
     ]
     outbox = outbox_dir()
     assert list(outbox.rglob("*.csv")) and (logs[0] / "dbt.log").stat().st_size > 0

@@ -1,31 +1,15 @@
 {#- The measures that apply in each industry section (industry_domains, `*` = everyone else), per
     grade: the measure list (supervision_measures) of every department supervising the section
-    (inspection_scopes) and of its domain's lead department; a department's own row replaces the
+    (dim_section_supervisors: inspection_scopes and its domain's lead department); a department's own row replaces the
     all-department (`*`) row of the same measure code. A subject's measures follow from its
     section and current grade alone (fct_subject_measures), so they are matched from the rule
     seeds here, not per subject. -#}
 
 with
 
-domains as (
-
-    select * from {{ ref('industry_domains') }}
-
-),
-
 supervisors as (
 
-    select
-        domains.industry_section,
-        scopes.dept_code
-    from domains
-    inner join {{ ref('inspection_scopes') }} as scopes
-        on domains.industry_section = scopes.industry_section
-    union
-    select
-        industry_section,
-        lead_dept_code as dept_code
-    from domains
+    select * from {{ ref('dim_section_supervisors') }}
 
 ),
 

@@ -9,6 +9,26 @@ states as (
 
 ),
 
+-- The subject's industry section: the departments supervising it read the record too.
+domains as (
+
+    select
+        subject_key,
+        industry_section
+    from {{ ref('int_subject_domains') }}
+
+),
+
+located as (
+
+    select
+        states.*,
+        coalesce(domains.industry_section, '*') as industry_section
+    from states
+    left join domains on states.subject_key = domains.subject_key
+
+),
+
 final as (
 
     select
@@ -16,6 +36,7 @@ final as (
         as_of_date::date as as_of_date,
         dept_code::text as dept_code,
         subject_key::text as subject_key,
+        industry_section::text as industry_section,
         subject_name::text as subject_name,
         subject_type_code::text as subject_type_code,
         behaviour_code::text as behaviour_code,
@@ -62,7 +83,7 @@ final as (
         first_known_date::date as first_known_date,
         last_corrected_date::date as last_corrected_date,
         current_raw_row_id::bigint as current_raw_row_id
-    from states
+    from located
 
 )
 
