@@ -27,7 +27,7 @@ DEFAULT_MAX_LENGTH = 2000
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # PostgreSQL's key words that cannot stand as a plain column name everywhere (reserved,
 # type or function names, column-name key words: ``pg_get_keywords()`` categories R, T and C
-# of PostgreSQL 15; a test compares them with the server's).
+# of PostgreSQL 15 and of 16, the embedded server's; a test checks the server's are all here).
 _SQL_KEYWORDS_TEXT = """
 all analyse analyze and any array as asc asymmetric both case cast check collate column
 constraint create current_catalog current_date current_role current_time current_timestamp
@@ -42,7 +42,8 @@ between bigint bit boolean char character coalesce dec decimal exists extract fl
 grouping inout int integer interval least national nchar none normalize nullif numeric out
 overlay position precision real row setof smallint substring time timestamp treat trim
 values varchar xmlattributes xmlconcat xmlelement xmlexists xmlforest xmlnamespaces
-xmlparse xmlpi xmlroot xmlserialize xmltable"""
+xmlparse xmlpi xmlroot xmlserialize xmltable
+json_array json_arrayagg json_object json_objectagg system_user"""
 SQL_KEYWORDS = frozenset(_SQL_KEYWORDS_TEXT.split())
 
 
