@@ -8,6 +8,9 @@
     A version no objection claims is the department's own decision; an objection whose version
     has not come yet is a change of its own, the version pending (a revocation takes effect on
     the outcome date without it); an objection closed with 维持 confirms the record. -#}
+{#- A table, computed once a build: read by the version history and the change log, each of which
+    recomputed it as a view. -#}
+{{ config(materialized='table') }}
 
 with
 

@@ -1,6 +1,9 @@
 {#- Every accepted version of every dishonesty record (失信行为认定), with the rules applied:
     the severity from the department's dishonesty list, the Order 36 publicity periods, the
     interview due when the rectification deadline passes and the measures of the severity. -#}
+{#- A table, computed once a build: read by four models, the version history and the change
+    log among them, each of which recomputed it as a view. -#}
+{{ config(materialized='table') }}
 {%- set county_timezone = var('county_timezone', 'Asia/Shanghai') -%}
 
 with
