@@ -83,6 +83,55 @@ def _session_resources() -> Iterator[None]:
         _embedded.stop()
 
 
+# CI (.ci/run) runs the suite in both database modes side by side. With CREDIT_TEST_SHARE set to
+# a mode, a module listed here runs only in its mode; the modules not listed (the essentials: the
+# warehouse's set-up, migrations, identifiers, the DAGs' integrity) run in both. Without it, as
+# `make test` runs, every test runs. Each mode builds marts with dbt (on PostgreSQL 15 and the
+# embedded 16) and runs DAGs end to end; modules that share a county stay together.
+SHARE_ENV = "CREDIT_TEST_SHARE"
+SHARES = {
+    "server": {
+        "test_access.py",
+        "test_dbt_evaluation.py",
+        "test_dbt_lifecycle.py",
+        "test_dbt_metrics.py",
+        "test_dbt_warnings.py",
+        "test_export_delivery.py",
+        "test_exports.py",
+        "test_personal_data.py",
+        "test_transform.py",
+    },
+    "embedded": {
+        "test_bad_input.py",
+        "test_catch_up.py",
+        "test_faults.py",
+        "test_ingest.py",
+        "test_objections.py",
+        "test_source_protocol.py",
+        "test_validation.py",
+        "test_warning_feedback.py",
+    },
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the modules of the other mode's share (see SHARES)."""
+    mode = os.environ.get(SHARE_ENV)
+    if not mode:
+        return
+    if mode not in SHARES:
+        raise pytest.UsageError(f"{SHARE_ENV} must be one of {sorted(SHARES)}, not {mode!r}")
+    listed = set().union(*SHARES.values())
+    missing = sorted(name for name in listed if not (Path(__file__).parent / name).is_file())
+    if missing:  # a renamed module would otherwise run in neither mode
+        raise pytest.UsageError(f"SHARES names modules that do not exist: {missing}")
+    others = listed - SHARES[mode]
+    dropped = [item for item in items if item.path.name in others]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.path.name not in others]
+
+
 @pytest.fixture(scope="session")
 def warehouse_url() -> str:
     """The test warehouse, created with its schemas."""
