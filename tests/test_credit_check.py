@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from credit import roles
 from credit.cli import app
+from credit.credit_check import CheckError, read_code_list
 from credit.identifiers import check_uscc, make_uscc
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
 from tests.test_dbt_lifecycle import Truth, _expected_exit, _truth
@@ -263,6 +264,10 @@ def test_the_cli_writes_a_workbook_in_chinese(quarter_county, tmp_path) -> None:
     assert {row["记录类型"] for row in records if row["统一社会信用代码"] == failing} >= {
         "失信行为认定"
     }
+    refused = CliRunner().invoke(
+        app, ["check", str(tmp_path / "list.xlsx"), "--purpose", "lottery", "-o", "x.xlsx"]
+    )
+    assert refused.exit_code == 1 and "unknown purpose" in refused.output
     for rows in (results, records):
         for column in rows[0]:
             assert re.search(r"[\u4e00-\u9fff]", column) and not re.search(r"[A-Za-z]", column)
@@ -270,6 +275,32 @@ def test_the_cli_writes_a_workbook_in_chinese(quarter_county, tmp_path) -> None:
             for column, value in row.items():
                 if isinstance(value, str) and not CODE_HEADER.search(column):
                     assert not re.search(r"[A-Za-z_]{2,}", value), (column, value)
+
+
+def test_a_list_is_read_from_csv_in_gbk_or_utf8_or_from_xlsx(tmp_path) -> None:
+    codes = ["91320281MA1XXXXXXX", "９１３２０２８１ＭＡ１ＸＸＸＸＸＸＸ", "", "abc"]
+    headed = tmp_path / "headed.csv"
+    headed.write_text(
+        "主体名称,统一社会信用代码\n" + "".join(f"某公司,{code}\n" for code in codes) + ",\n",
+        encoding="gbk",
+    )
+    bare = tmp_path / "bare.csv"
+    bare.write_text("".join(f"{code},备注\n" for code in codes), encoding="utf-8-sig")
+    assert read_code_list(headed) == codes
+    assert read_code_list(bare) == codes
+    book = Workbook()
+    book.active.append(["uscc"])
+    book.active.append(["91320281MA1XXXXXXX"])
+    # An all-digit code typed as a number keeps a spreadsheet's 15-16 digits, no exponent.
+    book.active.append([123202810319126433])
+    book.save(tmp_path / "list.xlsx")
+    listed, numeric = read_code_list(tmp_path / "list.xlsx")
+    assert listed == "91320281MA1XXXXXXX"
+    assert numeric.isdigit() and len(numeric) == 18 and numeric.startswith("123202810319126")
+    (tmp_path / "list.txt").touch()
+    for wrong in ("list.txt", "missing.csv"):
+        with pytest.raises(CheckError):
+            read_code_list(tmp_path / wrong)
 
 
 def _rows(sheet: list[tuple]) -> list[dict]:

@@ -22,8 +22,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 from credit.catalogue import record_kinds
+from credit.connectors import as_text
 from credit.connectors.drop_folder import decode
-from credit.exports.daily import marts_as_of_date
+from credit.exports.daily import ExportError, marts_as_of_date
 from credit.exports.workbook import Column, Table, write_workbook
 from credit.identifiers import normalise
 from credit.roles import EXPORTER
@@ -134,7 +135,7 @@ def _xlsx_lines(path: Path) -> list[list[str]]:
         raise CheckError(f"{path.name}: not a readable XLSX workbook ({error})") from error
     try:
         return [
-            ["" if value is None else str(value) for value in row]
+            [as_text(value) or "" for value in row]
             for row in workbook.worksheets[0].iter_rows(values_only=True)
         ]
     finally:
@@ -147,7 +148,10 @@ def check_codes(codes: list[str], purpose: str, as_of: date | None = None) -> Ch
     (:func:`credit.identifiers.normalise`: full-width characters and separators typed into a
     list do not make it unknown); each row keeps the code as listed."""
     with psycopg.connect(ready_url(EXPORTER)) as conn:
-        day = as_of or marts_as_of_date(conn)
+        try:
+            day = as_of or marts_as_of_date(conn)
+        except ExportError as error:  # the marts are empty or half built
+            raise CheckError(str(error)) from error
         purposes = dict(
             conn.execute("select purpose_code, purpose_zh from rules.credit_check_purposes")
         )
