@@ -62,28 +62,10 @@
                 upper(regexp_replace(coalesce(r.code, ''), '\s', '', 'g')) as uscc
             from unnest(usccs) with ordinality as r (code, list_position)
         ),
-        checked as (
-            select
-                requested.*,
-                case
-                    when requested.uscc = '' then 'missing'
-                    when length(requested.uscc) <> 18 then 'length'
-                    when requested.uscc !~ '^[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$'
-                        then 'format'
-                    when substr(requested.uscc, 18, 1) <> substr(uscc_alphabet, (31 - (
-                        select sum(
-                            (strpos(uscc_alphabet, substr(requested.uscc, i, 1)) - 1)
-                            * (power(3, i - 1)::bigint % 31)
-                        )::integer % 31
-                        from generate_series(1, 17) as i
-                    )) % 31 + 1, 1) then 'check_digit'
-                end as code_problem
-            from requested
-        ),
         subjects as (
             select distinct on (s.subject_key) s.subject_key, s.subject_name
             from marts.dim_subjects as s
-            where s.subject_key in (select checked.uscc from checked)
+            where s.subject_key in (select requested.uscc from requested)
             order by s.subject_key
         ),
         grades as (
@@ -239,27 +221,47 @@
             ) as behind
             group by behind.subject_key
         ),
-        answered as (
+        located as (
+            -- The code's problem only for a code of no subject (a found one passed staging's
+            -- checks): the check digit costs a sub-query a code.
             select
-                checked.*,
+                requested.*,
                 subjects.subject_key is not null as found,
                 subjects.subject_name,
+                case
+                    when subjects.subject_key is not null then null
+                    when requested.uscc = '' then 'missing'
+                    when length(requested.uscc) <> 18 then 'length'
+                    when requested.uscc !~ '^[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$'
+                        then 'format'
+                    when substr(requested.uscc, 18, 1) <> substr(uscc_alphabet, (31 - (
+                        select sum(
+                            (strpos(uscc_alphabet, substr(requested.uscc, i, 1)) - 1)
+                            * (power(3, i - 1)::bigint % 31)
+                        )::integer % 31
+                        from generate_series(1, 17) as i
+                    )) % 31 + 1, 1) then 'check_digit'
+                end as code_problem
+            from requested
+            left join subjects on requested.uscc = subjects.subject_key
+        ),
+        answered as (
+            select
+                located.*,
                 grades.grade,
                 grades.evaluation_date as grade_date,
                 case
-                    when subjects.subject_key is not null
-                        then coalesce(verdicts.result_code, 'pass')
-                    when checked.code_problem is not null then 'invalid'
+                    when located.found then coalesce(verdicts.result_code, 'pass')
+                    when located.code_problem is not null then 'invalid'
                     else 'not_found'
                 end as result_code,
                 verdicts.measure_codes,
                 verdicts.measures_zh,
                 coalesce(subject_records.records, '[]'::jsonb) as records
-            from checked
-            left join subjects on checked.uscc = subjects.subject_key
-            left join grades on checked.uscc = grades.subject_key
-            left join verdicts on checked.uscc = verdicts.subject_key
-            left join subject_records on checked.uscc = subject_records.subject_key
+            from located
+            left join grades on located.uscc = grades.subject_key
+            left join verdicts on located.uscc = verdicts.subject_key
+            left join subject_records on located.uscc = subject_records.subject_key
         )
         select
             answered.list_position,
