@@ -38,6 +38,7 @@ ifeq ($(SCALE),demo)
 	.venv/bin/python bench/bench_ingest.py
 	.venv/bin/python bench/bench_nights.py
 	.venv/bin/python bench/bench_transform.py
+	.venv/bin/python bench/bench_credit_check.py
 endif
 	.venv/bin/python bench/bench_scale.py --scale $(SCALE)
 

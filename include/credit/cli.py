@@ -7,6 +7,7 @@ import atexit
 import os
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -391,3 +392,24 @@ def export_deliver(
 
     for recipient, outcome in deliver(kind, period, force=force).items():
         console.print(f"{recipient}: {outcome}")
+
+
+@app.command("check")
+def credit_check(
+    code_list: str = typer.Argument(..., help="the USCCs: a .csv or .xlsx list"),
+    purpose: str = typer.Option(..., help="award | subsidy | approval | procurement"),
+    as_of: str = typer.Option(None, help="YYYY-MM-DD; default: the marts' as-of date."),
+    output: str = typer.Option(..., "-o", "--output", help="the workbook to write (.xlsx)"),
+) -> None:
+    """Credit check (信用核查) of a list of subjects for a purpose, as a workbook."""
+    from credit.credit_check import CheckError, check_codes, read_code_list, write_check_workbook
+
+    try:
+        codes = read_code_list(Path(code_list))
+        outcome = check_codes(codes, purpose, date.fromisoformat(as_of) if as_of else None)
+    except CheckError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from error
+    write_check_workbook(outcome, Path(output))
+    counts = ", ".join(f"{name} {count}" for name, count in sorted(outcome.result_counts().items()))
+    console.print(f"{len(codes)} codes as of {outcome.as_of}: {counts} → [bold]{output}[/]")
