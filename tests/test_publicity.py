@@ -1,9 +1,9 @@
-"""Publicity (公示): what the credit portal may publish.
+"""Publicity (公示): what the credit portal may publish, and the daily publicity list.
 
 Each rule is a dbt unit test beside its model (models/*/publicity/_publicity__unit_tests.yml):
 in period, past the maximum, minor, repaired or revoked with its deadline in working days,
 penalties' own 公示截止期. Here they run against the real warehouse, the session's quarter county
-(tests/county.py) is checked against the simulator's truth.
+(tests/county.py) is checked against the simulator's truth, and its publicity list is exported.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 from datetime import date
 
+import openpyxl
 import psycopg
 from psycopg.rows import dict_row
 
 from credit.dbt import run_dbt
+from credit.exports.publicity import export_daily_publicity
 from credit.paths import DBT_PROJECT_DIR
 from credit.workdays import CALENDAR_SEED, add_months, add_working_days, render_calendar_seed
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
@@ -155,3 +157,51 @@ def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) 
     assert revoked_permits
     assert all(permits[doc]["publicity_status_code"] == "withdrawn" for doc in revoked_permits)
     assert any(row["is_listed"] for row in permits.values())
+
+
+def test_the_daily_publicity_list(quarter_county) -> None:
+    """The credit office's workbook lists exactly what the mart lists, withdrawals by their
+    deadline; natural persons appear by masked name only, with no identifier, and no ID number
+    of the county's people is in any file; re-exporting gives the same bytes."""
+    export = export_daily_publicity()
+    assert export.folder.parent.name == "daily_publicity"
+    assert export.period == LAST_DAY.isoformat()
+    [workbook] = sorted(export.folder.rglob("*.xlsx"))
+    assert workbook.name == f"publicity_{LAST_DAY.isoformat()}_credit_office.xlsx"
+    book = openpyxl.load_workbook(workbook)
+    assert book.sheetnames == ["公示清单", "撤下清单", "按类别汇总"]
+    with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        listed = {
+            row["publicity_record_id"]: row
+            for row in cur.execute("select * from marts.fct_publicity_records where is_listed")
+        }
+        pending = {
+            row["publicity_record_id"]: row
+            for row in cur.execute(
+                "select * from marts.fct_publicity_records where withdrawal_pending"
+            )
+        }
+    sheet = book["公示清单"]
+    header_row = int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) - 1
+    header = [cell.value for cell in sheet[header_row]]
+    body = [
+        dict(zip(header, values, strict=True))
+        for values in sheet.iter_rows(min_row=header_row + 1, values_only=True)
+    ]
+    assert {row["公示编号"] for row in body} == set(listed)
+    persons = [
+        row for row in body if listed[row["公示编号"]]["subject_type_code"] == "natural_person"
+    ]
+    assert persons
+    for row in persons:
+        name = listed[row["公示编号"]]["subject_name"]
+        assert row["主体名称"] == name and set(name[1:]) == {"*"}, row
+        assert row["统一社会信用代码"] is None, row
+    withdrawals = book["撤下清单"]
+    assert withdrawals.max_row - header_row == len(pending) > 0
+    text = "".join(
+        path.read_text(encoding="utf-8-sig") for path in sorted(export.folder.rglob("*.csv"))
+    )
+    with (quarter_county.truth / "persons.csv").open(encoding="utf-8") as f:
+        assert not [p["id_number"] for p in csv.DictReader(f) if p["id_number"] in text]
+    assert export_daily_publicity().content_sha256 == export.content_sha256
