@@ -1,4 +1,5 @@
-"""Airflow DAG ``credit_export_daily``: the day's warnings to the credit office and departments."""
+"""Airflow DAG ``credit_export_daily``: the day's warnings to the credit office and departments,
+and the day's publicity list to the credit office."""
 
 from airflow.sdk import dag, task
 
@@ -13,7 +14,7 @@ from credit.assets import MARTS_ASSET
     catchup=False,
     max_active_runs=1,
     default_args=DAG_DEFAULT_ARGS,
-    tags=["credit", "export", "warnings"],
+    tags=["credit", "export", "warnings", "publicity"],
     doc_md="""
 ### Daily warnings export (信用预警日报)
 
@@ -27,6 +28,12 @@ street or zone (镇街/园区) for subjects registered there, plus `manifest.jso
 The export is logged in `audit.exports`. `deliver` e-mails each recipient its files when
 `AIRFLOW_CONN_CREDIT_SMTP` is set (logged in `audit.deliveries`); files already sent are not
 sent again. Re-running rewrites byte-identical files. See `docs/exports.md`.
+
+Beside it, `export_publicity` reads `marts.fct_publicity_records` and writes the credit
+office's publicity list (信用信息公示清单) for its portal under
+`<data dir>/outbox/daily_publicity/<day>/`: the permits, penalties and dishonesty records that
+may be published that day, and those repaired, revoked or corrected that must come off the
+portal by their deadline; `deliver_publicity` e-mails it the same way.
 """,
 )
 def credit_export_daily():
@@ -42,7 +49,14 @@ def credit_export_daily():
 
         return deliver(exported["kind"], exported["period"])
 
+    @task(multiple_outputs=False)
+    def export_publicity() -> dict:
+        from credit.exports.publicity import export_daily_publicity
+
+        return export_daily_publicity().summary()
+
     deliver(export())
+    deliver.override(task_id="deliver_publicity")(export_publicity())
 
 
 credit_export_daily()

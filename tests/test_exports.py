@@ -368,19 +368,21 @@ def test_export_dags_run(quarter_county, airflow_ready) -> None:
     assert run_dag("credit_export_quarterly", export_day) == "success"
     with psycopg.connect(quarter_county.url) as conn:
         logged = conn.execute(
-            "select kind, period from audit.exports order by export_id desc limit 2"
+            "select kind, period from audit.exports order by export_id desc limit 3"
         ).fetchall()
     assert set(logged) == {
         ("daily_warnings", QUARTER_LAST_DAY.isoformat()),
+        ("daily_publicity", QUARTER_LAST_DAY.isoformat()),
         ("quarterly_statistics", "2026Q1"),
     }
     # The DAGs' tasks connect as the exporter role, which the access log names.
     with psycopg.connect(quarter_county.url) as conn:
         accessed = conn.execute(
             "select login, target from audit.access_log where action = 'export'"
-            " order by access_id desc limit 2"
+            " order by access_id desc limit 3"
         ).fetchall()
     assert set(accessed) == {
         ("credit_exporter", f"daily_warnings/{QUARTER_LAST_DAY.isoformat()}"),
+        ("credit_exporter", f"daily_publicity/{QUARTER_LAST_DAY.isoformat()}"),
         ("credit_exporter", "quarterly_statistics/2026Q1"),
     }

@@ -86,7 +86,7 @@ def run(*, seed: int, scale: str, first_day: date, quarter: str) -> None:
                     "credit_ingest",
                     logical_date,
                 )
-        console.rule(f"transform as of {nights[-1]}, daily warnings")
+        console.rule(f"transform as of {nights[-1]}, daily warnings and publicity list")
         _step(
             "credit_transform (one dbt build)",
             log,
@@ -241,6 +241,7 @@ MARTS = (
     "marts.fct_subject_grades",
     "marts.fct_dishonesty_metrics",
     "marts.fct_warnings",
+    "marts.fct_publicity_records",
 )
 
 

@@ -370,6 +370,17 @@ def export_daily(
     console.print(f"{len(export.files)} files in [bold]{export.folder}[/]")
 
 
+@export_app.command("publicity")
+def export_publicity(
+    day: str = typer.Option(None, help="YYYY-MM-DD; must be the marts' as-of date (default)."),
+) -> None:
+    """Write the credit office's publicity list (公示清单) of the marts' day to the outbox."""
+    from credit.exports.publicity import export_daily_publicity
+
+    export = export_daily_publicity(date.fromisoformat(day) if day else None)
+    console.print(f"{len(export.files)} files in [bold]{export.folder}[/]")
+
+
 @export_app.command("quarterly")
 def export_quarterly(
     quarter: str = typer.Argument(None, help="e.g. 2026Q1; default: the last closed quarter."),
@@ -383,7 +394,7 @@ def export_quarterly(
 
 @export_app.command("deliver")
 def export_deliver(
-    kind: str = typer.Argument(..., help="daily_warnings | quarterly_statistics"),
+    kind: str = typer.Argument(..., help="daily_warnings | daily_publicity | quarterly_statistics"),
     period: str = typer.Argument(..., help="a day (2026-04-08) or a quarter (2026Q1)"),
     force: bool = typer.Option(False, help="Send again files a recipient already received."),
 ) -> None:

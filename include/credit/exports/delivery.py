@@ -31,7 +31,11 @@ from credit.warehouse import ready_url, role_url
 
 SMTP_CONN = "credit_smtp"
 DEFAULT_SENDER = "credit-office@jiangyin.example.org"
-KIND_ZH = {"daily_warnings": "信用预警日报", "quarterly_statistics": "信用监管季度统计"}
+KIND_ZH = {
+    "daily_warnings": "信用预警日报",
+    "daily_publicity": "信用信息公示清单",
+    "quarterly_statistics": "信用监管季度统计",
+}
 MIME_TYPES = {
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ".csv": ("text", "csv"),

@@ -11,6 +11,7 @@ SUBJECT_TYPE_ZH = {
     "natural_person": "自然人",
     "individual_business": "个体工商户",
 }
+WITHDRAWAL_REASON_ZH = {"repair": "信用修复", "revocation": "撤销", "correction": "更正"}
 EXIT_REASON_ZH = {"repair": "信用修复", "expiry": "公示期满", "revocation": "撤销或更正"}
 DIMENSION_ZH = {
     "all": "全市",

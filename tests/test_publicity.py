@@ -1,0 +1,207 @@
+"""Publicity (公示): what the credit portal may publish, and the daily publicity list.
+
+Each rule is a dbt unit test beside its model (models/*/publicity/_publicity__unit_tests.yml):
+in period, past the maximum, minor, repaired or revoked with its deadline in working days,
+penalties' own 公示截止期. Here they run against the real warehouse, the session's quarter county
+(tests/county.py) is checked against the simulator's truth, and its publicity list is exported.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+import openpyxl
+import psycopg
+from psycopg.rows import dict_row
+
+from credit.dbt import run_dbt
+from credit.exports.publicity import export_daily_publicity
+from credit.paths import DBT_PROJECT_DIR
+from credit.workdays import CALENDAR_SEED, add_months, add_working_days, render_calendar_seed
+from tests.county import QUARTER_LAST_DAY as LAST_DAY
+from tests.test_dbt_lifecycle import Truth, _expected_exit
+
+UNIT_TESTS = (
+    "test_publicity_periods_and_withdrawals_by_kind",
+    "test_publicity_status_and_withdrawal_deadline",
+)
+
+
+def _publicity(url: str, kind: str) -> dict[str, dict]:
+    with psycopg.connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("select * from marts.fct_publicity_records where record_kind = %s", (kind,))
+        return {row["doc_no"]: row for row in cur}
+
+
+def _in_principle() -> dict[str, bool]:
+    with (DBT_PROJECT_DIR / "seeds" / "rules" / "publicity_rules.csv").open(encoding="utf-8") as f:
+        return {
+            row["severity_code"]: row["published_in_principle"] == "true"
+            for row in csv.DictReader(f)
+        }
+
+
+def test_the_calendar_seed_is_the_projects_working_day_calendar() -> None:
+    """The warehouse counts working days on the calendar of credit.workdays (chinese_calendar):
+    regenerate the seed (python -m credit.workdays) when it changes."""
+    assert CALENDAR_SEED.read_text(encoding="utf-8") == render_calendar_seed()
+
+
+def test_each_publicity_rule_holds_in_its_unit_test(quarter_county) -> None:
+    results = run_dbt(["test", "--select", *(f"unit_test:{name}" for name in UNIT_TESTS)]).results
+    ran = {r.node.name: r.status for r in results if r.node.resource_type == "unit_test"}
+    assert ran == dict.fromkeys(UNIT_TESTS, "pass")
+
+
+def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
+    """Every clean dishonesty record of the county: listed while in its period, minor ones never,
+    repaired and revoked ones withdrawn by the 3rd working day after the change (counted on the
+    project's calendar in Python here, on the seed in the warehouse), expired ones ended."""
+    truth = Truth(quarter_county.truth)
+    rows = _publicity(quarter_county.url, "dishonesty")
+    with psycopg.connect(quarter_county.url) as conn:
+        barred = dict(
+            conn.execute(
+                "select decision_doc_no, early_end_barred from marts.fct_dishonesty_records"
+            ).fetchall()
+        )
+    in_principle = _in_principle()
+    mismatches, statuses = [], set()
+    for record in truth.records:
+        life = truth.clean_life(record["decision_doc_no"])
+        if life is None:  # a follow-up was quarantined: the warehouse rightly lacks it
+            continue
+        row = rows[record["decision_doc_no"]]
+        reason, day = _expected_exit(record, life, barred[record["decision_doc_no"]])
+        expected: dict = {"is_listed": False, "withdrawal_reason_code": None}
+        if not in_principle[record["severity_code"]]:
+            expected["publicity_status_code"] = "not_published"
+        elif reason is None:
+            expected |= {"publicity_status_code": "published", "is_listed": True}
+        elif reason == "expiry":
+            expected["publicity_status_code"] = "ended"
+        else:
+            deadline = add_working_days(date.fromisoformat(day), 3)
+            expected |= {
+                "publicity_status_code": "withdrawn",
+                "withdrawal_reason_code": reason,
+                "withdrawal_date": day,
+                "withdrawal_deadline": deadline.isoformat(),
+                "withdrawal_pending": LAST_DAY.isoformat() <= deadline.isoformat(),
+            }
+        got = {
+            key: value.isoformat() if hasattr(value, "isoformat") else value
+            for key, value in row.items()
+            if key in expected
+        }
+        if got != expected:
+            mismatches.append((record["decision_doc_no"], expected, got))
+        statuses.add((expected["publicity_status_code"], expected.get("withdrawal_pending")))
+    assert not mismatches, f"{len(mismatches)} records differ, e.g. {mismatches[:3]}"
+    # The county has every case: listed, minor, ended, withdrawn with the deadline passed or not.
+    assert {
+        ("published", None),
+        ("not_published", None),
+        ("withdrawn", True),
+        ("withdrawn", False),
+    } <= statuses, statuses
+
+
+def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) -> None:
+    """The simulated departments send each penalty's 公示截止期 (3 months for 警告 and 通报批评,
+    12 otherwise) and revoke some permits and penalties: warnings and criticism are never listed,
+    the others until the date sent, revoked ones are withdrawn from the day the revocation came."""
+    penalties = _publicity(quarter_county.url, "penalty")
+    permits = _publicity(quarter_county.url, "permit")
+    with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        sent = {
+            row["penalty_doc_no"]: row
+            for row in cur.execute(
+                "select penalty_doc_no, penalty_category, publicity_until, change_type_code,"
+                " (updated_at at time zone 'Asia/Shanghai')::date as known_date"
+                " from staging.stg_raw__penalties where is_latest and decision_date <= %s"
+                " and updated_at < (%s::date + 1)::timestamp at time zone 'Asia/Shanghai'",
+                (LAST_DAY, LAST_DAY),
+            )
+        }
+        revoked_permits = {
+            doc_no
+            for (doc_no,) in conn.execute(
+                "select permit_doc_no from staging.stg_raw__permits"
+                " where is_latest and change_type_code = 'revoke'"
+            )
+        }
+    assert set(penalties) == set(sent)
+    kinds = set()
+    for doc_no, row in penalties.items():
+        source = sent[doc_no]
+        if source["penalty_category"] in ("警告", "通报批评"):
+            assert row["publicity_status_code"] == "not_published", row
+            kinds.add("minor")
+        elif source["change_type_code"] == "revoke":
+            assert row["publicity_status_code"] == "withdrawn", row
+            assert row["withdrawal_date"] == source["known_date"]
+            assert row["withdrawal_deadline"] == add_working_days(source["known_date"], 3)
+            kinds.add("revoked")
+        else:
+            # A row sent without its optional 公示截止期 gets the tier's maximum, 12 months.
+            until = source["publicity_until"] or add_months(row["decision_date"], 12)
+            assert row["publicity_end"] == until, row
+            assert row["publicity_end_basis"] == (
+                "source" if source["publicity_until"] else "rule_maximum"
+            )
+            assert row["is_listed"] == (row["publicity_end"] > LAST_DAY), row
+            kinds.add("listed")
+    assert kinds == {"minor", "revoked", "listed"}
+    assert revoked_permits
+    assert all(permits[doc]["publicity_status_code"] == "withdrawn" for doc in revoked_permits)
+    assert any(row["is_listed"] for row in permits.values())
+
+
+def test_the_daily_publicity_list(quarter_county) -> None:
+    """The credit office's workbook lists exactly what the mart lists, withdrawals by their
+    deadline; natural persons appear by masked name only, with no identifier, and no ID number
+    of the county's people is in any file; re-exporting gives the same bytes."""
+    export = export_daily_publicity()
+    assert export.folder.parent.name == "daily_publicity"
+    assert export.period == LAST_DAY.isoformat()
+    [workbook] = sorted(export.folder.rglob("*.xlsx"))
+    assert workbook.name == f"publicity_{LAST_DAY.isoformat()}_credit_office.xlsx"
+    book = openpyxl.load_workbook(workbook)
+    assert book.sheetnames == ["公示清单", "撤下清单", "按类别汇总"]
+    with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        listed = {
+            row["publicity_record_id"]: row
+            for row in cur.execute("select * from marts.fct_publicity_records where is_listed")
+        }
+        pending = {
+            row["publicity_record_id"]: row
+            for row in cur.execute(
+                "select * from marts.fct_publicity_records where withdrawal_pending"
+            )
+        }
+    sheet = book["公示清单"]
+    header_row = int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) - 1
+    header = [cell.value for cell in sheet[header_row]]
+    body = [
+        dict(zip(header, values, strict=True))
+        for values in sheet.iter_rows(min_row=header_row + 1, values_only=True)
+    ]
+    assert {row["公示编号"] for row in body} == set(listed)
+    persons = [
+        row for row in body if listed[row["公示编号"]]["subject_type_code"] == "natural_person"
+    ]
+    assert persons
+    for row in persons:
+        name = listed[row["公示编号"]]["subject_name"]
+        assert row["主体名称"] == name and set(name[1:]) == {"*"}, row
+        assert row["统一社会信用代码"] is None, row
+    withdrawals = book["撤下清单"]
+    assert withdrawals.max_row - header_row == len(pending) > 0
+    text = "".join(
+        path.read_text(encoding="utf-8-sig") for path in sorted(export.folder.rglob("*.csv"))
+    )
+    with (quarter_county.truth / "persons.csv").open(encoding="utf-8") as f:
+        assert not [p["id_number"] for p in csv.DictReader(f) if p["id_number"] in text]
+    assert export_daily_publicity().content_sha256 == export.content_sha256
