@@ -7,6 +7,11 @@ ENV UV_PYTHON_DOWNLOADS=never \
     DO_NOT_TRACK=1 \
     CREDIT_DATA_DIR=/opt/credit/.data
 
+# The image has no git: the commit the exports' manifests name is given when it is built
+# (docker compose build --build-arg CREDIT_CODE_COMMIT=$(git rev-parse HEAD)).
+ARG CREDIT_CODE_COMMIT=""
+ENV CREDIT_CODE_COMMIT=${CREDIT_CODE_COMMIT}
+
 RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /opt/credit
 COPY pyproject.toml uv.lock README.md ./

@@ -21,18 +21,19 @@ from credit.assets import MARTS_ASSET
 Runs when `credit_transform` publishes the `marts` asset. Fails, writing nothing, when the
 transform's last build attempt (`audit.transform_builds`) failed or did not finish: the marts
 are then half rebuilt. Reads `marts.fct_warnings` as of the marts' day and writes, under
-`<data dir>/outbox/daily_warnings/<day>/`, one workbook (XLSX with
-the same tables as UTF-8 CSV) for the credit office (every new and still-open warning, summaries
-by department and by rule), one per responsible department (谁认定、谁负责) and one per town,
-street or zone (镇街/园区) for subjects registered there, plus `manifest.json` (rows, sha256).
-The export is logged in `audit.exports`. `deliver` e-mails each recipient its files when
-`AIRFLOW_CONN_CREDIT_SMTP` is set (logged in `audit.deliveries`); files already sent are not
-sent again. Re-running rewrites byte-identical files. See `docs/exports.md`.
+`<data dir>/outbox/daily_warnings/<day>/v<n>/` (the day's next version, beside the ones before),
+one workbook (XLSX with the same tables as UTF-8 CSV) for the credit office (every new and
+still-open warning, summaries by department and by rule), one per responsible department
+(谁认定、谁负责) and one per town, street or zone (镇街/园区) for subjects registered there, plus
+`manifest.json` (rows, sha256, lineage). The version is logged in `audit.exports`. `deliver`
+e-mails each recipient its files of the latest version when `AIRFLOW_CONN_CREDIT_SMTP` is set
+(logged in `audit.deliveries`); files already sent are not sent again. Re-running makes
+byte-identical files, so no new version. See `docs/exports.md`.
 
 Beside it, `export_publicity` reads `marts.fct_publicity_records` and writes the credit
 office's publicity list (信用信息公示清单) for its portal under
-`<data dir>/outbox/daily_publicity/<day>/`: the permits, penalties and dishonesty records that
-may be published that day, and those repaired, revoked or corrected that must come off the
+`<data dir>/outbox/daily_publicity/<day>/v<n>/`: the permits, penalties and dishonesty records
+that may be published that day, and those repaired, revoked or corrected that must come off the
 portal by their deadline; `deliver_publicity` e-mails it the same way.
 """,
 )

@@ -28,11 +28,13 @@ QUARTERLY = export_settings()["quarterly_statistics"]
 Each run covers one quarter (its data interval) and starts on the Nth working day after the
 quarter ends (`quarterly_statistics` in `include/credit/config/exports.yaml`; Chinese working
 days with the State Council's holiday arrangements). Writes, under
-`<data dir>/outbox/quarterly_statistics/<quarter>/`, the credit office's workbook (collection
+`<data dir>/outbox/quarterly_statistics/<quarter>/v<n>/` (the quarter's next version, beside the
+ones before, none when nothing changed), the credit office's workbook (collection
 per department, dishonesty stock / inflow / exit / distribution with charts, grades and
 inspection plans, rectification and interviews, repair, objections, all progress rows) and
 each reporting department's Attachment 2 progress form, as XLSX + UTF-8 CSV with a
-`manifest.json`; logs the export in `audit.exports`, then e-mails the recipients when
+`manifest.json` (with lineage); logs the version in `audit.exports`, then e-mails the latest
+version to the recipients when
 `AIRFLOW_CONN_CREDIT_SMTP` is set (`audit.deliveries`). See `docs/exports.md`.
 """,
 )

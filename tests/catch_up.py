@@ -17,7 +17,7 @@ from psycopg import sql
 
 from credit import nights, warehouse
 from credit.exports.daily import KIND as DAILY_WARNINGS
-from credit.exports.outbox import MANIFEST, period_folder
+from credit.exports.outbox import MANIFEST, latest_version
 from credit.exports.settings import outbox_dir
 from credit.ingest import DROPS_CONN, EXCHANGE_CONN, drops_root, exchange_url
 from tests.county import County
@@ -136,8 +136,11 @@ def differing_tables(expected_url: str, url: str) -> list[str]:
 
 
 def export_files(day: dt.date) -> dict[str, bytes]:
-    """A day's daily export by path, its manifest without the time it was written."""
-    folder = period_folder(DAILY_WARNINGS, day.isoformat())
+    """A day's daily export (its latest version) by path, its manifest without the time it was
+    written and the lineage (the warehouse's own run, invocation and batch numbers)."""
+    latest = latest_version(DAILY_WARNINGS, day.isoformat())
+    assert latest is not None, f"no daily export of {day}"
+    folder = latest[1]
     files = {
         str(path.relative_to(folder)): path.read_bytes()
         for path in sorted(folder.rglob("*"))
@@ -145,6 +148,7 @@ def export_files(day: dt.date) -> dict[str, bytes]:
     }
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     manifest.pop("generated_at")
+    manifest.pop("lineage")
     return {**files, MANIFEST: json.dumps(manifest, sort_keys=True).encode()}
 
 

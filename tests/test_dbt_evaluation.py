@@ -178,11 +178,12 @@ def test_changed_ratio_threshold_and_grade_bounds_change_results_without_code(
             run_dbt(["seed", "--full-refresh", *seeds])
             _build()
         with psycopg.connect(url) as conn:
+            # The issued plan stays as it was issued: a new ratio applies to plans not issued yet.
             assert (
                 conn.execute(
                     "select count(*) from marts.fct_inspection_plans where grade = 'D'"
                 ).fetchone()[0]
-                < d_drawn
+                == d_drawn
             )
             moved = dict(
                 conn.execute(

@@ -129,15 +129,18 @@ def test_a_second_export_is_byte_identical(quarter_county, daily) -> None:
         return listed
 
     first_files, first_manifest = files(daily.folder), manifest(daily.folder)
+    # The same files again: no new version, the day's latest is the export.
     again = export_daily_warnings()
+    assert (again.new, again.version, again.folder) == (False, daily.version, daily.folder)
+    assert again.content_sha256 == daily.content_sha256
     assert files(again.folder) == first_files
     assert manifest(again.folder) == first_manifest
     # One process writing every report gives the same files as one per core.
     with psycopg.connect(quarter_county.url) as conn:
         warnings = fetch_warnings(conn)
     alone = write_daily_warnings(QUARTER_LAST_DAY, warnings, workers=1)
-    assert files(alone.folder) == first_files
-    assert manifest(alone.folder) == first_manifest
+    assert (alone.new, alone.content_sha256) == (False, daily.content_sha256)
+    assert [p.name for p in daily.folder.parent.iterdir()] == [daily.folder.name]
 
 
 def test_an_export_that_cannot_be_written_leaves_the_previous_one_whole(
@@ -145,7 +148,8 @@ def test_an_export_that_cannot_be_written_leaves_the_previous_one_whole(
 ) -> None:
     """The disk fills up half way through the next export of the same day: it fails with a clear
     error, the files delivered before are all still there as they were, nothing half-written is
-    left and nothing is logged as exported; the next export (its retry) writes it whole."""
+    left and nothing is logged as exported; the next export (its retry) writes it whole, the
+    same files as the version before, so no new version."""
     before = {p: p.read_bytes() for p in daily.folder.rglob("*") if p.is_file()}
     write_csv = outbox.write_csv
 
@@ -164,8 +168,12 @@ def test_an_export_that_cannot_be_written_leaves_the_previous_one_whole(
 
     monkeypatch.undo()
     again = export_daily_warnings()
-    assert again.content_sha256 == daily.content_sha256
-    assert _scalar(quarter_county.url, "select count(*) from audit.exports") == exports + 1
+    assert (again.content_sha256, again.new, again.folder) == (
+        daily.content_sha256,
+        False,
+        daily.folder,
+    )
+    assert _scalar(quarter_county.url, "select count(*) from audit.exports") == exports
 
 
 def test_quarterly_statistics_workbook(quarter_county) -> None:

@@ -232,7 +232,7 @@ def test_file_names_built_from_data_stay_in_their_folder(tmp_path: Path) -> None
         assert path.resolve().is_relative_to(export.folder.resolve())
         assert path.name == safe_file_name(path.name)
     assert {f.path for f in export.files} == {"_._逃逸_/_CON.xlsx", "_._逃逸_/_CON_._t_able.csv"}
-    assert export.folder == outbox_dir() / "_kind" / "_._2031Q1"
+    assert export.folder == outbox_dir() / "_kind" / "_._2031Q1" / "v1"
 
 
 def test_a_cell_longer_than_a_spreadsheet_holds_is_cut_visibly() -> None:

@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -37,7 +38,7 @@ from credit.cli import app
 from credit.dbt import run_dbt
 from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.daily import ExportError, export_daily_warnings
-from credit.exports.outbox import period_folder
+from credit.exports.outbox import latest_version, period_folder
 from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.landing import raw_table
 from credit.sources import sources
@@ -138,7 +139,7 @@ def test_departments_answer_the_file_they_received(answered) -> None:
     sent = truth.read(answered.truth, "warning_feedback")
     assert {line["handling"] for line in sent} == {"已签收", "已办结"}
     assert {line["day"] for line in sent} == {NEXT_NIGHT.isoformat()}
-    folder = period_folder("daily_warnings", NIGHT.isoformat())
+    folder = _latest("daily_warnings", NIGHT)
     received = {}
     for path in folder.glob("dept-*/*_warnings.csv"):
         with path.open(encoding="utf-8-sig", newline="") as f:
@@ -192,7 +193,7 @@ def test_the_next_export_shows_the_answers(answered) -> None:
     """The credit office's file of the next night lists the warnings closed that day with who
     closed them, and those signed for with who signed."""
     actions = _actions(answered)
-    office = period_folder("daily_warnings", NEXT_NIGHT.isoformat()) / "credit_office"
+    office = _latest("daily_warnings", NEXT_NIGHT) / "credit_office"
     (path,) = office.glob("*_warnings.csv")
     with path.open(encoding="utf-8-sig", newline="") as f:
         listed = {row["预警编号"]: row for row in csv.DictReader(f)}
@@ -212,11 +213,16 @@ def test_the_next_export_shows_the_answers(answered) -> None:
     assert all(shown.values()), shown
 
 
+def _latest(kind: str, day: dt.date) -> Path:
+    """The folder of the latest version of a day's export."""
+    latest = latest_version(kind, day.isoformat())
+    assert latest is not None, f"no {kind} export of {day}"
+    return latest[1]
+
+
 def _office_file(day: dt.date) -> dict[str, dict[str, str]]:
     """The credit office's daily file of ``day``, by warning id."""
-    (path,) = (period_folder("daily_warnings", day.isoformat()) / "credit_office").glob(
-        "*_warnings.csv"
-    )
+    (path,) = (_latest("daily_warnings", day) / "credit_office").glob("*_warnings.csv")
     with path.open(encoding="utf-8-sig", newline="") as f:
         return {row["预警编号"]: row for row in csv.DictReader(f)}
 

@@ -229,7 +229,7 @@ def _summarise(url: str, first_day: date, last_day: date) -> None:
     for kind, period, file_count, row_count, folder in exports:
         files.add_row(kind, period, str(file_count), f"{row_count:,}", folder)
     console.print(files)
-    console.print(f"Outbox: {outbox_dir()}  (each period has a manifest.json)")
+    console.print(f"Outbox: {outbox_dir()}  (each period's version v<n> has a manifest.json)")
     console.print('Query the warehouse: psql "$(.venv/bin/credit warehouse url)"')
 
 

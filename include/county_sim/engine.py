@@ -43,6 +43,17 @@ from credit.sources import Source, sources
 from credit.workdays import is_working_day
 
 STATE_FILE = "state.json"
+# What the truth keeps of an inspection result (inspections.jsonl), as the row was made.
+INSPECTION_TRUTH = (
+    "uscc",
+    "subject_type",
+    "plan_id",
+    "inspection_no",
+    "inspection_method",
+    "inspection_date",
+    "result",
+    "change_type",
+)
 
 
 @dataclass
@@ -363,6 +374,12 @@ def _emit(
                     "source_row": first[index],
                     **{k: original[k] for k in ("warning_id", "handling", "handled_by")},
                 },
+            )
+    if kind_name == "inspection":
+        for index, row in enumerate(clean):
+            writer.write(
+                "inspections",
+                {**where, "source_row": first[index], **{k: row[k] for k in INSPECTION_TRUTH}},
             )
     for offset, followup in enumerate(followups, start=len(originals)):
         if followup.truth:

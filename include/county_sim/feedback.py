@@ -1,11 +1,12 @@
 """Departments handling the warnings they receive (预警处置反馈).
 
 The credit office's daily warnings files reach each department through the outbox
-(``outbox/daily_warnings/<day>/dept-<code>/``).  On the first simulated day after a new one, each
-department reads the warnings table of its file and reports through its own system, as
-``warning_feedback`` records (its usual shape, defects and all): it signs for a share of the
-warnings still open (已签收) and closes a share of those it has signed for (已办结), each by the
-warning's id.  The shares are ``warning_feedback`` in ``simulator.yaml``.
+(``outbox/daily_warnings/<day>/v<n>/dept-<code>/``, the day's latest version).  On the first
+simulated day after a new one, each department reads the warnings table of its file and
+reports through its own system, as ``warning_feedback`` records (its usual shape, defects and
+all): it signs for a share of the warnings still open (已签收) and closes a share of those it
+has signed for (已办结), each by the warning's id.  The shares are ``warning_feedback`` in
+``simulator.yaml``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from county_sim.population import person_name
 from county_sim.randomness import stream
 from county_sim.records import DayContext, Row, trailer
 from credit.exports.daily import KIND as DAILY_WARNINGS
-from credit.exports.outbox import period_folder
+from credit.exports.outbox import latest_version
 from credit.exports.settings import outbox_dir
 
 OPEN, ACKNOWLEDGED = "未处理", "已签收"
@@ -37,9 +38,12 @@ def newest_export(before: dt.date) -> str | None:
 
 
 def received_warnings(period: str, dept_code: str) -> list[dict[str, str]]:
-    """The rows of a department's daily warnings table (Chinese headers), none if it got none."""
-    folder = period_folder(DAILY_WARNINGS, period) / f"dept-{dept_code}"
-    path = next(folder.glob("*_warnings.csv"), None)
+    """The rows of a department's daily warnings table (Chinese headers) in the day's latest
+    version, none if it got none."""
+    latest = latest_version(DAILY_WARNINGS, period)
+    if latest is None:
+        return []
+    path = next((latest[1] / f"dept-{dept_code}").glob("*_warnings.csv"), None)
     return _read_csv(path) if path else []
 
 

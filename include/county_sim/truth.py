@@ -7,6 +7,8 @@
   subject's true USCC;
 * ``warning_feedback.jsonl``: every action a department reported on a warning it received
   (signed for, closed), with the warning's id and who acted;
+* ``inspections.jsonl``: every version of every inspection result a department sent (检查结果:
+  subject, method, date, result), by the row that carries it;
 * ``subjects.csv`` / ``persons.csv``: the population.
 
 Ingestion never reads this folder; tests score validation and the warehouse against it.
@@ -24,6 +26,7 @@ FILES = (
     "lifecycle.jsonl",
     "legacy_identifiers.jsonl",
     "warning_feedback.jsonl",
+    "inspections.jsonl",
 )
 
 

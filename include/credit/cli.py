@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 
 from credit import airflow_env, hash_key, migrations, roles, service, warehouse
 from credit.airflow_api import AirflowApi, AirflowApiError, TaskOutcome, run_dag
+
+if TYPE_CHECKING:
+    from credit.exports.outbox import Export
 
 app = typer.Typer(
     no_args_is_help=True, help="Jiangyin industry + credit (行业+信用) data platform."
@@ -366,8 +369,7 @@ def export_daily(
     """Write the daily warnings workbooks of the marts' day to the outbox."""
     from credit.exports.daily import export_daily_warnings
 
-    export = export_daily_warnings(date.fromisoformat(day) if day else None)
-    console.print(f"{len(export.files)} files in [bold]{export.folder}[/]")
+    _print_export(export_daily_warnings(date.fromisoformat(day) if day else None))
 
 
 @export_app.command("publicity")
@@ -377,8 +379,7 @@ def export_publicity(
     """Write the credit office's publicity list (公示清单) of the marts' day to the outbox."""
     from credit.exports.publicity import export_daily_publicity
 
-    export = export_daily_publicity(date.fromisoformat(day) if day else None)
-    console.print(f"{len(export.files)} files in [bold]{export.folder}[/]")
+    _print_export(export_daily_publicity(date.fromisoformat(day) if day else None))
 
 
 @export_app.command("quarterly")
@@ -388,8 +389,14 @@ def export_quarterly(
     """Write a closed quarter's statistics and progress forms to the outbox."""
     from credit.exports.quarterly import export_quarterly_statistics
 
-    export = export_quarterly_statistics(quarter)
-    console.print(f"{len(export.files)} files in [bold]{export.folder}[/]")
+    _print_export(export_quarterly_statistics(quarter))
+
+
+def _print_export(export: Export) -> None:
+    """Where an export is: a new version, or the latest one when nothing changed."""
+    state = "a new version" if export.new else "unchanged: the latest version"
+    where = f"[bold]{export.folder}[/] ({state}, v{export.version})"
+    console.print(f"{len(export.files)} files in {where}")
 
 
 @export_app.command("deliver")

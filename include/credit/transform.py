@@ -21,7 +21,9 @@ task cleared by hand) runs ``dbt retry`` on it: only the nodes that failed and t
 run again; the state folder goes once the night succeeds.
 
 Every attempt is a row of ``audit.transform_builds``: ``running`` from before dbt starts, then
-``succeeded`` or ``failed``. A failed or unfinished attempt leaves the marts half rebuilt (the
+``succeeded`` or ``failed``, with its lineage (:mod:`credit.lineage`: the last batch validated
+when it began, the code's commit, the rule seeds' checksums, dbt's invocation id), which the
+exports' manifests carry. A failed or unfinished attempt leaves the marts half rebuilt (the
 models it built as of the new day, the rest as of the last), so the exports read the marts only
 when the last attempt succeeded (:func:`last_build`).
 
@@ -52,9 +54,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from credit.dbt import FAILED_STATUSES, DbtError, failure_message, invoke_dbt
 from credit.hash_key import key_in_use, mark_rebuilt, rebuild_pending
+from credit.lineage import batch_high_water_mark, code_commit, rule_seed_checksums
 from credit.paths import DBT_PROJECT_DIR, data_dir
 from credit.roles import TRANSFORMER
 from credit.warehouse import ready_url, role_url
@@ -257,7 +261,7 @@ def _run_attempt(
     except BaseException:
         record_build_end(url, build_id, "failed")
         raise
-    record_build_end(url, build_id, "succeeded")
+    record_build_end(url, build_id, "succeeded", invocation_id=transform.invocation_id)
     return transform
 
 
@@ -289,21 +293,36 @@ def _was_full_refresh(run_results: Path) -> bool:
 
 def record_build_start(url: str, *, run_id: str, attempt: int, as_of: date, command: str) -> int:
     """A build attempt, ``running``, in ``audit.transform_builds``, committed before dbt
-    touches a model; returns its id."""
+    touches a model, with what it builds from (:mod:`credit.lineage`: the batches'
+    high-water mark, the code's commit, the rule seeds' checksums); returns its id."""
+    commit = code_commit()
     with psycopg.connect(url) as conn:
         return conn.execute(
-            "insert into audit.transform_builds (run_id, attempt, as_of_date, command)"
-            " values (%s, %s, %s, %s) returning build_id",
-            (run_id, attempt, as_of, command),
+            "insert into audit.transform_builds (run_id, attempt, as_of_date, command,"
+            " batch_high_water_mark, code_commit, code_commit_source, rule_seeds)"
+            " values (%s, %s, %s, %s, %s, %s, %s, %s) returning build_id",
+            (
+                run_id,
+                attempt,
+                as_of,
+                command,
+                batch_high_water_mark(conn),
+                commit.commit,
+                commit.source,
+                Jsonb(rule_seed_checksums()),
+            ),
         ).fetchone()[0]
 
 
-def record_build_end(url: str, build_id: int, status: str) -> None:
+def record_build_end(
+    url: str, build_id: int, status: str, *, invocation_id: str | None = None
+) -> None:
+    """The attempt's end: its status and, when dbt ran it through, dbt's invocation id."""
     with psycopg.connect(url) as conn:
         conn.execute(
-            "update audit.transform_builds set status = %s, finished_at = now()"
-            " where build_id = %s",
-            (status, build_id),
+            "update audit.transform_builds set status = %s, finished_at = now(),"
+            " invocation_id = %s where build_id = %s",
+            (status, invocation_id, build_id),
         )
 
 

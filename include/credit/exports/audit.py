@@ -1,4 +1,4 @@
-"""The exports' audit trail: ``audit.exports`` (every export written) and ``audit.deliveries``
+"""The exports' audit trail: ``audit.exports`` (every version written) and ``audit.deliveries``
 (every e-mail sent or failed), so what each recipient received, and when, can be shown; each is
 also an entry of the access log (``audit.access_log``), with the login that made it."""
 
@@ -12,31 +12,42 @@ from psycopg.types.json import Jsonb
 from credit.exports.outbox import Export
 
 
-def record_export(url: str, export: Export) -> int:
-    """Log one export; returns its ``export_id``."""
+def record_export(url: str, export: Export) -> int | None:
+    """Log one export: a new version of its period in ``audit.exports`` (returns its
+    ``export_id``), and in the access log every export made, also one that made no new version
+    because its files were the latest version's (nothing written, ``None`` returned)."""
+    export_id = None
     with psycopg.connect(url) as conn:
-        (export_id,) = conn.execute(
-            """
-            insert into audit.exports
-                (kind, period, as_of_date, folder, file_count, row_count, content_sha256)
-            values (%s, %s, %s, %s, %s, %s, %s)
-            returning export_id
-            """,
-            (
-                export.kind,
-                export.period,
-                export.as_of_date,
-                str(export.folder),
-                len(export.files),
-                sum(sum(f.rows.values()) for f in export.files if f.path.endswith(".xlsx")),
-                export.content_sha256,
-            ),
-        ).fetchone()
+        if export.new:
+            (export_id,) = conn.execute(
+                """
+                insert into audit.exports (kind, period, version, as_of_date, folder,
+                    file_count, row_count, content_sha256, lineage)
+                values (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                returning export_id
+                """,
+                (
+                    export.kind,
+                    export.period,
+                    export.version,
+                    export.as_of_date,
+                    str(export.folder),
+                    len(export.files),
+                    sum(sum(f.rows.values()) for f in export.files if f.path.endswith(".xlsx")),
+                    export.content_sha256,
+                    Jsonb(export.lineage) if export.lineage is not None else None,
+                ),
+            ).fetchone()
         _log_access(
             conn,
             "export",
             f"{export.kind}/{export.period}",
-            {"export_id": export_id, "files": len(export.files)},
+            {
+                "export_id": export_id,
+                "version": export.version,
+                "new_version": export.new,
+                "files": len(export.files),
+            },
         )
     return export_id
 

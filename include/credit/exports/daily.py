@@ -29,6 +29,7 @@ from credit.exports.labels import (
 from credit.exports.outbox import Export, ExportWriter
 from credit.exports.settings import Recipient, export_settings, recipients
 from credit.exports.workbook import Chart, Column, Table
+from credit.lineage import marts_lineage
 from credit.roles import EXPORTER
 from credit.transform import last_build
 from credit.warehouse import ready_url
@@ -135,7 +136,8 @@ def _as_listed(day: date, warnings: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def export_daily_warnings(day: date | None = None) -> Export:
-    """Write the day's warnings workbooks to the outbox and log the export.
+    """Write the day's warnings workbooks to the outbox as the day's next version and log the
+    export (an unchanged re-export makes no version and logs nothing).
 
     ``day`` defaults to the marts' as-of date; any other day is refused, since the marts
     describe only the day they were built as of.
@@ -146,20 +148,25 @@ def export_daily_warnings(day: date | None = None) -> Export:
         if day is not None and day != marts_day:
             raise ExportError(f"the marts are as of {marts_day}, not {day}: transform {day} first")
         rows = fetch_warnings(conn)
-    export = write_daily_warnings(marts_day, rows)
+        lineage = marts_lineage(conn)
+    export = write_daily_warnings(marts_day, rows, lineage=lineage)
     record_export(url, export)
     return export
 
 
 def write_daily_warnings(
-    day: date, warnings: list[dict[str, Any]], *, workers: int | None = None
+    day: date,
+    warnings: list[dict[str, Any]],
+    *,
+    workers: int | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> Export:
     """Lay out the warnings' workbooks, one folder per recipient (written by ``workers``
-    processes, by default one per core)."""
+    processes, by default one per core), ``lineage`` in the manifest."""
     rows = _as_listed(day, warnings)
     everyone = recipients()
     skip_empty = export_settings()["daily_warnings"]["skip_empty_recipients"]
-    writer = ExportWriter(KIND, day.isoformat(), day, created=day, workers=workers)
+    writer = ExportWriter(KIND, day.isoformat(), day, created=day, workers=workers, lineage=lineage)
     office = everyone["credit_office"]
     _report(writer, office, day, rows, by_department=True)
     by_dept: dict[str, list] = defaultdict(list)

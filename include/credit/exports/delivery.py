@@ -3,13 +3,13 @@
 The SMTP server is an Airflow-style connection in the environment, ``AIRFLOW_CONN_CREDIT_SMTP``
 (``smtp://host:25``, ``smtp://user:password@host:587?starttls=true`` or ``smtps://...:465``;
 ``?from=`` sets the sender). Without it nothing is sent and the files wait in the outbox.
-Every attempt is logged in ``audit.deliveries``; a recipient who was already sent exactly these
-files for the period is skipped unless ``force`` is given.
+Every attempt is logged in ``audit.deliveries``. The period's latest version is sent; a
+recipient who was already sent exactly these files for the period (by any version) is skipped
+unless ``force`` is given.
 """
 
 from __future__ import annotations
 
-import json
 import smtplib
 import ssl
 from collections.abc import Iterator
@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import psycopg
 
 from credit.exports import audit
-from credit.exports.outbox import MANIFEST, Export, ExportedFile, content_hash, period_folder
+from credit.exports.outbox import Export, ExportedFile, content_hash, manifest_files, read_manifest
 from credit.exports.settings import recipients
 from credit.ingest import connection_uri
 from credit.roles import EXPORTER
@@ -92,22 +92,20 @@ def smtp_client(settings: SmtpSettings) -> Iterator[smtplib.SMTP]:
 
 
 def load_export(kind: str, period: str) -> tuple[int, Export]:
-    """The latest logged export of a kind and period, with its files from the manifest."""
+    """The latest logged export (version) of a kind and period, with its files from the
+    manifest of its folder."""
     with psycopg.connect(role_url(EXPORTER)) as conn:
         row = conn.execute(
-            "select export_id, as_of_date from audit.exports where kind = %s and period = %s"
-            " order by export_id desc limit 1",
+            "select export_id, as_of_date, folder, coalesce(version, 1) from audit.exports"
+            " where kind = %s and period = %s order by export_id desc limit 1",
             (kind, period),
         ).fetchone()
     if row is None:
         raise FileNotFoundError(f"no {kind} export for {period} in audit.exports")
-    folder = period_folder(kind, period)
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    files = tuple(
-        ExportedFile(f["path"], f["recipient"], f["rows"], f["sha256"], f["bytes"])
-        for f in manifest["files"]
-    )
-    return row[0], Export(kind, period, row[1], folder, files)
+    export_id, as_of, folder, version = row
+    manifest = read_manifest(Path(folder))
+    files = manifest_files(manifest)
+    return export_id, Export(kind, period, as_of, Path(folder), files, version)
 
 
 def deliver(kind: str, period: str, *, force: bool = False) -> dict[str, str]:
@@ -168,7 +166,12 @@ def _message(
     message["From"] = formataddr(("江阴市信用办", sender))
     message["To"] = formataddr((name, email))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    lines = [f"{name}：", "", f"附件为{export.period}{label}（截至 {export.as_of_date}）：", ""]
+    lines = [
+        f"{name}：",
+        "",
+        f"附件为{export.period}{label}（第 {export.version} 版，截至 {export.as_of_date}）：",
+        "",
+    ]
     for item in files:
         rows = "，".join(f"{sheet} {count} 行" for sheet, count in item.rows.items())
         lines.append(f"  {Path(item.path).name}（{rows}；sha256 {item.sha256[:12]}…）")

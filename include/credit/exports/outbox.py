@@ -1,13 +1,15 @@
-"""The outbox: ``<data dir>/outbox/<kind>/<period>/<recipient>/`` and its ``manifest.json``.
+"""The outbox: ``<data dir>/outbox/<kind>/<period>/v<n>/<recipient>/`` and its ``manifest.json``.
 
-A period's folder is rewritten whole on every export, so a recipient that has nothing any more
-keeps no stale file; the manifest lists every file with its rows and sha256, and only its
-``generated_at`` differs between two exports of the same data. The reports of a period are
-written by one process per core, each report whole by one of them.
+An export of a period is a version (``v1``, ``v2``, ...) beside the ones before, which stay as
+they were written and delivered: a version holds the whole export (a recipient that has nothing
+any more has no folder in it), its manifest lists every file with its rows and sha256 and the
+lineage of the marts it was made from. An export whose files are the same as the latest
+version's (same ``content_sha256``) makes no new version. The reports of a period are written by
+one process per core, each report whole by one of them.
 
 An export is written beside the outbox's folders (``<outbox>/.partial/<kind>/<period>/``) and
-put in the period's place once every file and the manifest are written: a failure (an
-unwritable or full disk) leaves the period's previous export as it was, never half of a new one.
+renamed to its version's folder once every file and the manifest are written: a failure (an
+unwritable or full disk) leaves no version, never half of one.
 
 Every folder and file name built from data (kind, period, recipient, report) passes through
 :func:`safe_file_name`, so that none can leave its folder or name something else.
@@ -25,9 +27,10 @@ import signal
 import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from credit.exports.settings import Recipient, outbox_dir
 from credit.exports.workbook import Table, write_csv, write_workbook
@@ -48,13 +51,17 @@ class ExportedFile:
 
 @dataclass(frozen=True)
 class Export:
-    """What one export of a kind and period wrote."""
+    """What one export of a kind and period wrote: its version's folder and files; ``new`` is
+    false when the files were those of the latest version already, which is then returned."""
 
     kind: str
     period: str
     as_of_date: date
     folder: Path
     files: tuple[ExportedFile, ...]
+    version: int = 1
+    new: bool = True
+    lineage: dict[str, Any] | None = None
 
     @property
     def content_sha256(self) -> str:
@@ -67,6 +74,8 @@ class Export:
             "period": self.period,
             "as_of_date": self.as_of_date.isoformat(),
             "folder": str(self.folder),
+            "version": self.version,
+            "new_version": self.new,
             "files": len(self.files),
             "recipients": len({f.recipient_id for f in self.files}),
         }
@@ -125,11 +134,39 @@ def safe_file_name(text: str) -> str:
 
 
 def period_folder(kind: str, period: str) -> Path:
+    """The folder of a period's versions: ``<outbox>/<kind>/<period>/``."""
     return outbox_dir() / safe_file_name(kind) / safe_file_name(period)
 
 
+VERSION_FOLDER = re.compile(r"v([1-9][0-9]*)")
+
+
+def latest_version(kind: str, period: str) -> tuple[int, Path] | None:
+    """The latest version of a period's export (its number and folder); ``None`` before the
+    first. A version is a ``v<n>`` folder holding its manifest (written last)."""
+    folder = period_folder(kind, period)
+    versions = [
+        (int(match.group(1)), path)
+        for path in (folder.iterdir() if folder.is_dir() else ())
+        if (match := VERSION_FOLDER.fullmatch(path.name)) and (path / MANIFEST).is_file()
+    ]
+    return max(versions, default=None)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+
+
+def manifest_files(manifest: dict[str, Any]) -> tuple[ExportedFile, ...]:
+    """The files a manifest lists."""
+    return tuple(
+        ExportedFile(f["path"], f["recipient"], f["rows"], f["sha256"], f["bytes"])
+        for f in manifest["files"]
+    )
+
+
 class OutboxError(OSError):
-    """The outbox could not be written; the period's previous export is left as it was."""
+    """The outbox could not be written; the period's versions are left as they were."""
 
 
 def sha256_file(path: Path) -> str:
@@ -137,17 +174,25 @@ def sha256_file(path: Path) -> str:
 
 
 class ExportWriter:
-    """Writes the reports of one kind and period into a fresh period folder.
+    """Writes the reports of one kind and period as the period's next version.
 
     ``workers`` processes write the reports (default: one per core the process may use); the
     files are the same byte for byte, and listed in the order the reports were made.
+    ``lineage`` (:func:`credit.lineage.marts_lineage`) goes into the manifest as it is.
     """
 
     def __init__(
-        self, kind: str, period: str, as_of_date: date, created: date, workers: int | None = None
+        self,
+        kind: str,
+        period: str,
+        as_of_date: date,
+        created: date,
+        workers: int | None = None,
+        lineage: dict[str, Any] | None = None,
     ) -> None:
         self.kind, self.period, self.as_of_date, self.created = kind, period, as_of_date, created
         self.workers = workers or len(os.sched_getaffinity(0))
+        self.lineage = lineage
         self.folder = period_folder(kind, period)
         self.partial = outbox_dir() / ".partial" / self.folder.parent.name / self.folder.name
         self.reports: list[_Report] = []
@@ -227,14 +272,30 @@ class ExportWriter:
         return [file for index in indexes for file in written[index]]
 
     def finish(self) -> Export:
-        """Write the reports and ``manifest.json``, then put them in the period's place; return
-        the export. Raises :class:`OutboxError` when the outbox cannot be written."""
+        """Write the reports and ``manifest.json``, then make them the period's next version;
+        return the export (the latest version, not new, when its files are the same). Raises
+        :class:`OutboxError` when the outbox cannot be written."""
+        latest = latest_version(self.kind, self.period)
+        version = latest[0] + 1 if latest else 1
         try:
             if self.partial.exists():  # what an interrupted export left
                 shutil.rmtree(self.partial)
             self.partial.mkdir(parents=True)
-            export = self._write_partial()
-            self._replace_period()
+            export = self._write_partial(version)
+            previous = read_manifest(latest[1]) if latest else None
+            if latest and previous and previous["content_sha256"] == export.content_sha256:
+                shutil.rmtree(self.partial)
+                return replace(
+                    export,
+                    folder=latest[1],
+                    version=latest[0],
+                    new=False,
+                    lineage=previous.get("lineage"),
+                )
+            # A rename never replaces a folder with files: a version written meanwhile by
+            # another export of the period is an error, not overwritten.
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.partial.rename(export.folder)
         except OSError as error:
             shutil.rmtree(self.partial, ignore_errors=True)
             raise OutboxError(
@@ -242,15 +303,20 @@ class ExportWriter:
             ) from error
         return export
 
-    def _write_partial(self) -> Export:
+    def _write_partial(self, version: int) -> Export:
         files = tuple(self._write_all())
-        export = Export(self.kind, self.period, self.as_of_date, self.folder, files)
+        folder = self.folder / f"v{version}"
+        export = Export(
+            self.kind, self.period, self.as_of_date, folder, files, version, lineage=self.lineage
+        )
         manifest = {
             "kind": self.kind,
             "period": self.period,
+            "version": version,
             "as_of_date": self.as_of_date.isoformat(),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "content_sha256": export.content_sha256,
+            "lineage": self.lineage,
             "files": [
                 {
                     "path": f.path,
@@ -266,18 +332,6 @@ class ExportWriter:
             json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
         return export
-
-    def _replace_period(self) -> None:
-        """The written export in the period's place (renames on one file system), the previous
-        one removed after."""
-        previous = self.partial.with_name(f"{self.folder.name}.previous")
-        if previous.exists():
-            shutil.rmtree(previous)
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        if self.folder.exists():
-            self.folder.rename(previous)
-        self.partial.rename(self.folder)
-        shutil.rmtree(previous, ignore_errors=True)
 
 
 # The writer whose reports the forked processes write (set for the time of one finish()).

@@ -29,6 +29,7 @@ from credit.exports.outbox import Export, ExportWriter
 from credit.exports.periods import last_closed_quarter, quarter_bounds
 from credit.exports.settings import recipients
 from credit.exports.workbook import Chart, Column, Table
+from credit.lineage import marts_lineage
 from credit.reference import departments, divisions
 from credit.roles import EXPORTER
 from credit.warehouse import ready_url
@@ -96,7 +97,8 @@ order by dept_code, seq_no
 
 
 def export_quarterly_statistics(quarter: str | None = None) -> Export:
-    """Write a closed quarter's statistics to the outbox and log the export.
+    """Write a closed quarter's statistics to the outbox as the quarter's next version and log
+    the export (an unchanged re-export makes no version and logs nothing).
 
     ``quarter`` (e.g. ``2026Q1``) defaults to the last quarter that closed on or before the
     marts' as-of date; a quarter the marts have not reached the end of is refused.
@@ -109,9 +111,10 @@ def export_quarterly_statistics(quarter: str | None = None) -> Export:
         if as_of < end:
             raise ExportError(f"{quarter} ends {end}; the marts are only as of {as_of}")
         data = fetch_quarter(conn, quarter)
+        lineage = marts_lineage(conn)
     if not data["collection"]:
         raise ExportError(f"{quarter} is outside the marts' monitoring window (as of {as_of})")
-    export = write_quarterly_statistics(quarter, as_of, data)
+    export = write_quarterly_statistics(quarter, as_of, data, lineage=lineage)
     record_export(url, export)
     return export
 
@@ -145,10 +148,14 @@ def _next_quarter(quarter: str) -> str:
 
 
 def write_quarterly_statistics(
-    quarter: str, as_of: date, data: dict[str, list[dict[str, Any]]]
+    quarter: str,
+    as_of: date,
+    data: dict[str, list[dict[str, Any]]],
+    *,
+    lineage: dict[str, Any] | None = None,
 ) -> Export:
     start, end = quarter_bounds(quarter)
-    writer = ExportWriter(KIND, quarter, as_of, created=end)
+    writer = ExportWriter(KIND, quarter, as_of, created=end, lineage=lineage)
     everyone = recipients()
     names = _names(data)
     office = everyone["credit_office"]

@@ -60,6 +60,7 @@ final as (
         plan_quarter,
         quarter_start,
         quarter_end,
+        issued_date,
         dept_code,
         subject_key,
         subject_name,

@@ -1,8 +1,8 @@
-{#- Who each department may draw in each quarter's double-random spot checks (双随机抽查
-    对象库): registered, existing (存续) subjects established before the quarter, whose GB/T 4754
-    section is in the department's `inspection_scopes`, with the grade of the latest evaluation
-    before the quarter began (the earliest evaluation when there is none). Quarters: those of
-    the monitoring window. -#}
+{#- Who each department may draw in the double-random spot checks (双随机抽查对象库) of the
+    quarter issued tonight (int_inspection_quarters; none on most nights): registered subjects
+    existing (存续) as the warehouse knows them tonight and established before the quarter,
+    whose GB/T 4754 section is in the department's `inspection_scopes`, with the grade of the
+    latest evaluation before the quarter began (the earliest evaluation when there is none). -#}
 
 with
 
@@ -11,8 +11,9 @@ quarters as (
     select
         quarter_start,
         quarter_end,
-        quarter_label as plan_quarter
-    from {{ ref('int_monitoring_quarters') }}
+        plan_quarter,
+        issued_date
+    from {{ ref('int_inspection_quarters') }}
 
 ),
 
@@ -68,6 +69,7 @@ final as (
         quarters.plan_quarter,
         quarters.quarter_start,
         quarters.quarter_end,
+        quarters.issued_date,
         scopes.dept_code,
         subjects.subject_key,
         subjects.subject_name,
