@@ -108,6 +108,7 @@ def test_every_rule_the_county_meets_raises_warnings_once(quarter_county) -> Non
         "objection_overdue",
         "unlisted_behaviour",
         "repair_against_rules",
+        "commitment_breached",
     ):
         assert by_rule[rule]["n"] > 0, rule
     assert all(r["n"] == r["conditions"] for r in rows)

@@ -384,7 +384,7 @@ def _emit(
     for offset, followup in enumerate(followups, start=len(originals)):
         if followup.truth:
             writer.write(
-                "lifecycle",
+                "commitments" if followup.kind == "commitment" else "lifecycle",
                 {**where, "source_row": first[offset], "date": day.isoformat(), **followup.truth},
             )
 

@@ -73,6 +73,8 @@ def schedule(ctx: DayContext, kind: str, row: Row) -> list[FollowUp]:
         if rng.random() < share:
             return _objection(ctx, rng, row, "penalty", str(row["penalty_doc_no"]), "行政处罚")
         return _versions(ctx, rng, kind, row)
+    if kind == "commitment":
+        return _commitment_life(ctx, rng, row)
     if kind in _VERSIONED_KINDS:
         return _versions(ctx, rng, kind, row)
     return []
@@ -128,6 +130,33 @@ def _versions(ctx: DayContext, rng: random.Random, kind: str, row: Row) -> list[
             changes["permit_status"] = "无效"
         return [_follow(ctx, due, kind, key, 1, _version(row, "撤销", changes))]
     return []
+
+
+def _commitment_life(ctx: DayContext, rng: random.Random, row: Row) -> list[FollowUp]:
+    """A commitment's later versions: a correction or revocation as any record's, then, unless
+    revoked, the department's judgement that it was kept (履约) or breached (未履约)."""
+    events = _versions(ctx, rng, "commitment", row)
+    if events and events[0].row["change_type"] == "撤销":
+        return events
+    life = ctx.config["lifecycle"]
+    settled = ctx.day + dt.timedelta(days=_uniform(rng, life["commitment_settled_days"]))
+    settled = max([next_working_day(settled), *(dt.date.fromordinal(e.due) for e in events)])
+    breached = rng.random() < life["commitment_breach_share"]
+    fulfilment = "未履约" if breached else "履约"
+    changes: Row = {
+        "fulfilment": fulfilment,
+        "remarks": "未按承诺履行，依约实施失信约束" if breached else "已按承诺履行",
+    }
+    latest = events[0].row if events else row
+    truth = {
+        "commitment_no": row["commitment_no"],
+        "uscc": row.get("uscc"),
+        "subject_type": row.get("subject_type"),
+        "fulfilment": fulfilment,
+    }
+    version = _version(latest, "更正", changes)
+    settle = _follow(ctx, settled, "commitment", str(row["commitment_no"]), 2, version, truth)
+    return [*events, settle]
 
 
 def _correction(kind: str, row: Row) -> Row:

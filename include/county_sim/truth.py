@@ -5,6 +5,8 @@
 * ``lifecycle.jsonl``: every lifecycle event of a dishonesty record, by the row that carries it;
 * ``legacy_identifiers.jsonl``: every row that named its subject by a legacy identifier, with the
   subject's true USCC;
+* ``commitments.jsonl``: every commitment (信用承诺) judged kept or breached, by the row that
+  carries the judgement;
 * ``warning_feedback.jsonl``: every action a department reported on a warning it received
   (signed for, closed), with the warning's id and who acted;
 * ``inspections.jsonl``: every version of every inspection result a department sent (检查结果:
@@ -27,6 +29,7 @@ FILES = (
     "legacy_identifiers.jsonl",
     "warning_feedback.jsonl",
     "inspections.jsonl",
+    "commitments.jsonl",
 )
 
 

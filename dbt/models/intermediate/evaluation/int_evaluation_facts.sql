@@ -39,6 +39,21 @@ penalties as (
 
 ),
 
+commitment_breaches as (
+
+    select
+        subject_key,
+        'commitment_breach' as fact_kind,
+        '*' as fact_value,
+        settled_date as fact_date,
+        null::date as fact_end,
+        null::date as repaired_date,
+        commitment_no as source_doc_no
+    from {{ ref('fct_commitments') }}
+    where fulfilment_code = 'breached' and subject_key is not null
+
+),
+
 court as (
 
     select
@@ -175,6 +190,8 @@ final as (
     select * from dishonesty
     union all
     select * from penalties
+    union all
+    select * from commitment_breaches
     union all
     select * from court
     union all

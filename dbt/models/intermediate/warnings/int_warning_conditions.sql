@@ -20,6 +20,8 @@ candidates as (
     select * from {{ ref('int_warnings_objections') }}
     union all
     select * from {{ ref('int_warnings_rule_violations') }}
+    union all
+    select * from {{ ref('int_warnings_commitments') }}
 
 ),
 
