@@ -137,11 +137,14 @@ def detect(rows: list[SourceRow]) -> set[tuple[Any, ...]]:
             *(row.values.get(c) for c in kind.business_key),
             row.values.get("change_type"),
         )
+        # A near duplicate repeats a version of the record but for a stray space; a later
+        # version of the same change type (a commitment's judgement after a correction) is not.
         body = tuple(v for k, v in row.values.items() if k not in ("record_id", "updated_at"))
-        if defect is None and key in seen_keys and seen_keys[key] != body:
+        spaced = (*key, *(v.strip() if isinstance(v, str) else v for v in body))
+        if defect is None and spaced in seen_keys and seen_keys[spaced] != body:
             defect = "near_duplicate"
         seen_content.add((*scope, content))
-        seen_keys.setdefault(key, body)
+        seen_keys.setdefault(spaced, body)
         if defect:
             found.add((row.dept_code, row.shape, row.kind, row.identity, defect))
     return found
