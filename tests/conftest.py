@@ -85,20 +85,26 @@ def _session_resources() -> Iterator[None]:
 
 # CI (.ci/run) runs the suite in both database modes side by side. With CREDIT_TEST_SHARE set to
 # a mode, a module listed here runs only in its mode; the modules not listed (the essentials: the
-# warehouse's set-up, migrations, identifiers, the DAGs' integrity) run in both. Without it, as
-# `make test` runs, every test runs. Each mode builds marts with dbt (on PostgreSQL 15 and the
-# embedded 16) and runs DAGs end to end; modules that share a county stay together.
+# warehouse's set-up, migrations, landing, identifiers and their hashing, the simulator, the
+# DAGs' integrity) run in both. Without it, as `make test` runs, every test runs. Each mode
+# builds marts with dbt (on PostgreSQL 15 and the embedded 16) and runs DAGs end to end; modules
+# that share a county stay together.
 SHARE_ENV = "CREDIT_TEST_SHARE"
 SHARES = {
     "server": {
         "test_access.py",
+        "test_commitments.py",
+        "test_credit_check.py",
         "test_dbt_evaluation.py",
         "test_dbt_lifecycle.py",
         "test_dbt_metrics.py",
+        "test_dbt_staging.py",
         "test_dbt_warnings.py",
         "test_export_delivery.py",
         "test_exports.py",
         "test_personal_data.py",
+        "test_publicity.py",
+        "test_reference_dag.py",
         "test_transform.py",
     },
     "embedded": {
@@ -106,7 +112,9 @@ SHARES = {
         "test_catch_up.py",
         "test_faults.py",
         "test_ingest.py",
+        "test_issued_records.py",
         "test_objections.py",
+        "test_service.py",
         "test_source_protocol.py",
         "test_validation.py",
         "test_warning_feedback.py",
