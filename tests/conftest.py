@@ -11,21 +11,19 @@ The environment is set at import time because Airflow reads its configuration wh
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.engine import make_url
 
 from credit import warehouse
+from tests import mail
+from tests.mail import Inbox
 
 _embedded = None if os.environ.get(warehouse.ENV_URL) else warehouse.embedded_server()
 _embedded_was_running = _embedded.is_running() if _embedded else True
@@ -177,33 +175,12 @@ def quarter_county(quarter_county_built) -> Iterator:
         yield county
 
 
-class Inbox:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
-def smtp_server(monkeypatch):
+def smtp_server(monkeypatch) -> Iterator[Inbox]:
     """A real SMTP server (aiosmtpd) on localhost, reached by the credit_smtp connection; its
     inbox keeps every message."""
     from credit.exports.delivery import SMTP_CONN
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", f"smtp://127.0.0.1:{port}")
-    try:
+    with mail.smtp_server() as (inbox, uri):
+        monkeypatch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", uri)
         yield inbox
-    finally:
-        controller.stop()

@@ -19,7 +19,6 @@ import csv
 import datetime as dt
 import hashlib
 import json
-import socket
 import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,7 +27,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
 
 from county_sim import engine, truth
 from credit.dbt import run_dbt
@@ -41,8 +39,8 @@ from credit.lineage import COMMIT_ENV, RULE_SEEDS_DIR
 from credit.paths import PROJECT_ROOT
 from credit.sources import sources
 from credit.transform import build_marts
-from tests.conftest import Inbox
 from tests.county import County, simulated_county
+from tests.mail import Inbox, smtp_server
 
 FIRST_DAY = dt.date(2026, 3, 23)
 NIGHT_1 = dt.date(2026, 4, 10)  # the warehouse's first night, in 2026Q2
@@ -91,35 +89,27 @@ def _rows(url: str, query: str, *params) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory) -> Iterator[Nights]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with (
-            simulated_county(tmp_path_factory, "issued", FIRST_DAY, NIGHT_1) as county,
-            pytest.MonkeyPatch.context() as patch,
-        ):
-            patch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", f"smtp://127.0.0.1:{port}")
-            patch.delenv(COMMIT_ENV, raising=False)
-            nights = Nights(county, inbox=inbox)
-            # What the weekly credit_reference DAG loads, which the nights leave alone.
-            run_dbt(["seed"])
-            run_dbt(["run", "--select", "path:models/marts/reference"])
-            _night(NIGHT_1, nights)
-            nights.plans_after_night_1 = _rows(county.url, PLAN_COLUMNS)
-            first = export_quarterly_statistics(QUARTER)
-            nights.v1_files = _files(first.folder)
-            nights.delivered[1] = deliver(first.kind, first.period)
+    with (
+        smtp_server() as (inbox, smtp_uri),
+        simulated_county(tmp_path_factory, "issued", FIRST_DAY, NIGHT_1) as county,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv(f"AIRFLOW_CONN_{SMTP_CONN.upper()}", smtp_uri)
+        patch.delenv(COMMIT_ENV, raising=False)
+        nights = Nights(county, inbox=inbox)
+        # What the weekly credit_reference DAG loads, which the nights leave alone.
+        run_dbt(["seed"])
+        run_dbt(["run", "--select", "path:models/marts/reference"])
+        _night(NIGHT_1, nights)
+        nights.plans_after_night_1 = _rows(county.url, PLAN_COLUMNS)
+        first = export_quarterly_statistics(QUARTER)
+        nights.v1_files = _files(first.folder)
+        nights.delivered[1] = deliver(first.kind, first.period)
 
-            engine.advance(NIGHT_2)
-            patch.setenv(COMMIT_ENV, COMMIT_OF_NIGHT_2)  # an installation without git
-            _night(NIGHT_2, nights)
-            yield nights
-    finally:
-        controller.stop()
+        engine.advance(NIGHT_2)
+        patch.setenv(COMMIT_ENV, COMMIT_OF_NIGHT_2)  # an installation without git
+        _night(NIGHT_2, nights)
+        yield nights
 
 
 def test_an_issued_plan_is_unchanged_by_later_nights_and_none_precedes_the_data(nights) -> None:
