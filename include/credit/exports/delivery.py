@@ -35,6 +35,7 @@ KIND_ZH = {"daily_warnings": "信用预警日报", "quarterly_statistics": "信�
 MIME_TYPES = {
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ".csv": ("text", "csv"),
+    ".docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
 }
 
 
