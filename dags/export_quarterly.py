@@ -31,11 +31,11 @@ days with the State Council's holiday arrangements). Writes, under
 `<data dir>/outbox/quarterly_statistics/<quarter>/v<n>/` (the quarter's next version, beside the
 ones before, none when nothing changed), the credit office's workbook (collection
 per department, dishonesty stock / inflow / exit / distribution with charts, grades and
-inspection plans, rectification and interviews, repair, objections, all progress rows) and
-each reporting department's Attachment 2 progress form, as XLSX + UTF-8 CSV with a
-`manifest.json` (with lineage); logs the version in `audit.exports`, then e-mails the latest
-version to the recipients when
-`AIRFLOW_CONN_CREDIT_SMTP` is set (`audit.deliveries`). See `docs/exports.md`.
+inspection plans, rectification and interviews, repair, objections, all progress rows, the
+department scorecard), the quarter's summary report (季度总结报告, a Word document) and each
+reporting department's Attachment 2 progress form, as XLSX + UTF-8 CSV with a `manifest.json`
+(with lineage); logs the version in `audit.exports`, then e-mails the latest version to the
+recipients when `AIRFLOW_CONN_CREDIT_SMTP` is set (`audit.deliveries`). See `docs/exports.md`.
 """,
 )
 def credit_export_quarterly():

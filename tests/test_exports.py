@@ -194,6 +194,7 @@ def test_quarterly_statistics_workbook(quarter_county) -> None:
         "信用修复",
         "异议处理",
         "附件2汇总",
+        "部门考核",
     ]
     for sheet in ("失信存量趋势", "新增与退出", "镇街分布"):
         assert book[sheet]._charts, f"{sheet} has its chart"

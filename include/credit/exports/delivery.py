@@ -39,6 +39,7 @@ KIND_ZH = {
 MIME_TYPES = {
     ".xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ".csv": ("text", "csv"),
+    ".docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
 }
 
 

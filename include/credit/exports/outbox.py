@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from credit.exports.document import Document, write_document
 from credit.exports.settings import Recipient, outbox_dir
 from credit.exports.workbook import Table, write_csv, write_workbook
 
@@ -94,12 +95,14 @@ def content_hash(files: Iterable[ExportedFile]) -> str:
 
 @dataclass(frozen=True)
 class _Report:
-    """One recipient's report, to be written: ``<stem>.xlsx`` and a CSV per table."""
+    """One recipient's report, to be written: ``<stem>.xlsx`` and a CSV per table, or, for a
+    document, ``<stem>.docx`` alone."""
 
     recipient: Recipient
     stem: str
     tables: Sequence[Table]
     title: str
+    document: Document | None = None
 
     @property
     def cells(self) -> int:
@@ -204,12 +207,19 @@ class ExportWriter:
         """One recipient's report: ``<stem>.xlsx`` plus ``<stem>_<table>.csv`` per table in
         the recipient's folder, written by :meth:`finish`; the names made safe
         (:func:`safe_file_name`).  A report whose names would be another's is refused."""
-        report = _Report(recipient, safe_file_name(stem), tables, title)
+        self._add(_Report(recipient, safe_file_name(stem), tables, title))
+
+    def document(self, recipient: Recipient, stem: str, document: Document) -> None:
+        """One recipient's document: ``<stem>.docx`` in its folder, written by :meth:`finish`."""
+        self._add(_Report(recipient, safe_file_name(stem), (), document.title, document))
+
+    def _add(self, report: _Report) -> None:
+        """Queue a report; one whose names would be another's is refused."""
         # Compared without case: Windows, where the files are opened, does not tell CON from con.
         paths = [str(self._folder(report) / name).casefold() for name in self._names(report)]
         if len(set(paths)) < len(paths) or not self._paths.isdisjoint(paths):
             raise ValueError(
-                f"report {stem!r} of {recipient.recipient_id!r}: a file name is taken"
+                f"report {report.stem!r} of {report.recipient.recipient_id!r}: a file name is taken"
                 f" ({self._names(report)})"
             )
         self._paths.update(paths)
@@ -220,13 +230,20 @@ class ExportWriter:
 
     @staticmethod
     def _names(report: _Report) -> list[str]:
-        """The report's file names: its workbook's, then its tables' CSVs'."""
+        """The report's file names: its workbook's, then its tables' CSVs'; a document's own."""
+        if report.document is not None:
+            return [f"{report.stem}.docx"]
         csvs = [safe_file_name(f"{report.stem}_{table.csv_name}") for table in report.tables]
         return [f"{report.stem}.xlsx", *(f"{name}.csv" for name in csvs)]
 
     def _write(self, index: int) -> list[ExportedFile]:
         report = self.reports[index]
         folder = self._folder(report)
+        if report.document is not None:
+            path = folder / self._names(report)[0]
+            write_document(path, report.document, created=self.created)
+            rows = {table.sheet: len(table.rows) for table in report.document.tables}
+            return [self._file(path, report, rows)]
         workbook_name, *csv_names = self._names(report)
         workbook = folder / workbook_name
         write_workbook(workbook, report.tables, title=report.title, created=self.created)

@@ -3,9 +3,11 @@
 The credit office's workbook: collection per department (归集), dishonesty stock, inflow, exit
 by reason and distribution (失信存量、增量、退出、分布) with charts, grade distribution (信用等级)
 and inspection plans (双随机抽查计划), rectification and interviews (整改与约谈), repair
-(信用修复), objections (异议处理) and every department's progress rows. Each department that
-reported gets its own Attachment 2 progress form (附件2 推进情况季度报送表), with the columns of
-the source document exactly.
+(信用修复), objections (异议处理), every department's progress rows and the department
+scorecard (部门考核); beside it the quarter's summary report (季度总结报告,
+:mod:`credit.exports.summary_report`) as a Word document. Each department that reported gets
+its own Attachment 2 progress form (附件2 推进情况季度报送表), with the columns of the source
+document exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from credit.exports.labels import (
 from credit.exports.outbox import Export, ExportWriter
 from credit.exports.periods import last_closed_quarter, quarter_bounds
 from credit.exports.settings import recipients
+from credit.exports.summary_report import summary_report
 from credit.exports.workbook import Chart, Column, Table
 from credit.lineage import marts_lineage
 from credit.reference import departments, divisions
@@ -87,6 +90,29 @@ from marts.rpt_dishonesty_lifecycle_by_department
 where quarter_label = %(quarter)s
 """
 
+PREVIOUS_QUARTER_SQL = """
+select grain, period_start, period_end, dimension, dimension_value, unit, stock_start, inflow,
+    exit_total, exit_repair, exit_expiry, exit_revocation, stock_end
+from marts.fct_dishonesty_metrics
+where grain = 'quarter' and dimension = 'all' and period_start = %(previous_start)s
+"""
+
+SCORECARD_SQL = """
+select dept_code, dept_name, collection_timeliness, collection_completeness, accepted_share,
+    interviews_on_time, warnings_closed, warnings_closed_in_time, progress_on_time,
+    interviews_due, interviews_held_on_time, warnings_raised, warnings_closed_count, score,
+    grade_code, grade_zh, score_rank
+from marts.rpt_department_scorecard
+where quarter_label = %(quarter)s
+"""
+
+# The indicators' names and weights as the scorecard's seed has them (the sheet's headers).
+SCORECARD_INDICATORS_SQL = """
+select distinct indicator_code, indicator_zh, weight
+from marts.rpt_department_scorecard_items
+where quarter_label = %(quarter)s
+"""
+
 PROGRESS_SQL = """
 select dept_code, seq_no, policy_documents, policy_source, key_measures,
     implementation_progress, achievements, problems_and_suggestions, submitted_date
@@ -123,7 +149,14 @@ def fetch_quarter(conn: psycopg.Connection, quarter: str) -> dict[str, list[dict
     """Every table the quarter's files need, read in one connection."""
     start, end = quarter_bounds(quarter)
     next_quarter = _next_quarter(quarter)
-    params = {"start": start, "end": end, "quarter": quarter, "next_quarter": next_quarter}
+    previous_start, _ = quarter_bounds(_previous_quarter(quarter))
+    params = {
+        "start": start,
+        "end": end,
+        "quarter": quarter,
+        "next_quarter": next_quarter,
+        "previous_start": previous_start,
+    }
     with conn.cursor(row_factory=dict_row) as cursor:
 
         def rows(sql: str, **extra: Any) -> list[dict[str, Any]]:
@@ -134,10 +167,13 @@ def fetch_quarter(conn: psycopg.Connection, quarter: str) -> dict[str, list[dict
             "daily": rows(METRICS_SQL, grain="day"),
             "monthly": rows(METRICS_SQL, grain="month"),
             "quarterly": rows(METRICS_SQL, grain="quarter"),
+            "previous_quarter": rows(PREVIOUS_QUARTER_SQL),
             "grades": rows(GRADES_SQL),
             "plans": rows(PLANS_SQL),
             "lifecycle": rows(LIFECYCLE_SQL),
             "progress": rows(PROGRESS_SQL),
+            "scorecard": rows(SCORECARD_SQL),
+            "indicators": rows(SCORECARD_INDICATORS_SQL),
             "domains": rows("select distinct domain_code, domain_zh from rules.industry_domains"),
         }
 
@@ -145,6 +181,11 @@ def fetch_quarter(conn: psycopg.Connection, quarter: str) -> dict[str, list[dict
 def _next_quarter(quarter: str) -> str:
     year, number = int(quarter[:4]), int(quarter[5:])
     return f"{year + number // 4}Q{number % 4 + 1}"
+
+
+def _previous_quarter(quarter: str) -> str:
+    year, number = int(quarter[:4]), int(quarter[5:])
+    return f"{year - (number == 1)}Q{(number - 2) % 4 + 1}"
 
 
 def write_quarterly_statistics(
@@ -167,10 +208,16 @@ def write_quarterly_statistics(
         _plans(data, names),
         *_lifecycle(data, names),
         _progress_summary(data, names, quarter),
+        scorecard := _scorecard(data),
     ]
     for table in tables:
         table.title_lines = (title, f"{table.sheet}：{start} 至 {end}（截至 {as_of}）")
     writer.report(office, f"statistics_{quarter}_{office.recipient_id}", tables, title=title)
+    writer.document(
+        office,
+        f"summary_{quarter}_{office.recipient_id}",
+        summary_report(quarter, as_of, office.name, data, scorecard),
+    )
     by_dept: dict[str, list[dict[str, Any]]] = {}
     for row in data["progress"]:
         by_dept.setdefault(row["dept_code"], []).append(row)
@@ -460,4 +507,42 @@ def _progress_summary(data, names, quarter: str) -> Table:
             Column("submitted_date", "报送日期", "date"),
         ),
         rows,
+    )
+
+
+def _scorecard(data) -> Table:
+    """部门考核: every department's indicators, score, band and rank, best first; the indicators'
+    headers carry their weights (seed department_scorecard_indicators)."""
+    rows = sorted(
+        data["scorecard"],
+        key=lambda r: (r["score_rank"] is None, r["score_rank"], _dept_order(r["dept_code"])),
+    )
+    weights = {row["indicator_code"]: row for row in data["indicators"]}
+    indicators = [
+        Column(code, f"{weights[code]['indicator_zh']}（{weights[code]['weight']:g}分）", "ratio")
+        for code in (
+            "collection_timeliness",
+            "collection_completeness",
+            "accepted_share",
+            "interviews_on_time",
+            "warnings_closed",
+            "warnings_closed_in_time",
+            "progress_on_time",
+        )
+        if code in weights
+    ]
+    return Table(
+        "部门考核",
+        "department_scorecard",
+        (
+            Column("score_rank", "排名", "int"),
+            Column("dept_name", "部门"),
+            *indicators,
+            Column("score", "综合得分", "int"),
+            Column("grade_zh", "考核等次"),
+        ),
+        rows,
+        charts=(Chart("bar", "各部门考核得分", "dept_name", ("score",)),)
+        if any(r["score"] is not None for r in rows)
+        else (),
     )
