@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from credit.dbt import run_dbt
+from credit.exports.outbox import period_folder
 from credit.exports.publicity import export_daily_publicity
 from credit.paths import DBT_PROJECT_DIR
 from credit.workdays import CALENDAR_SEED, add_months, add_working_days, render_calendar_seed
@@ -164,7 +165,8 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     deadline; natural persons appear by masked name only, with no identifier, and no ID number
     of the county's people is in any file; re-exporting gives the same bytes."""
     export = export_daily_publicity()
-    assert export.folder.parent.name == "daily_publicity"
+    assert export.folder.parent == period_folder("daily_publicity", LAST_DAY.isoformat())
+    assert export.folder.name == f"v{export.version}"
     assert export.period == LAST_DAY.isoformat()
     [workbook] = sorted(export.folder.rglob("*.xlsx"))
     assert workbook.name == f"publicity_{LAST_DAY.isoformat()}_credit_office.xlsx"
