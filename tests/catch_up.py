@@ -156,5 +156,6 @@ def exports_logged(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(
             "select kind, period, as_of_date, file_count, row_count, content_sha256"
-            " from audit.exports order by export_id"
+            # A night's exports are tasks side by side: in the order of their days, not of ids.
+            " from audit.exports order by as_of_date, kind, period, export_id"
         ).fetchall()

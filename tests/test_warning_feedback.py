@@ -39,6 +39,7 @@ from credit.dbt import run_dbt
 from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.daily import ExportError, export_daily_warnings
 from credit.exports.outbox import latest_version, period_folder
+from credit.exports.publicity import export_daily_publicity
 from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.landing import raw_table
 from credit.sources import sources
@@ -73,6 +74,7 @@ def _night(day: dt.date) -> None:
     as_of = json.dumps({"as_of_date": day.isoformat()})
     run_dbt(["build", "--vars", as_of, "--exclude-resource-type", "unit_test"])  # as a night
     export_daily_warnings()
+    export_daily_publicity()
 
 
 @pytest.fixture(scope="module")
