@@ -1,20 +1,22 @@
 """The demo: a simulated county, the nightly chain across a quarter's end, and the exports.
 
 Per-night cost matters (docs/benchmarks.md: an ingest run takes tens of seconds), so the demo
-runs nights the way a new installation meets them, and transforms once:
+runs nights the way a new installation meets them, and transforms twice:
 
 1. a **catch-up night** two days before the quarter ends: a new installation's first night,
-   whose connectors pull every source's backlog since the county's first day (by watermark);
+   whose connectors pull every source's backlog since the county's first day (by watermark),
+   then the transform as of that night, which issues the quarter's inspection plan (a plan is
+   issued once, by the first build of its quarter);
 2. **three nights of ingestion one by one** across the quarter's end (its last two days and the
    first day of the next);
 3. the night of the quarterly export day (the Nth working day after the quarter ends,
    ``config/exports.yaml``), which catches up the nights in between like any night after an
    outage; then the transform as of that night, the **daily warnings** and the **quarterly
    statistics**.  In production the transform and the daily export follow every night's ingest
-   (Asset schedules); the marts are built from dated facts, so building them once as of the last
+   (Asset schedules); the marts are built from dated facts, so building them as of the last
    night gives the same numbers the nightly runs end with, but for the warnings' dates: a
-   warning is dated the night the warehouse first raised it, here that one night (what held
-   before it marked as backlog, 存量预警).
+   warning is dated the night the warehouse first raised it, here the first or the last night
+   (what held on the first marked as backlog, 存量预警).
 
 The terminal shows each step with its time and the summary; everything the DAG runs write (Airflow's
 task logs, dbt, Great Expectations) goes to a log file under ``.data/logs/``, whose end is shown if
@@ -86,6 +88,15 @@ def run(*, seed: int, scale: str, first_day: date, quarter: str) -> None:
                     "credit_ingest",
                     logical_date,
                 )
+                if night == nights[0]:
+                    _step(
+                        f"night of {night}: credit_transform (issues the {quarter} plan)",
+                        log,
+                        airflow_env.run_dag,
+                        "credit_transform",
+                        None,
+                        as_of_date=night.isoformat(),
+                    )
         console.rule(f"transform as of {nights[-1]}, daily warnings and publicity list")
         _step(
             "credit_transform (one dbt build)",
