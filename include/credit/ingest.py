@@ -153,20 +153,28 @@ def validate_pending() -> dict[str, int]:
     totals = {"batches": 0, "rows_read": 0, "rows_accepted": 0, "rows_quarantined": 0}
     if not pending:  # a night with nothing new does not pay for importing GX
         return totals
-    from credit.validation import ReconciliationError, ValidationError, validate_batches
+    from credit.validation import (
+        ReconciliationError,
+        ValidationError,
+        release_connections,
+        validate_batches,
+    )
 
     failures: list[ReconciliationError | ValidationError] = []
-    for batch_ids in pending.values():
-        try:
-            outcomes = validate_batches(url, batch_ids)
-        except (ReconciliationError, ValidationError) as error:
-            failures.append(error)
-            continue
-        for outcome in outcomes:
-            totals["batches"] += 1
-            totals["rows_read"] += outcome.rows_read
-            totals["rows_accepted"] += outcome.accepted
-            totals["rows_quarantined"] += outcome.quarantined
+    try:
+        for batch_ids in pending.values():
+            try:
+                outcomes = validate_batches(url, batch_ids)
+            except (ReconciliationError, ValidationError) as error:
+                failures.append(error)
+                continue
+            for outcome in outcomes:
+                totals["batches"] += 1
+                totals["rows_read"] += outcome.rows_read
+                totals["rows_accepted"] += outcome.accepted
+                totals["rows_quarantined"] += outcome.quarantined
+    finally:
+        release_connections()
     if failures:
         raise type(failures[0])("; ".join(map(str, failures)))
     return totals

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ReconciliationError,
         ValidationError,
         ValidationOutcome,
+        release_connections,
         validate_batch,
         validate_batches,
     )
@@ -37,6 +38,7 @@ _EXPORTS = {
     "build_data_docs": "credit.validation.docs",
     "data_docs_dir": "credit.validation.docs",
     "install_validation_sql": "credit.validation.sql",
+    "release_connections": "credit.validation.runner",
     "validate_batch": "credit.validation.runner",
     "validate_batches": "credit.validation.runner",
 }
@@ -48,6 +50,7 @@ __all__ = [
     "build_data_docs",
     "data_docs_dir",
     "install_validation_sql",
+    "release_connections",
     "validate_batch",
     "validate_batches",
 ]

@@ -37,7 +37,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 from typing import Any
 
 import great_expectations as gx
@@ -403,19 +402,35 @@ def _drop_orphans(conn: psycopg.Connection) -> None:
         )
 
 
-@cache
+_DATASOURCES: dict[str, SQLDatasource] = {}
+
+
 def _datasource(url: str) -> SQLDatasource:
     """One ephemeral GX context and SQL data source per process and database.
 
     Ephemeral: nothing is written to disk; results are kept in ``audit.validation_results``
     and Data Docs are built from there (:mod:`credit.validation.docs`).
     """
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    # The generic SQL source on purpose: add_postgres rejects some valid URLs; GX warns about it.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GxDatasourceWarning)
-        return context.data_sources.add_sql(name="warehouse", connection_string=url)
+    if url not in _DATASOURCES:
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        # The generic SQL source on purpose: add_postgres rejects some valid URLs; GX warns.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GxDatasourceWarning)
+            _DATASOURCES[url] = context.data_sources.add_sql(
+                name="warehouse", connection_string=url
+            )
+    return _DATASOURCES[url]
+
+
+def release_connections() -> None:
+    """Close the connections GX's data sources keep in their pools (the sources stay, and
+    connect again when next used): a night's validation leaves no session on the warehouse,
+    which PostgreSQL needs to copy it (``credit warehouse as-of``)."""
+    for datasource in _DATASOURCES.values():
+        # The source's engine, and its execution engine's own, each with a pool.
+        datasource.get_engine().dispose()
+        datasource.get_execution_engine().engine.dispose()
 
 
 def _run_suite(
