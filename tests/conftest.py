@@ -109,6 +109,7 @@ SHARES = {
         "test_transform.py",
     },
     "embedded": {
+        "test_as_of.py",
         "test_bad_input.py",
         "test_catch_up.py",
         "test_faults.py",

@@ -129,3 +129,15 @@ def built_quarter_county(tmp_path_factory: pytest.TempPathFactory) -> Iterator[C
             # The unit tests run by themselves (tests/test_dbt_warnings.py).
             run_dbt(["build", "--vars", as_of, "--exclude-resource-type", "unit_test"])
         yield county
+
+
+def ingest_night(day: date) -> None:
+    """What a night's ``credit_ingest`` does, in this process: every department's sources
+    pulled up to ``day``, the batches validated, the night's collection reconciled."""
+    from credit.ingest import ingest_source, reconcile_night, validate_pending
+    from credit.sources import sources
+
+    for dept_code in sources():
+        ingest_source(dept_code, day)
+    validate_pending()
+    reconcile_night(day)

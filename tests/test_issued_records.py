@@ -34,12 +34,10 @@ from credit.exports.delivery import SMTP_CONN, deliver
 from credit.exports.outbox import MANIFEST, latest_version, period_folder
 from credit.exports.quarterly import KIND as QUARTERLY
 from credit.exports.quarterly import export_quarterly_statistics
-from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.lineage import COMMIT_ENV, RULE_SEEDS_DIR
 from credit.paths import PROJECT_ROOT
-from credit.sources import sources
 from credit.transform import build_marts
-from tests.county import County, simulated_county
+from tests.county import County, ingest_night, simulated_county
 from tests.mail import Inbox, smtp_server
 
 FIRST_DAY = dt.date(2026, 3, 23)
@@ -63,10 +61,7 @@ class Nights:
 
 
 def _night(day: dt.date, nights: Nights) -> None:
-    for dept_code in sources():
-        ingest_source(dept_code, day)
-    validate_pending()
-    reconcile_night(day)
+    ingest_night(day)
     with psycopg.connect(nights.county.url) as conn:
         nights.batches_validated[day] = conn.execute(
             "select max(batch_id) from audit.batches where status = 'validated'"

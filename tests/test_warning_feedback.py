@@ -40,7 +40,6 @@ from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.daily import ExportError, export_daily_warnings
 from credit.exports.outbox import latest_version, period_folder
 from credit.exports.publicity import export_daily_publicity
-from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.landing import raw_table
 from credit.sources import sources
 from credit.transform import PASSED_STATUSES, build_marts
@@ -53,7 +52,7 @@ from tests.catch_up import (
     nights_tables,
     table_rows,
 )
-from tests.county import County, insert_exchange_row, simulated_county, source_ref
+from tests.county import County, ingest_night, insert_exchange_row, simulated_county, source_ref
 
 FIRST_DAY = dt.date(2026, 1, 5)
 NIGHT = dt.date(2026, 2, 26)  # built and exported; the departments answer the next day
@@ -67,10 +66,7 @@ HASH = re.compile(hash_key.HASH_PATTERN)
 
 
 def _night(day: dt.date) -> None:
-    for dept_code in sources():
-        ingest_source(dept_code, day)
-    validate_pending()
-    reconcile_night(day)
+    ingest_night(day)
     as_of = json.dumps({"as_of_date": day.isoformat()})
     run_dbt(["build", "--vars", as_of, "--exclude-resource-type", "unit_test"])  # as a night
     export_daily_warnings()

@@ -112,6 +112,25 @@ def warehouse_stop() -> None:
     console.print("embedded PostgreSQL stopped")
 
 
+@warehouse_app.command("as-of")
+def warehouse_as_of(
+    day: str = typer.Argument(help="the past county day, YYYY-MM-DD"),
+) -> None:
+    """Rebuild the marts as of a past day, from what the warehouse had received by that night,
+    in a copy of the warehouse (<warehouse>_as_of_<yyyymmdd>); the warehouse stays as it is.
+
+    PostgreSQL copies a database only while no session is connected to it: run it between
+    nights, with Airflow stopped (`credit service down`)."""
+    from credit.as_of import WarehouseBusy, rebuild_as_of
+
+    try:
+        copy = rebuild_as_of(date.fromisoformat(day))
+    except WarehouseBusy as error:
+        console.print(f"[red]refused: {error}[/]")
+        raise typer.Exit(1) from error
+    console.print(f"the marts as of {day} are in [bold]{_without_password(copy)}[/]")
+
+
 @warehouse_app.command("rotate-hash-key")
 def warehouse_rotate_hash_key() -> None:
     """Change the key resident IDs are hashed with (docs/operations.md, "Rotating the hash key").

@@ -32,7 +32,8 @@ def profile_environment(url: str) -> dict[str, str]:
 
 
 @contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
+def environment_set(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block's duration, then restore what they were."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -67,7 +68,7 @@ def invoke_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> Any
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
     ]
-    with key_in_use(url), _environment({**profile_environment(url), **(env or {})}):
+    with key_in_use(url), environment_set({**profile_environment(url), **(env or {})}):
         return dbtRunner().invoke(command)
 
 

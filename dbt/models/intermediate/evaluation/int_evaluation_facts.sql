@@ -34,8 +34,8 @@ penalties as (
         null::date as fact_end,
         null::date as repaired_date,
         penalty_doc_no as source_doc_no
-    from {{ ref('stg_raw__penalties') }}
-    where is_latest and change_type_code <> 'revoke' and subject_key is not null
+    from ({{ known_latest(ref('stg_raw__penalties')) }}) as known
+    where change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -64,8 +64,8 @@ court as (
         removal_date as fact_end,
         null::date as repaired_date,
         case_no as source_doc_no
-    from {{ ref('stg_raw__court_enforcements') }}
-    where is_latest and change_type_code <> 'revoke' and subject_key is not null
+    from ({{ known_latest(ref('stg_raw__court_enforcements')) }}) as known
+    where change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -80,8 +80,8 @@ tax as (
             partition by subject_key order by evaluation_date, tax_year, record_key
         ) as next_evaluation_date,
         record_key
-    from {{ ref('stg_raw__tax_credits') }}
-    where is_latest and change_type_code <> 'revoke' and subject_key is not null
+    from ({{ known_latest(ref('stg_raw__tax_credits')) }}) as known
+    where change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -124,8 +124,8 @@ commendations as (
         valid_to + 1 as fact_end,
         null::date as repaired_date,
         record_key as source_doc_no
-    from {{ ref('stg_raw__commendations') }}
-    where is_latest and change_type_code <> 'revoke' and subject_key is not null
+    from ({{ known_latest(ref('stg_raw__commendations')) }}) as known
+    where change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -141,8 +141,8 @@ industry_levels as (
         ) as fact_end,
         null::date as repaired_date,
         evaluation_no as source_doc_no
-    from {{ ref('stg_raw__industry_evaluations') }}
-    where is_latest and change_type_code <> 'revoke' and subject_key is not null
+    from ({{ known_latest(ref('stg_raw__industry_evaluations')) }}) as known
+    where change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -158,8 +158,8 @@ customs as (
         ) as fact_end,
         null::date as repaired_date,
         record_key as source_doc_no
-    from {{ ref('stg_raw__customs_credits') }}
-    where is_latest and change_type_code <> 'revoke' and subject_key is not null
+    from ({{ known_latest(ref('stg_raw__customs_credits')) }}) as known
+    where change_type_code <> 'revoke' and subject_key is not null
 
 ),
 
@@ -176,10 +176,9 @@ inspections as (
         null::date as fact_end,
         null::date as repaired_date,
         record_key as source_doc_no
-    from {{ ref('stg_raw__inspections') }}
+    from ({{ known_latest(ref('stg_raw__inspections')) }}) as known
     where
-        is_latest
-        and change_type_code <> 'revoke'
+        change_type_code <> 'revoke'
         and subject_key is not null
         and (result like '发现问题%' or result = '通过登记的住所（经营场所）无法联系')
 

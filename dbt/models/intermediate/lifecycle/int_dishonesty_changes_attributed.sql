@@ -38,7 +38,7 @@ changed_versions as (
     from versions
     cross join as_of
     where
-        versions.updated_at < as_of.known_before
+        {{ known_on_as_of('versions') }}
         and versions.change_type_code in ('correct', 'revoke')
 
 ),

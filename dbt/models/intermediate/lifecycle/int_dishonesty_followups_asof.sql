@@ -1,7 +1,8 @@
 {#- The follow-ups of each dishonesty record known on the as-of date: rectification (限期整改),
     interviews (约谈), credit repair (信用修复) and objections (异议), one row per decision
-    document.  A follow-up counts once its system has stamped it and its own date has come;
-    of several versions of one follow-up the latest known counts, and a revoked one not at all.
+    document.  A follow-up counts once the warehouse has landed it (known_on_as_of()) and its
+    own date has come; of several versions of one follow-up the latest known counts, and a
+    revoked one not at all.
     Repair and objection numbers are only unique within their dishonesty record, so versions
     are told apart by record and number together. -#}
 
@@ -50,7 +51,7 @@ rectifications as (
     from rectification_versions
     cross join as_of
     where
-        rectification_versions.updated_at < as_of.known_before
+        {{ known_on_as_of('rectification_versions') }}
         and rectification_versions.completion_date <= as_of.as_of_date
 
 ),
@@ -70,7 +71,7 @@ interviews as (
     from interview_versions
     cross join as_of
     where
-        interview_versions.updated_at < as_of.known_before
+        {{ known_on_as_of('interview_versions') }}
         and interview_versions.interview_date <= as_of.as_of_date
 
 ),
@@ -95,7 +96,7 @@ repairs as (
     from repair_versions
     cross join as_of
     where
-        repair_versions.updated_at < as_of.known_before
+        {{ known_on_as_of('repair_versions') }}
         and repair_versions.application_date <= as_of.as_of_date
         and (
             repair_versions.decision_date is null

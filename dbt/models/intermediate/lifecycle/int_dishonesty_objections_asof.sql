@@ -2,8 +2,8 @@
     record and objection number: filed (受理) and, once closed (办结), its outcome and the
     effect that outcome has on the record, with the lineage of the closing row so a
     correction or revocation it caused is traceable to its source row.  A stage counts once
-    its system has stamped it and its own date has come; of several versions of one stage the
-    latest known counts, and a revoked one not at all. -#}
+    the warehouse has landed it (known_on_as_of()) and its own date has come; of several
+    versions of one stage the latest known counts, and a revoked one not at all. -#}
 
 with
 
@@ -46,7 +46,7 @@ known as (
     cross join as_of
     where
         objection_versions.target_kind = '失信行为认定'
-        and objection_versions.updated_at < as_of.known_before
+        and {{ known_on_as_of('objection_versions') }}
         and objection_versions.filed_date <= as_of.as_of_date
         and (
             objection_versions.outcome_date is null

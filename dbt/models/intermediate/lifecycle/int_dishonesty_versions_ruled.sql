@@ -56,7 +56,11 @@ ordered as (
         lead(versions.updated_at) over (
             partition by versions.decision_doc_no
             order by versions.updated_at, versions.raw_row_id
-        ) as superseded_at
+        ) as superseded_at,
+        lead(versions.logical_date) over (
+            partition by versions.decision_doc_no
+            order by versions.updated_at, versions.raw_row_id
+        ) as superseded_on_night
     from versions
 
 ),
@@ -141,6 +145,7 @@ final as (
         updated_at,
         known_date,
         superseded_at,
+        superseded_on_night,
         change_type,
         change_type_code,
         dept_code,

@@ -20,10 +20,9 @@ parameters as (
 
 final as (
 
-    select
-        as_of_date,
-        -- A row is known on the as-of date when its system stamped it before the next midnight.
-        ((as_of_date + 1)::timestamp at time zone '{{ county_timezone }}') as known_before
+    -- A row is known on the as-of date once the night of that date has landed it
+    -- (macros/as_of/known.sql).
+    select as_of_date
     from parameters
 
 )

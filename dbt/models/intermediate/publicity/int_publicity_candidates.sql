@@ -55,7 +55,7 @@ known_permits as (
     from permit_versions
     cross join as_of
     where
-        permit_versions.updated_at < as_of.known_before
+        {{ known_on_as_of('permit_versions') }}
         and permit_versions.decision_date <= as_of.as_of_date
 
 ),
@@ -72,7 +72,7 @@ known_penalties as (
     from penalty_versions
     cross join as_of
     where
-        penalty_versions.updated_at < as_of.known_before
+        {{ known_on_as_of('penalty_versions') }}
         and penalty_versions.decision_date <= as_of.as_of_date
 
 ),

@@ -1,5 +1,6 @@
 {#- Every accepted record version that names a subject, from every kind, reduced to the
-    subject's columns: what dim_subjects picks each subject's attributes and dates from. -#}
+    subject's columns, landed by the as-of night: what dim_subjects picks each subject's
+    attributes and dates from. -#}
 {%- set kinds = record_kinds() %}
 {%- set subject_kinds = subject_record_kinds() %}
 with
@@ -23,7 +24,8 @@ registrations as (
         record_date,
         updated_at,
         raw_row_id,
-        batch_id
+        batch_id,
+        logical_date
     from {{ ref('stg_raw__registrations') }}
 
 ),
@@ -45,7 +47,8 @@ subject_group_records as (
             record_date,
             updated_at,
             raw_row_id,
-            batch_id
+            batch_id,
+            logical_date
         from {{ ref(kinds[name].model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -73,20 +76,31 @@ uscc_only_records as (
             record_date,
             updated_at,
             raw_row_id,
-            batch_id
+            batch_id,
+            logical_date
         from {{ ref(kinds[name].model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
 
-final as (
+unioned as (
 
     select * from registrations
     union all
     select * from subject_group_records
     union all
     select * from uscc_only_records
+
+),
+
+-- The rows landed by the as-of night (macros/as_of/known.sql): a night's own build, all.
+final as (
+
+    select unioned.*
+    from unioned
+    cross join {{ ref('int_lifecycle_as_of') }} as as_of
+    where {{ known_on_as_of('unioned') }}
 
 )
 

@@ -22,7 +22,7 @@ received as (
         ) as recency
     from {{ ref('stg_raw__warning_feedback') }} as feedback
     cross join as_of
-    where feedback.logical_date <= as_of.as_of_date
+    where {{ known_on_as_of('feedback') }}
 
 ),
 

@@ -17,8 +17,8 @@ rules as (
 
 objections as (
 
-    select * from {{ ref('stg_raw__objections') }}
-    where is_latest and change_type_code <> 'revoke'
+    select * from ({{ known_latest(ref('stg_raw__objections')) }}) as known
+    where change_type_code <> 'revoke'
 
 ),
 

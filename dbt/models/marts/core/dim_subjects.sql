@@ -37,10 +37,9 @@ mentions as (
 
 registrations as (
 
-    select * from {{ ref('stg_raw__registrations') }}
+    select * from ({{ known_latest(ref('stg_raw__registrations')) }}) as known
     where
-        is_latest
-        and change_type_code <> 'revoke'
+        change_type_code <> 'revoke'
         {%- if is_incremental() %}
             and subject_key in (
                 select changed.subject_key from {{ ref('int_subjects_changed') }} as changed

@@ -1,4 +1,4 @@
-{#- 信用记录 Every accepted version of every record kind, one row each.
+{#- 信用记录 Every accepted version of every record kind landed by the as-of night, one row each.
 
     Incremental: a night adds the rows of the validated batches not loaded yet, and re-writes
     the older versions of the records those rows touch, so is_latest_version stays right. Rows
@@ -24,15 +24,24 @@
 }}
 with
 
--- Validated batches not loaded yet (a batch validated late included); one with no accepted
--- row is never loaded, so it is left out (every night read them again, history's worth).
+as_of as (
+
+    select * from {{ ref('int_lifecycle_as_of') }}
+
+),
+
+-- Validated batches not loaded yet (a batch validated late included), landed by the as-of
+-- night; one with no accepted row is never loaded, so it is left out (every night read them
+-- again, history's worth).
 new_batches as (
 
     select batches.batch_id
     from {{ source('audit', 'batches') }} as batches
+    cross join as_of
     where
         batches.status = 'validated'
         and batches.rows_accepted > 0
+        and {{ known_on_as_of('batches') }}
         {%- if is_incremental() %}
             and not exists (
                 select from {{ this }} as loaded
@@ -86,16 +95,18 @@ delta as (
             staged.batch_id,
             staged.raw_row_id,
             staged.source_ref,
-            staged.logical_date,
-            staged.is_latest
+            staged.logical_date
         from {{ ref(kind.model) }} as staged
-        {% if is_incremental() %}
-            where staged.record_key = any(array(
-                select touched_records.record_key
-                from touched_records
-                where touched_records.record_kind = '{{ kind_name }}'
-            ))
-        {% endif %}
+        cross join as_of
+        where
+            {{ known_on_as_of('staged') }}
+            {%- if is_incremental() %}
+                and staged.record_key = any(array(
+                    select touched_records.record_key
+                    from touched_records
+                    where touched_records.record_kind = '{{ kind_name }}'
+                ))
+            {%- endif %}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
@@ -117,7 +128,10 @@ final as (
         raw_row_id,
         source_ref,
         logical_date,
-        is_latest as is_latest_version
+        -- Among the versions landed by the as-of night (the staged is_latest ranks them all).
+        row_number() over (
+            partition by record_kind, record_key order by updated_at desc, raw_row_id desc
+        ) = 1 as is_latest_version
     from delta
 
 )

@@ -45,7 +45,8 @@ all_versions as (
             record_kind,
             record_key,
             updated_at,
-            raw_row_id
+            raw_row_id,
+            logical_date
         from {{ ref('stg_raw__' ~ kind ~ '') }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -58,7 +59,7 @@ known_versions as (
     from all_versions
     cross join as_of
     where
-        all_versions.updated_at < as_of.known_before
+        {{ known_on_as_of('all_versions') }}
         and all_versions.subject_key is not null
 
 ),
@@ -188,7 +189,7 @@ known_commendations as (
     from commendation_versions
     cross join as_of
     where
-        commendation_versions.updated_at < as_of.known_before
+        {{ known_on_as_of('commendation_versions') }}
         and commendation_versions.award_date <= as_of.as_of_date
         and commendation_versions.subject_key is not null
 

@@ -1,6 +1,6 @@
 {#- Credit commitments (信用承诺) known on the as-of date, one row per commitment: its latest
-    version known then (stamped by its system before the as-of date's next midnight, as the
-    dishonesty lifecycle reads versions), whether it was kept (履约) or breached (未履约) and the
+    version known then (landed by the as-of night, as the dishonesty lifecycle reads
+    versions), whether it was kept (履约) or breached (未履约) and the
     day the department first recorded so. A revoked commitment (撤销) is kept, marked revoked;
     it is neither kept nor breached. -#}
 {%- set county_timezone = var('county_timezone', 'Asia/Shanghai') -%}
@@ -20,7 +20,7 @@ versions as (
         (commitments.updated_at at time zone '{{ county_timezone }}')::date as known_date
     from {{ ref('stg_raw__commitments') }} as commitments
     cross join as_of
-    where commitments.updated_at < as_of.known_before
+    where {{ known_on_as_of('commitments') }}
 
 ),
 

@@ -29,14 +29,14 @@ known as (
     select
         versions.*,
         case
-            when versions.superseded_at < as_of.known_before then versions.superseded_at
+            when {{ known_on_as_of('versions', 'superseded_on_night') }} then versions.superseded_at
         end as valid_to,
         row_number() over (
             partition by versions.decision_doc_no order by versions.version_number desc
         ) = 1 as is_current
     from versions
     cross join as_of
-    where versions.updated_at < as_of.known_before
+    where {{ known_on_as_of('versions') }}
 
 ),
 

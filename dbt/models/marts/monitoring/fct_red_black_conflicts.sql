@@ -25,8 +25,8 @@ commendations as (
                     )
             else valid_to + 1
         end as honour_end
-    from {{ ref('stg_raw__commendations') }}
-    where is_latest and subject_key is not null
+    from ({{ known_latest(ref('stg_raw__commendations')) }}) as known
+    where subject_key is not null
 
 ),
 

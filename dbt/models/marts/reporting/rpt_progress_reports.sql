@@ -1,12 +1,12 @@
-{#- 推进情况报送 The departments' Attachment 2 rows (附件2 推进情况季度报送表) as they stand: the
-    latest version of each (department, quarter, row number) not revoked, with the department's
-    name. -#}
+{#- 推进情况报送 The departments' Attachment 2 rows (附件2 推进情况季度报送表) as they stood on
+    the as-of date: the latest version known then of each (department, quarter, row number)
+    not revoked, with the department's name. -#}
 with
 
 reports as (
 
-    select * from {{ ref('stg_raw__progress_reports') }}
-    where is_latest and change_type_code <> 'revoke'
+    select * from ({{ known_latest(ref('stg_raw__progress_reports')) }}) as known
+    where change_type_code <> 'revoke'
 
 ),
 

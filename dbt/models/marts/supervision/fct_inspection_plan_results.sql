@@ -28,14 +28,12 @@ inspections as (
         inspections.subject_key,
         inspections.inspection_date,
         inspections.result
-    from {{ ref('stg_raw__inspections') }} as inspections
-    cross join as_of
+    from ({{ known_latest(ref('stg_raw__inspections')) }}) as inspections
     where
-        inspections.is_latest
-        and inspections.change_type_code <> 'revoke'
+        inspections.change_type_code <> 'revoke'
         and inspections.inspection_method = '双随机抽查'
         and inspections.subject_key is not null
-        and inspections.inspection_date <= as_of.as_of_date
+        and inspections.inspection_date <= (select as_of.as_of_date from as_of)
 
 ),
 
