@@ -213,6 +213,10 @@ def test_quarterly_statistics_workbook(quarter_county) -> None:
     assert trend[-1]["失信记录存量（条）"] == closing
     divisions = _body(book["镇街分布"])
     assert sum(row["期末失信记录存量（条）"] for row in divisions) == closing
+    moved, out = "转入（主体属性变更）", "转出（主体属性变更）"
+    for row in _body(book["分布"]):
+        flows = row["期初存量"] + row["新增"] + row[moved] - row["退出"] - row[out]
+        assert row["期末存量"] == flows, row
 
     rectification = _body(book["整改与约谈"])
     due = _scalar(

@@ -1,4 +1,5 @@
-{#- 存量平衡 On every slice of fct_dishonesty_metrics: stock_end = stock_start + inflow - exit,
+{#- 存量平衡 On every slice of fct_dishonesty_metrics: stock_end = stock_start + inflow +
+    transfer_in - exit - transfer_out,
     exits add up by reason, and each period's opening stock is the previous period's closing
     stock. Returns the rows that break it. -#}
 
@@ -14,9 +15,9 @@ unbalanced as (
 
     select
         metric_key,
-        'stock_end <> stock_start + inflow - exit_total' as problem
+        'stock_end <> stock_start + inflow + transfer_in - exit_total - transfer_out' as problem
     from metrics
-    where stock_end <> stock_start + inflow - exit_total
+    where stock_end <> stock_start + inflow + transfer_in - exit_total - transfer_out
 
 ),
 

@@ -62,7 +62,7 @@ where quarter_label = %(quarter)s
 
 METRICS_SQL = """
 select grain, period_start, period_end, dimension, dimension_value, unit, stock_start, inflow,
-    exit_total, exit_repair, exit_expiry, exit_revocation, stock_end
+    transfer_in, exit_total, exit_repair, exit_expiry, exit_revocation, transfer_out, stock_end
 from marts.fct_dishonesty_metrics
 where period_start between %(start)s and %(end)s and grain = %(grain)s
     and (grain <> 'day' or dimension = 'all')
@@ -302,6 +302,15 @@ FLOW_COLUMNS = (
     Column("exit_revocation", f"其中{EXIT_REASON_ZH['revocation']}", "int"),
     Column("stock_end", "期末存量", "int"),
 )
+# By division, domain and grade a subject and its records move between slices on the day the
+# subject's attribute changed: the distribution shows those moves beside the flows.
+DISTRIBUTION_COLUMNS = (
+    *FLOW_COLUMNS[:2],
+    Column("transfer_in", "转入（主体属性变更）", "int"),
+    *FLOW_COLUMNS[2:-1],
+    Column("transfer_out", "转出（主体属性变更）", "int"),
+    FLOW_COLUMNS[-1],
+)
 
 
 def _stock_and_flows(data, names) -> list[Table]:
@@ -372,7 +381,7 @@ def _stock_and_flows(data, names) -> list[Table]:
                 Column("dimension_zh", "维度"),
                 Column("value_zh", "分类"),
                 Column("unit_zh", "计量单位"),
-                *FLOW_COLUMNS,
+                *DISTRIBUTION_COLUMNS,
             ),
             distribution,
         ),

@@ -1,5 +1,6 @@
 {#- Daily stock and flows of every slice, for records and for subjects: inflow on the day an
-    interval starts, exit (by reason) on the day it ends, stock at the end of each day of the
+    interval starts, exit (by reason) on the day it ends, transfer in and out (转入、转出) on the
+    day the subject's division, domain or grade changed, stock at the end of each day of the
     monitoring window. Intervals that started before the window count on its opening day
     (window_start - 1), so stock_end of that day is the opening stock; those that also ended
     before it change no day of the window (their slice keeps its rows, of zeros), so only the
@@ -21,7 +22,8 @@ intervals as (
         dimension_value,
         start_date,
         end_date,
-        exit_reason
+        exit_reason,
+        starts_by_transfer
     from {{ ref('int_dishonesty_intervals') }}
     union all
     select
@@ -30,7 +32,8 @@ intervals as (
         dimension_value,
         start_date,
         end_date,
-        exit_reason
+        exit_reason,
+        starts_by_transfer
     from {{ ref('int_dishonesty_subject_spells') }}
 
 ),
@@ -47,7 +50,8 @@ clipped as (
                 then null
             else greatest(intervals.end_date, window_bounds.window_start - 1)
         end as end_day,
-        intervals.exit_reason
+        intervals.exit_reason,
+        intervals.starts_by_transfer
     from intervals
     cross join window_bounds
     where
@@ -89,10 +93,12 @@ events as (
         slices.dimension_value,
         days.flow_date,
         0 as inflow,
+        0 as transfer_in,
         0 as exit_total,
         0 as exit_repair,
         0 as exit_expiry,
-        0 as exit_revocation
+        0 as exit_revocation,
+        0 as transfer_out
     from slices
     cross join days
     union all
@@ -101,11 +107,13 @@ events as (
         dimension,
         dimension_value,
         start_day as flow_date,
-        1 as inflow,
+        (not starts_by_transfer)::integer as inflow,
+        starts_by_transfer::integer as transfer_in,
         0 as exit_total,
         0 as exit_repair,
         0 as exit_expiry,
-        0 as exit_revocation
+        0 as exit_revocation,
+        0 as transfer_out
     from clipped
     union all
     select
@@ -114,10 +122,12 @@ events as (
         dimension_value,
         end_day as flow_date,
         0 as inflow,
-        1 as exit_total,
+        0 as transfer_in,
+        (exit_reason <> 'transfer')::integer as exit_total,
         (exit_reason = 'repair')::integer as exit_repair,
         (exit_reason = 'expiry')::integer as exit_expiry,
-        (exit_reason = 'revocation')::integer as exit_revocation
+        (exit_reason = 'revocation')::integer as exit_revocation,
+        (exit_reason = 'transfer')::integer as transfer_out
     from clipped
     where end_day is not null
 
@@ -131,10 +141,12 @@ flows as (
         dimension_value,
         flow_date,
         sum(inflow) as inflow,
+        sum(transfer_in) as transfer_in,
         sum(exit_total) as exit_total,
         sum(exit_repair) as exit_repair,
         sum(exit_expiry) as exit_expiry,
-        sum(exit_revocation) as exit_revocation
+        sum(exit_revocation) as exit_revocation,
+        sum(transfer_out) as transfer_out
     from events
     group by unit, dimension, dimension_value, flow_date
 
@@ -144,7 +156,7 @@ final as (
 
     select
         *,
-        sum(inflow - exit_total) over (
+        sum(inflow + transfer_in - exit_total - transfer_out) over (
             partition by unit, dimension, dimension_value order by flow_date
         ) as stock_end
     from flows

@@ -1,7 +1,10 @@
 {#- Each dishonesty record as an interval in the stock (失信存量): in stock on day d when
     decision_date <= d < exit_date (exit_date null: still active), with the value of every
-    dimension the metrics break it down by. The grade is the subject's grade on the as-of
-    date, a fixed attribute, so a subject never moves between grade slices.
+    dimension the metrics break it down by. Department, severity and subject type are the
+    record's own; division, domain and grade are the subject's, which change over time
+    (int_dishonesty_subject_periods): a record is split where its subject's attribute changed,
+    the part before ending by transfer (exit_reason 'transfer') and the part after starting by
+    one (starts_by_transfer), so each day counts it in the slice its subject was in that day.
 
     A table: the subjects' spells and the daily flows both read it (as a view, each computed
     it). -#}
@@ -16,20 +19,9 @@ records as (
 
 ),
 
-subjects as (
+periods as (
 
-    select * from {{ ref('int_subject_domains') }}
-
-),
-
-grades as (
-
-    select
-        subject_key,
-        grade
-    from {{ ref('fct_subject_grades') }}
-    -- The current grades (is_current), by the evaluation_date index.
-    where evaluation_date = (select as_of.as_of_date from {{ ref('int_lifecycle_as_of') }} as as_of)
+    select * from {{ ref('int_dishonesty_subject_periods') }}
 
 ),
 
@@ -49,19 +41,14 @@ intervals as (
             else records.exit_reason
         end as exit_reason,
         records.dept_code,
-        coalesce(subjects.domain_code, 'other') as domain_code,
-        coalesce(subjects.division_code, 'unknown') as division_code,
         records.severity_code,
-        coalesce(records.subject_type_code, 'unknown') as subject_type_code,
-        coalesce(grades.grade, 'unrated') as grade
+        coalesce(records.subject_type_code, 'unknown') as subject_type_code
     from records
-    left join subjects on records.subject_key = subjects.subject_key
-    left join grades on records.subject_key = grades.subject_key
     where records.decision_date is not null
 
 ),
 
-final as (
+record_dimensions as (
 
     select
         intervals.decision_doc_no,
@@ -69,6 +56,7 @@ final as (
         intervals.start_date,
         intervals.end_date,
         intervals.exit_reason,
+        false as starts_by_transfer,
         dimensions.dimension,
         dimensions.dimension_value
     from intervals
@@ -76,12 +64,70 @@ final as (
         values
         ('all', 'all'),
         ('department', intervals.dept_code),
-        ('domain', intervals.domain_code),
-        ('division', intervals.division_code),
         ('severity', intervals.severity_code),
-        ('subject_type', intervals.subject_type_code),
-        ('grade', intervals.grade)
+        ('subject_type', intervals.subject_type_code)
     ) as dimensions (dimension, dimension_value)
+
+),
+
+-- Each part of a record in one period of its subject's attribute: the periods that overlap
+-- [start, end), or, for a record that ended the day it began, the period holding that day.
+subject_dimensions as (
+
+    select
+        intervals.decision_doc_no,
+        intervals.subject_key,
+        greatest(intervals.start_date, periods.valid_from) as start_date,
+        case
+            when periods.valid_to < coalesce(intervals.end_date, 'infinity'::date)
+                then periods.valid_to
+            else intervals.end_date
+        end as end_date,
+        case
+            when periods.valid_to < coalesce(intervals.end_date, 'infinity'::date)
+                then 'transfer'
+            else intervals.exit_reason
+        end as exit_reason,
+        periods.valid_from > intervals.start_date as starts_by_transfer,
+        periods.dimension,
+        periods.dimension_value
+    from intervals
+    inner join periods
+        on
+            intervals.subject_key = periods.subject_key
+            and intervals.start_date < periods.valid_to
+            and greatest(coalesce(intervals.end_date, 'infinity'::date), intervals.start_date + 1)
+            > periods.valid_from
+
+),
+
+-- A record naming no subject: no subject's attribute, the values for unknown.
+subjectless as (
+
+    select
+        intervals.decision_doc_no,
+        intervals.subject_key,
+        intervals.start_date,
+        intervals.end_date,
+        intervals.exit_reason,
+        false as starts_by_transfer,
+        dimensions.dimension,
+        dimensions.dimension_value
+    from intervals
+    cross join (
+        values ('division', 'unknown'), ('domain', 'other'), ('grade', 'unrated')
+    ) as dimensions (dimension, dimension_value)
+    where intervals.subject_key is null
+
+),
+
+final as (
+
+    select * from record_dimensions
+    union all
+    select * from subject_dimensions
+    union all
+    select * from subjectless
 
 )
 

@@ -1,7 +1,8 @@
 {#- Subjects in the stock (失信主体存量): the intervals of one subject's records within one
     slice merged into spells. A subject enters a slice's stock when it begins to hold an active
-    record of it and leaves when it holds none; its exit reason is that of the record ending
-    the spell (the same day: revocation, repair, expiry). -#}
+    record of it, by transfer when one of the records starting the spell moved in with the
+    subject's attribute; it leaves when it holds none, for the reason of the record ending the
+    spell (the same day: a transfer first, then revocation, repair, expiry). -#}
 
 with
 
@@ -48,6 +49,8 @@ spells as (
         spell_number,
         min(start_date) as start_date,
         nullif(max(coalesce(end_date, 'infinity'::date)), 'infinity'::date) as end_date,
+        (array_agg(starts_by_transfer order by start_date asc, starts_by_transfer desc))[1]
+            as starts_by_transfer,
         -- Of the records ending a closed spell's last day, a revocation first, then a repair.
         case
             when bool_and(end_date is not null)
@@ -57,7 +60,10 @@ spells as (
                         order by
                             end_date desc,
                             case exit_reason
-                                when 'revocation' then 1 when 'repair' then 2 else 3
+                                when 'transfer' then 0
+                                when 'revocation' then 1
+                                when 'repair' then 2
+                                else 3
                             end,
                             exit_reason asc
                     ))[1]

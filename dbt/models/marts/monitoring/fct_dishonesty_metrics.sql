@@ -2,8 +2,11 @@
     month and quarter of the monitoring window, by dimension, for records and for subjects.
     stock_start is the stock at the end of the day before the period, stock_end at the end of
     its last day (the as-of date for the running month and quarter), so on every row
-    stock_end = stock_start + inflow - exit_total: stock_start is computed so, from the closing
-    stock and the period's flows (the days' stock is their running sum). -#}
+    stock_end = stock_start + inflow + transfer_in - exit_total - transfer_out: stock_start is
+    computed so, from the closing stock and the period's flows (the days' stock is their running
+    sum). A transfer (转入、转出) moves a record or subject between the slices of division,
+    domain or grade on the day its subject's attribute changed (int_dishonesty_intervals); the
+    other dimensions have none. -#}
 
 with
 
@@ -45,10 +48,12 @@ aggregated as (
         dimension,
         dimension_value,
         sum(inflow) as inflow,
+        sum(transfer_in) as transfer_in,
         sum(exit_total) as exit_total,
         sum(exit_repair) as exit_repair,
         sum(exit_expiry) as exit_expiry,
-        sum(exit_revocation) as exit_revocation
+        sum(exit_revocation) as exit_revocation,
+        sum(transfer_out) as transfer_out
     from in_periods
     group by grain, period_start, unit, dimension, dimension_value
 
@@ -67,12 +72,17 @@ final as (
         aggregated.dimension::text as dimension,
         aggregated.dimension_value::text as dimension_value,
         aggregated.unit::text as unit,
-        (closing.stock_end - aggregated.inflow + aggregated.exit_total)::bigint as stock_start,
+        (
+            closing.stock_end - aggregated.inflow - aggregated.transfer_in
+            + aggregated.exit_total + aggregated.transfer_out
+        )::bigint as stock_start,
         aggregated.inflow::bigint as inflow,
+        aggregated.transfer_in::bigint as transfer_in,
         aggregated.exit_total::bigint as exit_total,
         aggregated.exit_repair::bigint as exit_repair,
         aggregated.exit_expiry::bigint as exit_expiry,
         aggregated.exit_revocation::bigint as exit_revocation,
+        aggregated.transfer_out::bigint as transfer_out,
         closing.stock_end::bigint as stock_end,
         window_bounds.window_end::date as as_of_date
     from aggregated
