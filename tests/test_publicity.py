@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date
+from decimal import Decimal
 
 import openpyxl
 import psycopg
@@ -41,6 +42,19 @@ def _in_principle() -> dict[str, bool]:
             row["severity_code"]: row["published_in_principle"] == "true"
             for row in csv.DictReader(f)
         }
+
+
+def _penalty_tier(category: str, fine: Decimal | None) -> str:
+    """A penalty's tier as the seed penalty_publicity_tiers sets it: its category's, serious from
+    the category's fine threshold."""
+    with (DBT_PROJECT_DIR / "seeds" / "rules" / "penalty_publicity_tiers.csv").open(
+        encoding="utf-8"
+    ) as f:
+        tier = next(row for row in csv.DictReader(f) if row["penalty_category"] == category)
+    threshold = tier["serious_fine_from_wan"]
+    if threshold and fine is not None and fine >= Decimal(threshold):
+        return "serious"
+    return tier["severity_code"]
 
 
 def test_the_calendar_seed_is_the_projects_working_day_calendar() -> None:
@@ -110,16 +124,20 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
 
 
 def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) -> None:
-    """The simulated departments send each penalty's 公示截止期 (3 months for 警告 and 通报批评,
-    12 otherwise) and revoke some permits and penalties: warnings and criticism are never listed,
-    the others until the date sent, revoked ones are withdrawn from the day the revocation came."""
+    """The simulated departments send each penalty's 公示截止期, the maximum of its tier: 3
+    months for 警告 and 通报批评 (minor), 36 for a serious one (吊销许可证件 and the like, a fine of
+    10万元 or more), 12 for the others; and revoke some permits and penalties. Warnings and
+    criticism are never listed, the others until the date sent, held within their tier (a fine
+    corrected below the threshold is general again: 12 months at most), revoked ones are
+    withdrawn from the day the revocation came."""
     penalties = _publicity(quarter_county.url, "penalty")
     permits = _publicity(quarter_county.url, "permit")
     with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
         sent = {
             row["penalty_doc_no"]: row
             for row in cur.execute(
-                "select penalty_doc_no, penalty_category, publicity_until, change_type_code,"
+                "select penalty_doc_no, penalty_category, fine_amount, publicity_until,"
+                " change_type_code,"
                 " (updated_at at time zone 'Asia/Shanghai')::date as known_date"
                 " from staging.stg_raw__penalties where is_latest and decision_date <= %s"
                 " and updated_at < (%s::date + 1)::timestamp at time zone 'Asia/Shanghai'",
@@ -137,7 +155,9 @@ def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) 
     kinds = set()
     for doc_no, row in penalties.items():
         source = sent[doc_no]
-        if source["penalty_category"] in ("警告", "通报批评"):
+        tier = _penalty_tier(source["penalty_category"], source["fine_amount"])
+        assert row["severity_code"] == tier, row
+        if tier == "minor":
             assert row["publicity_status_code"] == "not_published", row
             kinds.add("minor")
         elif source["change_type_code"] == "revoke":
@@ -146,15 +166,24 @@ def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) 
             assert row["withdrawal_deadline"] == add_working_days(source["known_date"], 3)
             kinds.add("revoked")
         else:
-            # A row sent without its optional 公示截止期 gets the tier's maximum, 12 months.
-            until = source["publicity_until"] or add_months(row["decision_date"], 12)
+            # A row sent without its optional 公示截止期, or beyond its tier, gets the tier's
+            # maximum: 36 months for a serious penalty, 12 for a general one.
+            maximum = add_months(row["decision_date"], 36 if tier == "serious" else 12)
+            sent_until = source["publicity_until"]
+            until = min(sent_until, maximum) if sent_until else maximum
             assert row["publicity_end"] == until, row
             assert row["publicity_end_basis"] == (
-                "source" if source["publicity_until"] else "rule_maximum"
+                "source" if sent_until and sent_until <= maximum else "rule_maximum"
             )
             assert row["is_listed"] == (row["publicity_end"] > LAST_DAY), row
-            kinds.add("listed")
-    assert kinds == {"minor", "revoked", "listed"}
+            kinds.add(f"listed {tier}")
+    assert kinds == {"minor", "revoked", "listed general", "listed serious"}
+    # Serious penalties are published for longer than any general one can be.
+    assert any(
+        row["severity_code"] == "serious"
+        and row["publicity_end"] > add_months(row["decision_date"], 12)
+        for row in penalties.values()
+    )
     assert revoked_permits
     assert all(permits[doc]["publicity_status_code"] == "withdrawn" for doc in revoked_permits)
     assert any(row["is_listed"] for row in permits.values())
