@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 
 from credit.dbt import run_dbt
 from credit.exports.outbox import period_folder
-from credit.exports.publicity import export_daily_publicity
+from credit.exports.publicity import export_daily_publicity, write_daily_publicity
 from credit.paths import DBT_PROJECT_DIR
 from credit.workdays import CALENDAR_SEED, add_months, add_working_days, render_calendar_seed
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
@@ -27,6 +27,7 @@ from tests.test_dbt_lifecycle import Truth, _expected_exit
 UNIT_TESTS = (
     "test_publicity_periods_and_withdrawals_by_kind",
     "test_publicity_status_and_withdrawal_deadline",
+    "test_publicity_withdrawal_learned_day",
 )
 
 
@@ -104,6 +105,9 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
                 "withdrawal_date": day,
                 "withdrawal_deadline": deadline.isoformat(),
                 "withdrawal_pending": LAST_DAY.isoformat() <= deadline.isoformat(),
+                # The simulated departments record each decision on its day: none learned late.
+                "withdrawal_known_date": day,
+                "withdrawal_late": False,
             }
         got = {
             key: value.isoformat() if hasattr(value, "isoformat") else value
@@ -236,3 +240,63 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     with (quarter_county.truth / "persons.csv").open(encoding="utf-8") as f:
         assert not [p["id_number"] for p in csv.DictReader(f) if p["id_number"] in text]
     assert export_daily_publicity().content_sha256 == export.content_sha256
+
+
+def test_a_withdrawal_learned_late_is_on_the_list_flagged(tmp_path, monkeypatch) -> None:
+    """A repair the warehouse learned of after its withdrawal deadline (the mart's rule, in the
+    unit test test_publicity_status_and_withdrawal_deadline) is on the day's 撤下清单 all the
+    same, first, flagged 逾期撤下, with the day it was learned."""
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
+    day = date(2026, 5, 6)
+    base = {
+        "as_of_date": day,
+        "record_kind": "dishonesty",
+        "record_kind_zh": "失信行为认定",
+        "dept_name": "市卫生健康委",
+        "subject_name": "甲公司",
+        "subject_identifier": "91320281MA1XXXXXXX",
+        "category": "严重",
+        "content": "虚假申报",
+        "decision_date": date(2025, 3, 1),
+        "publicity_start": date(2025, 3, 1),
+        "publicity_end": date(2028, 3, 1),
+        "under_objection": False,
+        "is_listed": False,
+        "withdrawal_pending": True,
+        "withdrawal_reason_code": "repair",
+    }
+    rows = [
+        base
+        | {
+            "publicity_record_id": "dishonesty:health|D",
+            "doc_no": "D",
+            "withdrawal_date": date(2026, 4, 30),
+            "withdrawal_deadline": date(2026, 5, 8),
+            "withdrawal_known_date": date(2026, 4, 30),
+            "withdrawal_late": False,
+        },
+        base
+        | {
+            "publicity_record_id": "dishonesty:health|J",
+            "doc_no": "J",
+            "withdrawal_date": date(2026, 4, 20),
+            "withdrawal_deadline": date(2026, 4, 23),
+            "withdrawal_known_date": day,
+            "withdrawal_late": True,
+        },
+    ]
+    export = write_daily_publicity(day, rows)
+    [workbook] = sorted(export.folder.rglob("*.xlsx"))
+    sheet = openpyxl.load_workbook(workbook)["撤下清单"]
+    header_row = int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) - 1
+    header = [cell.value for cell in sheet[header_row]]
+    body = [
+        dict(zip(header, values, strict=True))
+        for values in sheet.iter_rows(min_row=header_row + 1, values_only=True)
+    ]
+    assert [(row["公示编号"], row["逾期撤下"]) for row in body] == [
+        ("dishonesty:health|J", "是"),
+        ("dishonesty:health|D", "否"),
+    ]
+    assert body[0]["获知日期"].date() == day
+    assert "其中逾期撤下 1 条" in sheet["A2"].value
