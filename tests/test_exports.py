@@ -8,6 +8,7 @@ import datetime as dt
 import errno
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -21,6 +22,7 @@ from credit.exports.outbox import OutboxError
 from credit.exports.quarterly import COLLECTION_SQL, export_quarterly_statistics
 from credit.exports.settings import outbox_dir
 from credit.exports.workbook import Column, Table, write_csv, write_workbook
+from credit.reference import departments as reference_departments
 from tests.county import QUARTER_LAST_DAY
 
 # Attachment 2 of the source document (澄信用发〔2021〕5号), its column heads.
@@ -33,6 +35,34 @@ ATTACHMENT_2 = [
     "成效和特色亮点",
     "问题困难及工作建议",
 ]
+
+
+# A plan's drawn subjects, those its department inspected by double random spot check (双随机抽查)
+# in the plan's quarter by the marts' day, and of those the ones with problems or unreachable.
+PLAN_RECOUNT = """
+with inspections as (
+    select dept_code, subject_key, inspection_date, result
+    from staging.stg_raw__inspections
+    where is_latest and change_type_code <> 'revoke' and inspection_method = '双随机抽查'
+        and inspection_date <= %s
+),
+items as (
+    select plans.plan_quarter, plans.dept_code, plans.subject_key,
+        count(inspections.result) > 0 as inspected,
+        coalesce(bool_or(inspections.result like '发现问题%%'), false) as problems,
+        coalesce(bool_or(inspections.result like '%%无法联系'), false) as unreachable
+    from marts.fct_inspection_plans as plans
+    left join inspections
+        on plans.dept_code = inspections.dept_code
+        and plans.subject_key = inspections.subject_key
+        and inspections.inspection_date between plans.quarter_start and plans.quarter_end
+    where plans.plan_quarter in ('2026Q1', '2026Q2')
+    group by 1, 2, 3
+)
+select plan_quarter, dept_code, count(*), count(*) filter (where inspected),
+    count(*) filter (where problems), count(*) filter (where unreachable)
+from items group by 1, 2
+"""
 
 
 def _header(sheet) -> tuple[int, list[str]]:
@@ -217,6 +247,38 @@ def test_quarterly_statistics_workbook(quarter_county) -> None:
     for row in _body(book["分布"]):
         flows = row["期初存量"] + row["新增"] + row[moved] - row["退出"] - row[out]
         assert row["期末存量"] == flows, row
+
+    # Each plan's coverage and findings as fct_inspection_plan_results counts them, and that
+    # mart recounted here from the plans and the departments' double-random inspections.
+    names = {d.dept_code: d.name_zh for d in reference_departments()}
+    with psycopg.connect(url) as conn:
+        results = {
+            (quarter, names[dept]): figures
+            for quarter, dept, *figures in conn.execute(
+                "select plan_quarter, dept_code, drawn, inspected, coverage_share,"
+                " problems_found, unreachable from marts.fct_inspection_plan_results"
+                " where plan_quarter in ('2026Q1', '2026Q2')"
+            )
+        }
+        recount = {
+            (quarter, names[dept]): figures
+            for quarter, dept, *figures in conn.execute(PLAN_RECOUNT, (QUARTER_LAST_DAY,))
+        }
+    plans = {
+        (row["计划季度"], row["部门"]): [
+            row["抽查主体数"],
+            row["已检查主体数"],
+            row["检查覆盖率"],
+            row["发现问题主体数"],
+            row["无法联系主体数"],
+        ]
+        for row in _body(book["双随机抽查计划"])
+    }
+    assert plans and set(plans) == set(results) == set(recount)
+    for key, (drawn, inspected, share, problems, unreachable) in results.items():
+        assert plans[key] == [drawn, inspected, pytest.approx(float(share)), problems, unreachable]
+        assert recount[key] == [drawn, inspected, problems, unreachable], key
+        assert share == round(Decimal(inspected) / drawn, 4)
 
     rectification = _body(book["整改与约谈"])
     due = _scalar(

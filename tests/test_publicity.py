@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date
+from decimal import Decimal
 
 import openpyxl
 import psycopg
@@ -17,7 +18,7 @@ from psycopg.rows import dict_row
 
 from credit.dbt import run_dbt
 from credit.exports.outbox import period_folder
-from credit.exports.publicity import export_daily_publicity
+from credit.exports.publicity import export_daily_publicity, write_daily_publicity
 from credit.paths import DBT_PROJECT_DIR
 from credit.workdays import CALENDAR_SEED, add_months, add_working_days, render_calendar_seed
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
@@ -26,6 +27,7 @@ from tests.test_dbt_lifecycle import Truth, _expected_exit
 UNIT_TESTS = (
     "test_publicity_periods_and_withdrawals_by_kind",
     "test_publicity_status_and_withdrawal_deadline",
+    "test_publicity_withdrawal_learned_day",
 )
 
 
@@ -41,6 +43,19 @@ def _in_principle() -> dict[str, bool]:
             row["severity_code"]: row["published_in_principle"] == "true"
             for row in csv.DictReader(f)
         }
+
+
+def _penalty_tier(category: str, fine: Decimal | None) -> str:
+    """A penalty's tier as the seed penalty_publicity_tiers sets it: its category's, serious from
+    the category's fine threshold."""
+    with (DBT_PROJECT_DIR / "seeds" / "rules" / "penalty_publicity_tiers.csv").open(
+        encoding="utf-8"
+    ) as f:
+        tier = next(row for row in csv.DictReader(f) if row["penalty_category"] == category)
+    threshold = tier["serious_fine_from_wan"]
+    if threshold and fine is not None and fine >= Decimal(threshold):
+        return "serious"
+    return tier["severity_code"]
 
 
 def test_the_calendar_seed_is_the_projects_working_day_calendar() -> None:
@@ -90,6 +105,9 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
                 "withdrawal_date": day,
                 "withdrawal_deadline": deadline.isoformat(),
                 "withdrawal_pending": LAST_DAY.isoformat() <= deadline.isoformat(),
+                # The simulated departments record each decision on its day: none learned late.
+                "withdrawal_known_date": day,
+                "withdrawal_late": False,
             }
         got = {
             key: value.isoformat() if hasattr(value, "isoformat") else value
@@ -110,16 +128,20 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
 
 
 def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) -> None:
-    """The simulated departments send each penalty's 公示截止期 (3 months for 警告 and 通报批评,
-    12 otherwise) and revoke some permits and penalties: warnings and criticism are never listed,
-    the others until the date sent, revoked ones are withdrawn from the day the revocation came."""
+    """The simulated departments send each penalty's 公示截止期, the maximum of its tier: 3
+    months for 警告 and 通报批评 (minor), 36 for a serious one (吊销许可证件 and the like, a fine of
+    10万元 or more), 12 for the others; and revoke some permits and penalties. Warnings and
+    criticism are never listed, the others until the date sent, held within their tier (a fine
+    corrected below the threshold is general again: 12 months at most), revoked ones are
+    withdrawn from the day the revocation came."""
     penalties = _publicity(quarter_county.url, "penalty")
     permits = _publicity(quarter_county.url, "permit")
     with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
         sent = {
             row["penalty_doc_no"]: row
             for row in cur.execute(
-                "select penalty_doc_no, penalty_category, publicity_until, change_type_code,"
+                "select penalty_doc_no, penalty_category, fine_amount, publicity_until,"
+                " change_type_code,"
                 " (updated_at at time zone 'Asia/Shanghai')::date as known_date"
                 " from staging.stg_raw__penalties where is_latest and decision_date <= %s"
                 " and updated_at < (%s::date + 1)::timestamp at time zone 'Asia/Shanghai'",
@@ -137,7 +159,9 @@ def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) 
     kinds = set()
     for doc_no, row in penalties.items():
         source = sent[doc_no]
-        if source["penalty_category"] in ("警告", "通报批评"):
+        tier = _penalty_tier(source["penalty_category"], source["fine_amount"])
+        assert row["severity_code"] == tier, row
+        if tier == "minor":
             assert row["publicity_status_code"] == "not_published", row
             kinds.add("minor")
         elif source["change_type_code"] == "revoke":
@@ -146,15 +170,24 @@ def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) 
             assert row["withdrawal_deadline"] == add_working_days(source["known_date"], 3)
             kinds.add("revoked")
         else:
-            # A row sent without its optional 公示截止期 gets the tier's maximum, 12 months.
-            until = source["publicity_until"] or add_months(row["decision_date"], 12)
+            # A row sent without its optional 公示截止期, or beyond its tier, gets the tier's
+            # maximum: 36 months for a serious penalty, 12 for a general one.
+            maximum = add_months(row["decision_date"], 36 if tier == "serious" else 12)
+            sent_until = source["publicity_until"]
+            until = min(sent_until, maximum) if sent_until else maximum
             assert row["publicity_end"] == until, row
             assert row["publicity_end_basis"] == (
-                "source" if source["publicity_until"] else "rule_maximum"
+                "source" if sent_until and sent_until <= maximum else "rule_maximum"
             )
             assert row["is_listed"] == (row["publicity_end"] > LAST_DAY), row
-            kinds.add("listed")
-    assert kinds == {"minor", "revoked", "listed"}
+            kinds.add(f"listed {tier}")
+    assert kinds == {"minor", "revoked", "listed general", "listed serious"}
+    # Serious penalties are published for longer than any general one can be.
+    assert any(
+        row["severity_code"] == "serious"
+        and row["publicity_end"] > add_months(row["decision_date"], 12)
+        for row in penalties.values()
+    )
     assert revoked_permits
     assert all(permits[doc]["publicity_status_code"] == "withdrawn" for doc in revoked_permits)
     assert any(row["is_listed"] for row in permits.values())
@@ -207,3 +240,63 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     with (quarter_county.truth / "persons.csv").open(encoding="utf-8") as f:
         assert not [p["id_number"] for p in csv.DictReader(f) if p["id_number"] in text]
     assert export_daily_publicity().content_sha256 == export.content_sha256
+
+
+def test_a_withdrawal_learned_late_is_on_the_list_flagged(tmp_path, monkeypatch) -> None:
+    """A repair the warehouse learned of after its withdrawal deadline (the mart's rule, in the
+    unit test test_publicity_status_and_withdrawal_deadline) is on the day's 撤下清单 all the
+    same, first, flagged 逾期撤下, with the day it was learned."""
+    monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
+    day = date(2026, 5, 6)
+    base = {
+        "as_of_date": day,
+        "record_kind": "dishonesty",
+        "record_kind_zh": "失信行为认定",
+        "dept_name": "市卫生健康委",
+        "subject_name": "甲公司",
+        "subject_identifier": "91320281MA1XXXXXXX",
+        "category": "严重",
+        "content": "虚假申报",
+        "decision_date": date(2025, 3, 1),
+        "publicity_start": date(2025, 3, 1),
+        "publicity_end": date(2028, 3, 1),
+        "under_objection": False,
+        "is_listed": False,
+        "withdrawal_pending": True,
+        "withdrawal_reason_code": "repair",
+    }
+    rows = [
+        base
+        | {
+            "publicity_record_id": "dishonesty:health|D",
+            "doc_no": "D",
+            "withdrawal_date": date(2026, 4, 30),
+            "withdrawal_deadline": date(2026, 5, 8),
+            "withdrawal_known_date": date(2026, 4, 30),
+            "withdrawal_late": False,
+        },
+        base
+        | {
+            "publicity_record_id": "dishonesty:health|J",
+            "doc_no": "J",
+            "withdrawal_date": date(2026, 4, 20),
+            "withdrawal_deadline": date(2026, 4, 23),
+            "withdrawal_known_date": day,
+            "withdrawal_late": True,
+        },
+    ]
+    export = write_daily_publicity(day, rows)
+    [workbook] = sorted(export.folder.rglob("*.xlsx"))
+    sheet = openpyxl.load_workbook(workbook)["撤下清单"]
+    header_row = int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) - 1
+    header = [cell.value for cell in sheet[header_row]]
+    body = [
+        dict(zip(header, values, strict=True))
+        for values in sheet.iter_rows(min_row=header_row + 1, values_only=True)
+    ]
+    assert [(row["公示编号"], row["逾期撤下"]) for row in body] == [
+        ("dishonesty:health|J", "是"),
+        ("dishonesty:health|D", "否"),
+    ]
+    assert body[0]["获知日期"].date() == day
+    assert "其中逾期撤下 1 条" in sheet["A2"].value

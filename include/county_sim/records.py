@@ -12,6 +12,7 @@ import datetime as dt
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from county_sim.population import NATURAL_PERSON, Population
 from county_sim.randomness import stream, weighted
@@ -192,7 +193,8 @@ def build_penalty(ctx: DayContext, rng: random.Random, ref: SubjectRef, seq: int
         else None
     )
     confiscated = f"{rng.uniform(0.1, 30):.2f}" if category == "没收违法所得" else None
-    light = category in ("警告", "通报批评")
+    lifecycle = ctx.config["lifecycle"]
+    months = int(lifecycle["publicity_months"][_penalty_tier(lifecycle, category, fine)]["max"])
     return {
         **subject_columns(ctx.population, ref),
         "penalty_doc_no": f"{ctx.doc_prefix}罚〔{ctx.day.year}〕{ctx.seq_text(seq)}号",
@@ -206,10 +208,22 @@ def build_penalty(ctx: DayContext, rng: random.Random, ref: SubjectRef, seq: int
         "license_affected": "相关许可证件" if "许可证件" in category else None,
         "decision_date": decided.isoformat(),
         "valid_until": add_months(decided, 12).isoformat(),
-        "publicity_until": add_months(decided, 3 if light else 12).isoformat(),
+        "publicity_until": add_months(decided, months).isoformat(),
         **authority_columns(ctx),
         **trailer(ctx),
     }
+
+
+def _penalty_tier(lifecycle: dict[str, Any], category: str, fine: str | None) -> str:
+    """The Order 36 tier (轻微/一般/严重) a department publishes a penalty under."""
+    tiers = lifecycle["penalty_tiers"]
+    if category in tiers["minor_categories"]:
+        return "轻微"
+    if category in tiers["serious_categories"]:
+        return "严重"
+    if fine is not None and float(fine) >= float(tiers["serious_fine_from_wan"]):
+        return "严重"
+    return "一般"
 
 
 def build_dishonesty(ctx: DayContext, rng: random.Random, ref: SubjectRef, seq: int) -> Row:

@@ -3,7 +3,8 @@
 One workbook a day for the credit office, which runs the county's credit portal (信用门户): the
 administrative permits and penalties (双公示) and dishonesty records in their publicity period
 (公示清单), the records repaired, revoked or corrected that must come off the portal by their
-deadline (撤下清单), and a count by kind. Every row is the mart ``marts.fct_publicity_records``
+deadline (撤下清单; one the warehouse learned of only after its deadline is on the next list,
+flagged 逾期撤下), and a count by kind. Every row is the mart ``marts.fct_publicity_records``
 (dbt exposure ``daily_publicity``), which applies the rules; natural persons appear by masked
 name only, with no identifier.
 """
@@ -33,7 +34,7 @@ PUBLICITY_SQL = """
 select publicity_record_id, as_of_date, record_kind, record_kind_zh, dept_name, doc_no,
     subject_name, subject_identifier, category, content, decision_date, publicity_start,
     publicity_end, under_objection, is_listed, withdrawal_pending, withdrawal_reason_code,
-    withdrawal_date, withdrawal_deadline
+    withdrawal_date, withdrawal_deadline, withdrawal_known_date, withdrawal_late
 from marts.fct_publicity_records
 where is_listed or withdrawal_pending
 """
@@ -60,6 +61,8 @@ WITHDRAWAL_COLUMNS = (
     Column("withdrawal_reason", "撤下原因"),
     Column("withdrawal_date", "事由日期", "date"),
     Column("withdrawal_deadline", "撤下时限", "date"),
+    Column("withdrawal_known_date", "获知日期", "date"),
+    Column("late", "逾期撤下"),
 )
 # The kinds in the order the portal lists them.
 KIND_ORDER = {"permit": 0, "penalty": 1, "dishonesty": 2}
@@ -101,11 +104,14 @@ def write_daily_publicity(day: date, rows: list[dict[str, Any]]) -> Export:
     for row in ordered:
         row["objection"] = "是" if row["under_objection"] else "否"
         row["withdrawal_reason"] = WITHDRAWAL_REASON_ZH.get(row["withdrawal_reason_code"])
+        row["late"] = "是" if row["withdrawal_late"] else "否"
     listed = [row for row in ordered if row["is_listed"]]
     withdrawals = sorted(
         (row for row in ordered if row["withdrawal_pending"]),
         key=lambda r: (r["withdrawal_deadline"], r["publicity_record_id"]),
     )
+    # Learned after their deadline: on the list all the same, flagged.
+    late = sum(row["withdrawal_late"] for row in withdrawals)
     office = recipients()["credit_office"]
     title = f"{day.isoformat()} 信用信息公示清单（{office.name}）"
     tables = [
@@ -123,7 +129,8 @@ def write_daily_publicity(day: date, rows: list[dict[str, Any]]) -> Export:
             withdrawals,
             title_lines=(
                 f"{day.isoformat()} 应撤下的公示信息",
-                f"已修复、撤销或更正，须于撤下时限前撤下：{len(withdrawals)} 条",
+                f"已修复、撤销或更正，须于撤下时限前撤下：{len(withdrawals)} 条"
+                f"（其中逾期撤下 {late} 条）",
             ),
         ),
         _summary_by_kind(ordered),

@@ -2,9 +2,9 @@
 
 The credit office's workbook: collection per department (归集), dishonesty stock, inflow, exit
 by reason and distribution (失信存量、增量、退出、分布) with charts, grade distribution (信用等级)
-and inspection plans (双随机抽查计划), rectification and interviews (整改与约谈), repair
-(信用修复), objections (异议处理), every department's progress rows and the department
-scorecard (部门考核); beside it the quarter's summary report (季度总结报告,
+and inspection plans with their coverage and findings (双随机抽查计划), rectification and
+interviews (整改与约谈), repair (信用修复), objections (异议处理), every department's progress
+rows and the department scorecard (部门考核); beside it the quarter's summary report (季度总结报告,
 :mod:`credit.exports.summary_report`) as a Word document. Each department that reported gets
 its own Attachment 2 progress form (附件2 推进情况季度报送表), with the columns of the source
 document exactly.
@@ -76,7 +76,8 @@ order by domain_code
 """
 
 PLANS_SQL = """
-select plan_quarter, dept_code, grade_a, grade_b, grade_c, grade_d, drawn, in_joint_visits
+select plan_quarter, dept_code, grade_a, grade_b, grade_c, grade_d, drawn, in_joint_visits,
+    inspected, coverage_share, problems_found, unreachable
 from marts.rpt_inspection_plans_by_department
 where plan_quarter in (%(quarter)s, %(next_quarter)s)
 """
@@ -445,6 +446,10 @@ def _plans(data, names) -> Table:
             Column("grade_d", "抽查D级", "int"),
             Column("drawn", "抽查主体数", "int"),
             Column("in_joint_visits", "其中联合检查", "int"),
+            Column("inspected", "已检查主体数", "int"),
+            Column("coverage_share", "检查覆盖率", "ratio"),
+            Column("problems_found", "发现问题主体数", "int"),
+            Column("unreachable", "无法联系主体数", "int"),
         ),
         rows,
     )

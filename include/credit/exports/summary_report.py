@@ -150,8 +150,11 @@ def _grades(data: dict[str, list[dict[str, Any]]], quarter: str) -> Section:
     if plans:
         drawn = sum(r["drawn"] for r in plans)
         joint = sum(r["in_joint_visits"] for r in plans)
+        inspected = sum(r["inspected"] for r in plans)
+        problems = sum(r["problems_found"] for r in plans)
         paragraphs.append(
-            f"本季度双随机抽查计划共抽取主体{drawn}户，其中纳入跨部门联合检查{joint}户。"
+            f"本季度双随机抽查计划共抽取主体{drawn}户，其中纳入跨部门联合检查{joint}户；"
+            f"已检查{inspected}户（覆盖率{_share(inspected, drawn)}），发现问题{problems}户。"
         )
     return Section("三、信用评价与分级分类监管", paragraphs)
 

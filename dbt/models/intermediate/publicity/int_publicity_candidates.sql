@@ -110,7 +110,7 @@ penalties_ruled as (
 
     select
         known_penalties.*,
-        penalty_tiers.severity_code,
+        publicity_rules.severity_code,
         publicity_rules.published_in_principle,
         (
             known_penalties.decision_date
@@ -123,8 +123,13 @@ penalties_ruled as (
     from known_penalties
     inner join penalty_tiers
         on known_penalties.penalty_category = penalty_tiers.penalty_category
+    -- A large fine (较大数额罚款) publishes under the serious tier.
     inner join publicity_rules
-        on penalty_tiers.severity_code = publicity_rules.severity_code
+        on publicity_rules.severity_code = case
+            when known_penalties.fine_amount >= penalty_tiers.serious_fine_from_wan
+                then 'serious'
+            else penalty_tiers.severity_code
+        end
     where known_penalties.known_rank = 1
 
 ),

@@ -1,7 +1,9 @@
 {#- 公示信息 What the credit office's portal may publish on the as-of date, and what it must
     take down: every permit, penalty and dishonesty record known then (int_publicity_candidates)
     with its publicity status and, for a record repaired, revoked or corrected, the working day
-    by which it must be off the portal (seeds publicity_record_kinds, working_days). -#}
+    by which it must be off the portal (seeds publicity_record_kinds, working_days). A change the
+    warehouse learned only after that day (int_publicity_withdrawals_known) is late (逾期撤下):
+    it is to be taken down within as many working days of the day it was learned. -#}
 
 with
 
@@ -29,23 +31,52 @@ working_days as (
 
 ),
 
-deadlines as (
+withdrawals_known as (
 
-    -- The Nth working day after the change: the working day numbered the change day's + N.
+    select * from {{ ref('int_publicity_withdrawals_known') }}
+
+),
+
+learned as (
+
+    -- The day the warehouse learned of the change: a permit's or penalty's revocation is
+    -- dated by that day itself.
     select
         candidates.*,
+        coalesce(withdrawals_known.withdrawal_known_date, candidates.withdrawal_date)
+            as withdrawal_known_date
+    from candidates
+    left join withdrawals_known
+        on candidates.publicity_record_id = withdrawals_known.publicity_record_id
+
+),
+
+deadlines as (
+
+    -- The Nth working day after the change: the working day numbered the change day's + N;
+    -- likewise after the day the change was learned.
+    select
+        learned.*,
         record_kinds.record_kind_zh,
         record_kinds.withdrawal_working_days,
-        deadline_day.calendar_date as withdrawal_deadline
-    from candidates
-    inner join record_kinds on candidates.record_kind = record_kinds.record_kind
+        deadline_day.calendar_date as withdrawal_deadline,
+        learned_deadline_day.calendar_date as learned_deadline
+    from learned
+    inner join record_kinds on learned.record_kind = record_kinds.record_kind
     left join working_days as change_day
-        on candidates.withdrawal_date = change_day.calendar_date
+        on learned.withdrawal_date = change_day.calendar_date
     left join working_days as deadline_day
         on
             change_day.working_day_number + record_kinds.withdrawal_working_days
             = deadline_day.working_day_number
             and deadline_day.is_working_day
+    left join working_days as learned_day
+        on learned.withdrawal_known_date = learned_day.calendar_date
+    left join working_days as learned_deadline_day
+        on
+            learned_day.working_day_number + record_kinds.withdrawal_working_days
+            = learned_deadline_day.working_day_number
+            and learned_deadline_day.is_working_day
 
 ),
 
@@ -101,9 +132,26 @@ final as (
             when statuses.publicity_status_code = 'withdrawn'
                 then statuses.withdrawal_deadline
         end::date as withdrawal_deadline,
+        case
+            when statuses.publicity_status_code = 'withdrawn'
+                then statuses.withdrawal_known_date
+        end::date as withdrawal_known_date,
         coalesce(
             statuses.publicity_status_code = 'withdrawn'
-            and statuses.as_of_date <= statuses.withdrawal_deadline,
+            and statuses.withdrawal_known_date > statuses.withdrawal_deadline,
+            false
+        )::boolean as withdrawal_late,
+        -- Pending until the deadline; a late one until N working days after it was learned,
+        -- so that it is on the list of the night it became known.
+        coalesce(
+            statuses.publicity_status_code = 'withdrawn'
+            and (
+                statuses.as_of_date <= statuses.withdrawal_deadline
+                or (
+                    statuses.withdrawal_known_date > statuses.withdrawal_deadline
+                    and statuses.as_of_date <= statuses.learned_deadline
+                )
+            ),
             false
         )::boolean as withdrawal_pending,
         statuses.raw_row_id::bigint as raw_row_id
