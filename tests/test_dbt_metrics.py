@@ -125,7 +125,7 @@ def test_stock_balances_on_every_slice_and_periods_add_up(quarter_county) -> Non
     with psycopg.connect(quarter_county.url) as conn:
         unbalanced = conn.execute(
             "select count(*) from marts.fct_dishonesty_metrics"
-            " where stock_end <> stock_start + inflow - exit_total"
+            " where stock_end <> stock_start + inflow + transfer_in - exit_total - transfer_out"
             " or exit_total <> exit_repair + exit_expiry + exit_revocation"
         ).fetchone()[0]
         slices = conn.execute(
@@ -142,8 +142,10 @@ def test_stock_balances_on_every_slice_and_periods_add_up(quarter_county) -> Non
                 select
                     periods.metric_key,
                     sum(days.inflow) as inflow,
+                    sum(days.transfer_in) as transfer_in,
                     sum(days.exit_total) as exit_total,
                     sum(days.exit_repair) as exit_repair,
+                    sum(days.transfer_out) as transfer_out,
                     max(days.stock_end) filter (where days.period_start = periods.period_end)
                         as stock_end
                 from marts.fct_dishonesty_metrics as periods
@@ -158,11 +160,21 @@ def test_stock_balances_on_every_slice_and_periods_add_up(quarter_county) -> Non
             select count(*)
             from marts.fct_dishonesty_metrics as periods
             join summed using (metric_key)
-            where (periods.inflow, periods.exit_total, periods.exit_repair, periods.stock_end)
-                  is distinct from
-                  (summed.inflow, summed.exit_total, summed.exit_repair, summed.stock_end)
+            where (
+                    periods.inflow, periods.transfer_in, periods.exit_total,
+                    periods.exit_repair, periods.transfer_out, periods.stock_end
+                  ) is distinct from (
+                    summed.inflow, summed.transfer_in, summed.exit_total,
+                    summed.exit_repair, summed.transfer_out, summed.stock_end
+                  )
             """
         ).fetchone()[0]
+        # Grades change at month ends: the records of a subject whose grade moved change slices.
+        moved = conn.execute(
+            "select sum(transfer_in), sum(transfer_out) from marts.fct_dishonesty_metrics"
+            " where grain = 'day' and dimension = 'grade' and unit = 'records'"
+        ).fetchone()
     assert unbalanced == 0
     assert slices[1] == 7 and slices[0] > 100
     assert differing == 0
+    assert moved[0] > 0 and moved[1] > 0

@@ -83,7 +83,7 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
             ).fetchall()
         )
     in_principle = _in_principle()
-    mismatches, statuses = [], set()
+    mismatches, statuses, learned_late = [], set(), 0
     for record in truth.records:
         life = truth.clean_life(record["decision_doc_no"])
         if life is None:  # a follow-up was quarantined: the warehouse rightly lacks it
@@ -99,15 +99,21 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
             expected["publicity_status_code"] = "ended"
         else:
             deadline = add_working_days(date.fromisoformat(day), 3)
+            # A repair or a revocation is learned the night its row was landed: for the quarter's
+            # backlog, the county's one night (LAST_DAY); a correction on its day.
+            known = date.fromisoformat(day)
+            if reason != "correction":
+                known = max(known, LAST_DAY)
+            late = known > deadline
+            until = add_working_days(known, 3) if late else deadline
             expected |= {
                 "publicity_status_code": "withdrawn",
                 "withdrawal_reason_code": reason,
                 "withdrawal_date": day,
                 "withdrawal_deadline": deadline.isoformat(),
-                "withdrawal_pending": LAST_DAY.isoformat() <= deadline.isoformat(),
-                # The simulated departments record each decision on its day: none learned late.
-                "withdrawal_known_date": day,
-                "withdrawal_late": False,
+                "withdrawal_pending": until >= LAST_DAY,
+                "withdrawal_known_date": known.isoformat(),
+                "withdrawal_late": late,
             }
         got = {
             key: value.isoformat() if hasattr(value, "isoformat") else value
@@ -117,7 +123,10 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
         if got != expected:
             mismatches.append((record["decision_doc_no"], expected, got))
         statuses.add((expected["publicity_status_code"], expected.get("withdrawal_pending")))
+        learned_late += bool(expected.get("withdrawal_late"))
     assert not mismatches, f"{len(mismatches)} records differ, e.g. {mismatches[:3]}"
+    # The first night learned the quarter's earlier withdrawals after their deadlines.
+    assert learned_late > 0
     # The county has every case: listed, minor, ended, withdrawn with the deadline passed or not.
     assert {
         ("published", None),

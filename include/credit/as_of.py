@@ -51,7 +51,9 @@ def copy_database(source: str, copy: str) -> None:
     with psycopg.connect(warehouse.server_url(), autocommit=True) as conn:
         sessions = conn.execute(
             "select usename, coalesce(nullif(application_name, ''), 'no name'), state,"
-            " left(query, 60) from pg_stat_activity where datname = %s",
+            " left(query, 60) from pg_stat_activity"
+            # An autovacuum worker is not a session: PostgreSQL stops it for the copy.
+            " where datname = %s and backend_type = 'client backend'",
             (make_url(source).database,),
         ).fetchall()
         if sessions:
