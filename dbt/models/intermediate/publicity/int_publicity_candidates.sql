@@ -100,6 +100,7 @@ permits as (
         false as under_objection,
         case when change_type_code = 'revoke' then 'revocation' end as withdrawal_reason_code,
         case when change_type_code = 'revoke' then known_date end as withdrawal_date,
+        case when change_type_code = 'revoke' then logical_date end as withdrawal_landed_date,
         raw_row_id
     from known_permits
     where known_rank = 1
@@ -167,6 +168,7 @@ penalties as (
         false as under_objection,
         case when change_type_code = 'revoke' then 'revocation' end as withdrawal_reason_code,
         case when change_type_code = 'revoke' then known_date end as withdrawal_date,
+        case when change_type_code = 'revoke' then logical_date end as withdrawal_landed_date,
         raw_row_id
     from penalties_ruled
 
@@ -201,6 +203,8 @@ dishonesties as (
             when dishonesty_records.exit_reason in ('repair', 'revocation', 'correction')
                 then dishonesty_records.exit_date
         end as withdrawal_date,
+        -- The night the change was landed: int_publicity_withdrawals_known.
+        null::date as withdrawal_landed_date,
         dishonesty_records.current_raw_row_id as raw_row_id
     from dishonesty_records
     inner join publicity_rules
@@ -246,6 +250,7 @@ final as (
         unioned.under_objection,
         unioned.withdrawal_reason_code,
         unioned.withdrawal_date,
+        unioned.withdrawal_landed_date,
         unioned.raw_row_id,
         as_of.as_of_date
     from unioned

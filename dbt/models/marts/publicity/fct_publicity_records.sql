@@ -39,12 +39,14 @@ withdrawals_known as (
 
 learned as (
 
-    -- The day the warehouse learned of the change: a permit's or penalty's revocation is
-    -- dated by that day itself.
+    -- The day the warehouse learned of the change: a permit's or penalty's revocation the night
+    -- its 撤销 version was landed, normally the day it was stamped (greatest() skips nulls).
     select
         candidates.*,
-        coalesce(withdrawals_known.withdrawal_known_date, candidates.withdrawal_date)
-            as withdrawal_known_date
+        coalesce(
+            withdrawals_known.withdrawal_known_date,
+            greatest(candidates.withdrawal_date, candidates.withdrawal_landed_date)
+        ) as withdrawal_known_date
     from candidates
     left join withdrawals_known
         on candidates.publicity_record_id = withdrawals_known.publicity_record_id
