@@ -34,6 +34,7 @@ final as (
         subjects.is_registered,
         subjects.status,
         subjects.established_date,
+        subjects.first_seen_date,
         coalesce(matched_domains.industry_section, fallback.industry_section) as industry_section,
         coalesce(matched_domains.domain_code, fallback.domain_code) as domain_code,
         coalesce(matched_domains.domain_zh, fallback.domain_zh) as domain_zh,

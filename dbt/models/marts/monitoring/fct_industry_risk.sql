@@ -1,6 +1,7 @@
 {#- Industry risk (行业风险): each domain's dishonesty rate at the end of each quarter of the
-    monitoring window (subjects holding an active record / subjects of the domain) against the
-    end of the previous quarter. The running quarter compares the as-of date. -#}
+    monitoring window (subjects holding an active record / subjects of the domain then: those
+    the warehouse had seen by the quarter's end, first_seen_date) against the end of the
+    previous quarter. The running quarter compares the as-of date. -#}
 
 with
 
@@ -14,10 +15,13 @@ metrics as (
 domain_sizes as (
 
     select
-        domain_code,
+        quarters.period_end,
+        subjects.domain_code,
         count(*) as domain_subjects
-    from {{ ref('int_subject_domains') }}
-    group by domain_code
+    from (select distinct metrics.period_end from metrics) as quarters
+    inner join {{ ref('int_subject_domains') }} as subjects
+        on quarters.period_end >= subjects.first_seen_date
+    group by quarters.period_end, subjects.domain_code
 
 ),
 
@@ -40,7 +44,10 @@ final as (
         round(metrics.stock_end::numeric / nullif(metrics.stock_start, 0), 4)::numeric(12, 4)
             as rate_ratio
     from metrics
-    inner join domain_sizes on metrics.dimension_value = domain_sizes.domain_code
+    inner join domain_sizes
+        on
+            metrics.dimension_value = domain_sizes.domain_code
+            and metrics.period_end = domain_sizes.period_end
 
 )
 

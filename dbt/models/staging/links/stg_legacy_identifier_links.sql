@@ -1,7 +1,10 @@
 {#- 旧标识对照 Legacy identifiers linked to USCCs by the register: the 15-digit registration number
     (工商注册号) a registration record carries, and the organisation code (组织机构代码) inside
     every registered USCC (positions 9-17). Rows of other kinds that name a subject by either
-    are mapped through this model; the latest registration wins if two USCCs claim one.
+    are mapped through this model; the latest registration wins if two USCCs claim one. Only
+    the registrations landed by the as-of night link (known_latest()): a night's own build has
+    them all, and a past day rebuilt from scratch (credit warehouse as-of) stages the rows a
+    later registration linked under the legacy identifier they had that night.
     Indexed by legacy_identifier: a night looks up its few rows' identifiers in it. -#}
 {{ config(indexes=[{'columns': ['legacy_identifier'], 'unique': True}]) }}
 
@@ -16,8 +19,8 @@ registrations as (
         registration_number,
         event_date,
         raw_row_id
-    from {{ ref('stg_raw__registrations') }}
-    where is_latest and change_type_code <> 'revoke'
+    from ({{ known_latest(ref('stg_raw__registrations')) }}) as known
+    where change_type_code <> 'revoke'
 
 ),
 
