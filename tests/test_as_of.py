@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -26,10 +24,9 @@ from credit import warehouse
 from credit.as_of import as_of_database_url, copy_database
 from credit.dbt import run_dbt
 from credit.transform import build_marts
-from tests.catch_up import table_rows
+from tests.catch_up import CREDIT, table_rows
 from tests.county import County, ingest_night, simulated_county
 
-CREDIT = str(Path(sys.executable).with_name("credit"))
 FIRST_DAY = dt.date(2026, 3, 9)
 QUARTER_END = dt.date(2026, 3, 31)
 NIGHTS = (dt.date(2026, 3, 24), QUARTER_END, dt.date(2026, 4, 14))

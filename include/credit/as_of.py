@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from credit import warehouse
 from credit.dbt import environment_set, run_dbt
-from credit.transform import NIGHTLY_BUILD
+from credit.transform import build_excluding
 
 # The registers' entries a night after the day made: the warnings it raised first, the
 # quarters' inspection plans it issued and the state that records them.
@@ -81,18 +81,12 @@ def rebuild_as_of(day: date) -> str:
         for statement in LATER_ENTRIES:
             conn.execute(statement, {"day": day})
     # The copy's own dbt target folder: the nightly build's manifest and state stay as they are.
-    position = NIGHTLY_BUILD.index("--indirect-selection")
     with (
         tempfile.TemporaryDirectory(prefix="credit-as-of-") as target,
         environment_set({warehouse.ENV_URL: copy, "DBT_TARGET_PATH": target}),
     ):
         run_dbt(
-            [
-                *NIGHTLY_BUILD[:position],
-                "resource_type:snapshot",
-                *NIGHTLY_BUILD[position:],
-                "--full-refresh",
-            ],
+            [*build_excluding("resource_type:snapshot"), "--full-refresh"],
             env={"CREDIT_AS_OF_DATE": day.isoformat()},
         )
     return copy

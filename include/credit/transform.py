@@ -198,15 +198,13 @@ def nightly_build(*, full_refresh: bool = False) -> list[str]:
     state = last_success_dir()
     if not (state / "manifest.json").exists():
         return [*NIGHTLY_BUILD, *refresh]
+    return [*build_excluding(UNCHANGED_SEEDS), "--state", str(state), *refresh]
+
+
+def build_excluding(*selectors: str) -> list[str]:
+    """:data:`NIGHTLY_BUILD` with ``selectors`` added to what it leaves out (``--exclude``)."""
     position = NIGHTLY_BUILD.index("--indirect-selection")
-    return [
-        *NIGHTLY_BUILD[:position],
-        UNCHANGED_SEEDS,
-        *NIGHTLY_BUILD[position:],
-        "--state",
-        str(state),
-        *refresh,
-    ]
+    return [*NIGHTLY_BUILD[:position], *selectors, *NIGHTLY_BUILD[position:]]
 
 
 def dbt_target_dir() -> Path:
