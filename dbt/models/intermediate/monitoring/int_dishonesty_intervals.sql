@@ -72,25 +72,16 @@ record_dimensions as (
 
 -- Each part of a record in one period of its subject's attribute: the periods that overlap
 -- [start, end), or, for a record that ended the day it began, the period holding that day.
-subject_dimensions as (
+-- The part ends by transfer when the period ends before the record does.
+period_parts as (
 
     select
-        intervals.decision_doc_no,
-        intervals.subject_key,
-        greatest(intervals.start_date, periods.valid_from) as start_date,
-        case
-            when periods.valid_to < coalesce(intervals.end_date, 'infinity'::date)
-                then periods.valid_to
-            else intervals.end_date
-        end as end_date,
-        case
-            when periods.valid_to < coalesce(intervals.end_date, 'infinity'::date)
-                then 'transfer'
-            else intervals.exit_reason
-        end as exit_reason,
-        periods.valid_from > intervals.start_date as starts_by_transfer,
+        intervals.*,
         periods.dimension,
-        periods.dimension_value
+        periods.dimension_value,
+        periods.valid_from,
+        periods.valid_to,
+        periods.valid_to < coalesce(intervals.end_date, 'infinity'::date) as ends_by_transfer
     from intervals
     inner join periods
         on
@@ -98,6 +89,21 @@ subject_dimensions as (
             and intervals.start_date < periods.valid_to
             and greatest(coalesce(intervals.end_date, 'infinity'::date), intervals.start_date + 1)
             > periods.valid_from
+
+),
+
+subject_dimensions as (
+
+    select
+        decision_doc_no,
+        subject_key,
+        greatest(start_date, valid_from) as start_date,
+        case when ends_by_transfer then valid_to else end_date end as end_date,
+        case when ends_by_transfer then 'transfer' else exit_reason end as exit_reason,
+        valid_from > start_date as starts_by_transfer,
+        dimension,
+        dimension_value
+    from period_parts
 
 ),
 

@@ -135,6 +135,14 @@ ungraded as (
 
 ),
 
+grades as (
+
+    select * from graded
+    union all
+    select * from ungraded
+
+),
+
 final as (
 
     select
@@ -159,15 +167,7 @@ final as (
         grade as dimension_value,
         valid_from,
         valid_to
-    from graded
-    union all
-    select
-        subject_key,
-        'grade' as dimension,
-        grade as dimension_value,
-        valid_from,
-        valid_to
-    from ungraded
+    from grades
 
 )
 
