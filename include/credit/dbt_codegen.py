@@ -76,6 +76,11 @@ IS_LATEST = (
     "最新版本 True for the latest version of the record (updated_at, then raw_row_id, "
     "descending); exactly one per record_key.",
 )
+STAGED_AT = (
+    "staged_at",
+    "暂存时间 Staged at: when the build that last wrote the row ran (staged it, or ranked its "
+    "record's versions again); the rows of the last build are what its grain test reads.",
+)
 
 
 def plural(kind: str) -> str:
@@ -110,7 +115,7 @@ def staged_names(column: Column) -> list[str]:
 def staging_columns(kind: RecordKind) -> list[str]:
     """The columns of a kind's staging model, in order."""
     typed = [name for column in kind.columns for name in staged_names(column)]
-    return [*(name for name, _ in LINEAGE), *typed, IS_LATEST[0]]
+    return [*(name for name, _ in LINEAGE), *typed, IS_LATEST[0], STAGED_AT[0]]
 
 
 def _catalogue_entry(kind: RecordKind) -> dict[str, Any]:
@@ -205,6 +210,7 @@ def render_models_yml(kind: RecordKind) -> str:
         *({"name": name, "description": description} for name, description in LINEAGE),
         *(entry for column in kind.columns for entry in _column_docs(column)),
         {"name": IS_LATEST[0], "description": IS_LATEST[1]},
+        {"name": STAGED_AT[0], "description": STAGED_AT[1]},
     ]
     document = {
         "version": 2,

@@ -10,7 +10,8 @@
       no registration links yet (linked_subject_identifier);
     * record_date: the kind's main date;
     * is_latest: whether the row is the latest version of its record (updated_at, then
-      raw_row_id).
+      raw_row_id);
+    * staged_at: when the build that last wrote the row ran.
 
     Every model of models/staging/raw is this macro applied to one kind, incremental (the
     folder's config in dbt_project.yml): a night stages the rows of the batches validated since
@@ -222,7 +223,10 @@ final as (
         row_number() over (
             partition by record_key
             order by updated_at desc, raw_row_id desc
-        ) = 1 as is_latest
+        ) = 1 as is_latest,
+        -- The build that wrote the row, staging it or ranking it again (its transaction's start):
+        -- what versions_grain tests.
+        now() as staged_at
     from versions
 
 )
