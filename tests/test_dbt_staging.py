@@ -21,7 +21,7 @@ from psycopg import sql
 from county_sim import truth
 from credit import dbt_codegen, identifiers
 from credit.catalogue import record_kinds
-from credit.dbt import run_dbt
+from credit.dbt import DbtError, run_dbt
 from credit.ingest import ingest_source, reconcile_night, validate_pending
 from credit.sources import sources
 from tests.county import County, simulated_county, source_ref
@@ -383,6 +383,43 @@ def test_a_record_named_by_a_legacy_identifier_lands_on_the_subject_its_registra
             assert unlinked_subjects[legacy] is None
     assert any(legacy in links for _, legacy, _ in facts.values())
     assert late > 0, "no row was linked by a registration of a later night"
+
+
+def _second_version(conn: psycopg.Connection, *, written_last: bool) -> tuple[str, int]:
+    """A staging model and a version of a record, not its latest, that the model's last build
+    wrote (``written_last``) or an earlier one did."""
+    for kind in record_kinds():
+        model = dbt_codegen.staging_model(kind)
+        found = conn.execute(
+            sql.SQL(
+                "select raw_row_id from staging.{0} where not is_latest"
+                " and (staged_at = (select max(staged_at) from staging.{0})) = %s limit 1"
+            ).format(sql.Identifier(model)),
+            (written_last,),
+        ).fetchone()
+        if found:
+            return model, found[0]
+    raise AssertionError(f"no older version {'' if written_last else 'not '}written last")
+
+
+@pytest.mark.parametrize("written_last", [True, False])
+def test_the_grain_test_reads_the_records_the_last_build_wrote(built, written_last) -> None:
+    """A second latest version fails versions_grain when the model's last build wrote the record;
+    a record an earlier build wrote was tested by that build and is not read again."""
+    with psycopg.connect(built.url, autocommit=True) as conn:
+        model, raw_row_id = _second_version(conn, written_last=written_last)
+        latest = sql.SQL("update staging.{} set is_latest = %s where raw_row_id = %s").format(
+            sql.Identifier(model)
+        )
+        conn.execute(latest, (True, raw_row_id))
+        try:
+            if written_last:
+                with pytest.raises(DbtError, match="versions_grain"):
+                    run_dbt(["test", "--select", model])
+            else:
+                run_dbt(["test", "--select", model])
+        finally:
+            conn.execute(latest, (False, raw_row_id))
 
 
 def _contents(conn: psycopg.Connection, schema: str, table: str, key: str) -> str:
