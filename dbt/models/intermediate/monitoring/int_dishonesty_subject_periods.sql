@@ -40,8 +40,14 @@ events as (
         known.division_code,
         known.industry_code
     from ({{ known_latest(ref('stg_raw__registrations')) }}) as known
-    inner join records on known.subject_key = records.subject_key
-    where known.change_type_code <> 'revoke' and known.event_date is not null
+    -- The subjects as an array, here and below: their rows are read by the subject_key
+    -- indexes. Joined, the planner took the subjects with records (a few percent of the county)
+    -- for most of it and read, sorted and merged every registration and every stored grade of
+    -- the county: 6.8 s of a night after one year at Jiangyin's size, against 0.5 s.
+    where
+        known.subject_key = any(array(select recorded.subject_key from records as recorded))
+        and known.change_type_code <> 'revoke'
+        and known.event_date is not null
     order by
         known.subject_key asc,
         known.event_date asc,
@@ -77,7 +83,11 @@ unregistered as (
         coalesce(subjects.domain_code, 'other') as domain_code
     from records
     left join {{ ref('int_subject_domains') }} as subjects
-        on records.subject_key = subjects.subject_key
+        on
+            records.subject_key = subjects.subject_key
+            and subjects.subject_key = any(
+                array(select recorded.subject_key from records as recorded)
+            )
     where not exists (
         select from registered
         where registered.subject_key = records.subject_key
@@ -101,7 +111,7 @@ evaluations as (
         grades.evaluation_date,
         grades.grade
     from {{ ref('fct_subject_grades') }} as grades
-    inner join records on grades.subject_key = records.subject_key
+    where grades.subject_key = any(array(select recorded.subject_key from records as recorded))
     order by grades.subject_key asc, grades.evaluation_date asc, grades.is_current desc
 
 ),
