@@ -97,8 +97,9 @@ def export_daily_publicity(day: date | None = None) -> Export:
 
 def write_daily_publicity(day: date, rows: list[dict[str, Any]]) -> Export:
     """Lay out the credit office's publicity workbook of ``day``."""
+    # The rows are labelled in place: copied, the county's half a million took twice the memory.
     ordered = sorted(
-        (dict(row) for row in rows),
+        rows,
         key=lambda r: (KIND_ORDER[r["record_kind"]], r["decision_date"], r["publicity_record_id"]),
     )
     for row in ordered:

@@ -127,9 +127,11 @@ def write_workbook(path: Path, tables: Sequence[Table], *, title: str, created: 
     """Write ``tables`` as one XLSX file; ``created`` fixes the document's dates."""
     settings = export_settings()["workbook"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    # in_memory: the parts are zipped from memory, not written to temporary files first.
+    # constant_memory: each row is written out as the next one starts, its texts inline, not
+    # every cell held in memory until the file is closed.
     book = xlsxwriter.Workbook(
-        str(path), {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True}
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "constant_memory": True},
     )
     book.set_properties(
         {
