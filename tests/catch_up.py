@@ -28,7 +28,8 @@ NIGHTS_SCHEMAS = ("raw", "quarantine", "staging", "intermediate", "marts", "snap
 # Columns that say when a row was written, not what it holds, and the warehouse's own numbers
 # of raw rows and batches, which follow the order the night's sources happened to land in.
 NOT_CONTENT = (
-    *("received_at", "quarantined_at", "dbt_updated_at", "dbt_valid_from", "dbt_valid_to"),
+    *("received_at", "quarantined_at", "staged_at", "dbt_updated_at", "dbt_valid_from"),
+    "dbt_valid_to",
     *("dbt_scd_id", "raw_row_id", "batch_id", "credit_record_id", "current_raw_row_id"),
     *("objection_raw_row_id", "objection_batch_id", "version_raw_row_id", "version_batch_id"),
 )
