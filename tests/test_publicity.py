@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 
 from credit.dbt import run_dbt
 from credit.exports.outbox import period_folder
-from credit.exports.publicity import export_daily_publicity, write_daily_publicity
+from credit.exports.publicity import KIND_ORDER, export_daily_publicity, write_daily_publicity
 from credit.paths import DBT_PROJECT_DIR
 from credit.workdays import CALENDAR_SEED, add_months, add_working_days, render_calendar_seed
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
@@ -201,9 +201,10 @@ def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) 
 
 
 def test_the_daily_publicity_list(quarter_county) -> None:
-    """The credit office's workbook lists exactly what the mart lists, withdrawals by their
-    deadline; natural persons appear by masked name only, with no identifier, and no ID number
-    of the county's people is in any file; re-exporting gives the same bytes."""
+    """The credit office's list (a CSV file, for the portal to synchronise with) holds exactly
+    what the mart lists, its workbook the withdrawals by their deadline and the count, naming
+    the list's file; natural persons appear by masked name only, with no identifier, and no ID
+    number of the county's people is in any file; re-exporting gives the same bytes."""
     export = export_daily_publicity()
     assert export.folder.parent == period_folder("daily_publicity", LAST_DAY.isoformat())
     assert export.folder.name == f"v{export.version}"
@@ -211,7 +212,9 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     [workbook] = sorted(export.folder.rglob("*.xlsx"))
     assert workbook.name == f"publicity_{LAST_DAY.isoformat()}_credit_office.xlsx"
     book = openpyxl.load_workbook(workbook)
-    assert book.sheetnames == ["公示清单", "撤下清单", "按类别汇总"]
+    assert book.sheetnames == ["撤下清单", "按类别汇总"]
+    listed_csv = workbook.with_name(f"{workbook.stem}_listed.csv")
+    assert listed_csv.name in book["按类别汇总"]["A2"].value
     with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
         listed = {
             row["publicity_record_id"]: row
@@ -223,14 +226,12 @@ def test_the_daily_publicity_list(quarter_county) -> None:
                 "select * from marts.fct_publicity_records where withdrawal_pending"
             )
         }
-    sheet = book["公示清单"]
-    header_row = int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) - 1
-    header = [cell.value for cell in sheet[header_row]]
-    body = [
-        dict(zip(header, values, strict=True))
-        for values in sheet.iter_rows(min_row=header_row + 1, values_only=True)
-    ]
-    assert {row["公示编号"] for row in body} == set(listed)
+    with listed_csv.open(encoding="utf-8-sig", newline="") as f:
+        body = list(csv.DictReader(f))
+    assert [row["公示编号"] for row in body] == sorted(
+        listed,
+        key=lambda i: (KIND_ORDER[listed[i]["record_kind"]], listed[i]["decision_date"], i),
+    )
     persons = [
         row for row in body if listed[row["公示编号"]]["subject_type_code"] == "natural_person"
     ]
@@ -238,8 +239,9 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     for row in persons:
         name = listed[row["公示编号"]]["subject_name"]
         assert row["主体名称"] == name and set(name[1:]) == {"*"}, row
-        assert row["统一社会信用代码"] is None, row
+        assert row["统一社会信用代码"] == "", row
     withdrawals = book["撤下清单"]
+    header_row = int("".join(ch for ch in withdrawals.freeze_panes if ch.isdigit())) - 1
     assert withdrawals.max_row - header_row == len(pending) > 0
     text = "".join(
         path.read_text(encoding="utf-8-sig") for path in sorted(export.folder.rglob("*.csv"))

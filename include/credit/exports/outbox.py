@@ -247,7 +247,8 @@ class ExportWriter:
         workbook_name, *csv_names = self._names(report)
         workbook = folder / workbook_name
         write_workbook(workbook, report.tables, title=report.title, created=self.created)
-        files = [self._file(workbook, report, {t.sheet: len(t.rows) for t in report.tables})]
+        sheets = {t.sheet: len(t.rows) for t in report.tables if t.in_workbook}
+        files = [self._file(workbook, report, sheets)]
         for table, name in zip(report.tables, csv_names, strict=True):
             path = folder / name
             write_csv(path, table)

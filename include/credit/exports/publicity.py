@@ -1,12 +1,14 @@
 """Daily publicity list (信用信息公示清单): what the credit office's portal may publish today.
 
-One workbook a day for the credit office, which runs the county's credit portal (信用门户): the
+Files a day for the credit office, which runs the county's credit portal (信用门户): the
 administrative permits and penalties (双公示) and dishonesty records in their publicity period
-(公示清单), the records repaired, revoked or corrected that must come off the portal by their
-deadline (撤下清单; one the warehouse learned of only after its deadline is on the next list,
-flagged 逾期撤下), and a count by kind. Every row is the mart ``marts.fct_publicity_records``
-(dbt exposure ``daily_publicity``), which applies the rules; natural persons appear by masked
-name only, with no identifier.
+(公示清单, a CSV file the portal synchronises with: hundreds of thousands of rows, which no one
+reads as a sheet and an XLSX sheet would cap at 1,048,576), and a workbook of the records
+repaired, revoked or corrected that must come off the portal by their deadline (撤下清单; one
+the warehouse learned of only after its deadline is on the next list, flagged 逾期撤下) and a
+count by kind. Every row is the mart ``marts.fct_publicity_records`` (dbt exposure
+``daily_publicity``), which applies the rules; natural persons appear by masked name only, with
+no identifier.
 """
 
 from __future__ import annotations
@@ -115,14 +117,9 @@ def write_daily_publicity(day: date, rows: list[dict[str, Any]]) -> Export:
     late = sum(row["withdrawal_late"] for row in withdrawals)
     office = recipients()["credit_office"]
     title = f"{day.isoformat()} 信用信息公示清单（{office.name}）"
+    stem = f"publicity_{day.isoformat()}_{office.recipient_id}"
     tables = [
-        Table(
-            "公示清单",
-            "listed",
-            LISTED_COLUMNS,
-            listed,
-            title_lines=(title, f"截至 {day.isoformat()}：可公示信息 {len(listed)} 条"),
-        ),
+        Table("公示清单", "listed", LISTED_COLUMNS, listed, in_workbook=False),
         Table(
             "撤下清单",
             "withdrawals",
@@ -134,14 +131,21 @@ def write_daily_publicity(day: date, rows: list[dict[str, Any]]) -> Export:
                 f"（其中逾期撤下 {late} 条）",
             ),
         ),
-        _summary_by_kind(ordered),
+        _summary_by_kind(
+            ordered,
+            title_lines=(
+                title,
+                f"截至 {day.isoformat()}：可公示信息 {len(listed)} 条，"
+                f"全部列于公示清单 {stem}_listed.csv（门户按公示编号同步）",
+            ),
+        ),
     ]
     writer = ExportWriter(KIND, day.isoformat(), day, created=day)
-    writer.report(office, f"publicity_{day.isoformat()}_{office.recipient_id}", tables, title=title)
+    writer.report(office, stem, tables, title=title)
     return writer.finish()
 
 
-def _summary_by_kind(rows: list[dict[str, Any]]) -> Table:
+def _summary_by_kind(rows: list[dict[str, Any]], title_lines: tuple[str, ...]) -> Table:
     names = {row["record_kind"]: row["record_kind_zh"] for row in rows}
     listed = Counter(row["record_kind"] for row in rows if row["is_listed"])
     pending = Counter(row["record_kind"] for row in rows if row["withdrawal_pending"])
@@ -158,4 +162,5 @@ def _summary_by_kind(rows: list[dict[str, Any]]) -> Table:
             Column("pending", "待撤下", "int"),
         ),
         summary,
+        title_lines=title_lines,
     )

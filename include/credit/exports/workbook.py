@@ -90,7 +90,8 @@ class Chart:
 
 @dataclass
 class Table:
-    """One sheet of a workbook and one CSV file."""
+    """One sheet of a workbook and one CSV file; with ``in_workbook`` false, the CSV file alone
+    (a list too long to read as a sheet, for a program to load)."""
 
     sheet: str  # sheet name (≤ 31 characters)
     csv_name: str  # ASCII stem of the CSV file
@@ -98,6 +99,7 @@ class Table:
     rows: Sequence[dict[str, Any]]
     title_lines: Sequence[str] = ()  # lines above the header (a form's title, its sender)
     charts: Sequence[Chart] = field(default_factory=tuple)
+    in_workbook: bool = True
 
 
 @functools.lru_cache(maxsize=65536)
@@ -124,7 +126,8 @@ def _cell_text(value: Any) -> str:
 
 
 def write_workbook(path: Path, tables: Sequence[Table], *, title: str, created: date) -> None:
-    """Write ``tables`` as one XLSX file; ``created`` fixes the document's dates."""
+    """Write ``tables`` as one XLSX file, a sheet each but those not ``in_workbook``;
+    ``created`` fixes the document's dates."""
     settings = export_settings()["workbook"]
     path.parent.mkdir(parents=True, exist_ok=True)
     # constant_memory: each row is written out as the next one starts, its texts inline, not
@@ -147,7 +150,7 @@ def write_workbook(path: Path, tables: Sequence[Table], *, title: str, created: 
     heading = book.add_format({"bold": True, "font_size": 14})
     date_format = book.add_format({"num_format": "yyyy-mm-dd"})
     ratio_format = book.add_format({"num_format": "0.00%"})
-    for table in tables:
+    for table in (table for table in tables if table.in_workbook):
         _write_sheet(book, table, header, heading, date_format, ratio_format, settings)
     book.close()
 
