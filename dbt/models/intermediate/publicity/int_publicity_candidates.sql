@@ -38,8 +38,8 @@ known_permits as (
         known.*,
         (known.updated_at at time zone '{{ county_timezone }}')::date as known_date
     from ({{ known_latest(ref('stg_raw__permits')) }}) as known
-    cross join as_of
-    where known.decision_date <= as_of.as_of_date
+    cross join as_of as as_of_day
+    where known.decision_date <= as_of_day.as_of_date
 
 ),
 
@@ -50,8 +50,8 @@ known_penalties as (
         known.*,
         (known.updated_at at time zone '{{ county_timezone }}')::date as known_date
     from ({{ known_latest(ref('stg_raw__penalties')) }}) as known
-    cross join as_of
-    where known.decision_date <= as_of.as_of_date
+    cross join as_of as as_of_day
+    where known.decision_date <= as_of_day.as_of_date
 
 ),
 
