@@ -13,6 +13,18 @@ as_of as (
 
 ),
 
+permit_versions as (
+
+    select * from {{ ref('stg_raw__permits') }}
+
+),
+
+penalty_versions as (
+
+    select * from {{ ref('stg_raw__penalties') }}
+
+),
+
 dishonesty_records as (
 
     select * from {{ ref('fct_dishonesty_records') }}
@@ -33,25 +45,35 @@ penalty_tiers as (
 
 known_permits as (
 
-    -- The latest version known on the as-of date, read from the staging table's latest rows.
     select
-        known.*,
-        (known.updated_at at time zone '{{ county_timezone }}')::date as known_date
-    from ({{ known_latest(ref('stg_raw__permits')) }}) as known
-    cross join as_of as as_of_day
-    where known.decision_date <= as_of_day.as_of_date
+        permit_versions.*,
+        (permit_versions.updated_at at time zone '{{ county_timezone }}')::date as known_date,
+        row_number() over (
+            partition by permit_versions.record_key
+            order by permit_versions.updated_at desc, permit_versions.raw_row_id desc
+        ) as known_rank
+    from permit_versions
+    cross join as_of
+    where
+        {{ known_on_as_of('permit_versions') }}
+        and permit_versions.decision_date <= as_of.as_of_date
 
 ),
 
 known_penalties as (
 
-    -- The latest version known on the as-of date, read from the staging table's latest rows.
     select
-        known.*,
-        (known.updated_at at time zone '{{ county_timezone }}')::date as known_date
-    from ({{ known_latest(ref('stg_raw__penalties')) }}) as known
-    cross join as_of as as_of_day
-    where known.decision_date <= as_of_day.as_of_date
+        penalty_versions.*,
+        (penalty_versions.updated_at at time zone '{{ county_timezone }}')::date as known_date,
+        row_number() over (
+            partition by penalty_versions.record_key
+            order by penalty_versions.updated_at desc, penalty_versions.raw_row_id desc
+        ) as known_rank
+    from penalty_versions
+    cross join as_of
+    where
+        {{ known_on_as_of('penalty_versions') }}
+        and penalty_versions.decision_date <= as_of.as_of_date
 
 ),
 
@@ -81,6 +103,7 @@ permits as (
         case when change_type_code = 'revoke' then logical_date end as withdrawal_landed_date,
         raw_row_id
     from known_permits
+    where known_rank = 1
 
 ),
 
@@ -108,6 +131,7 @@ penalties_ruled as (
                 then 'serious'
             else penalty_tiers.severity_code
         end
+    where known_penalties.known_rank = 1
 
 ),
 
