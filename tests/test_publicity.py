@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import openpyxl
 import psycopg
@@ -215,6 +216,8 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     assert book.sheetnames == ["撤下清单", "按类别汇总"]
     listed_csv = workbook.with_name(f"{workbook.stem}_listed.csv")
     assert listed_csv.name in book["按类别汇总"]["A2"].value
+    rows = {Path(f.path).name: f.rows for f in export.files}
+    assert set(rows[workbook.name]) == {"撤下清单", "按类别汇总"}
     with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
         listed = {
             row["publicity_record_id"]: row
@@ -228,6 +231,7 @@ def test_the_daily_publicity_list(quarter_county) -> None:
         }
     with listed_csv.open(encoding="utf-8-sig", newline="") as f:
         body = list(csv.DictReader(f))
+    assert rows[listed_csv.name] == {"公示清单": len(listed)}
     assert [row["公示编号"] for row in body] == sorted(
         listed,
         key=lambda i: (KIND_ORDER[listed[i]["record_kind"]], listed[i]["decision_date"], i),
