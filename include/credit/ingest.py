@@ -49,6 +49,8 @@ EXCHANGE_CONN = "credit_exchange"
 API_CONN = "credit_county_api"
 DROPS_CONN = "credit_drops"
 VOLUME_SCALE_ENV = "CREDIT_VOLUME_SCALE"
+# The rows of a look-back pull looked up together among those landed before (_not_landed).
+LOOK_UP_ROWS = 10_000
 
 
 @dataclass
@@ -405,7 +407,9 @@ def _ingest_incremental(
         pulled = pull(since, day_end(logical_date))
         rows = iter(pulled)
         if since is not None:
-            rows = _not_landed(rows, lambda: _landed_since(conn, source, kind, since), kind, night)
+            rows = _not_landed(
+                rows, lambda refs: _landed_since(conn, source, kind, since, refs), kind, night
+            )
         first = next(rows, None)
         if first is not None:
             batch_id = land_batch(
@@ -440,38 +444,44 @@ def _ingest_incremental(
 
 
 def _landed_since(
-    conn: psycopg.Connection, source: Source, kind: RecordKind, since: datetime
+    conn: psycopg.Connection,
+    source: Source,
+    kind: RecordKind,
+    since: datetime,
+    refs: list[str],
 ) -> frozenset[tuple[str, str | None]]:
-    """(record_id, updated_at as sent) of the source's rows of ``kind`` that nights from the
-    county day of ``since`` on landed: every landed row changed after ``since`` is among them,
-    since a night reads only rows changed before its day ends."""
+    """(record_id, updated_at as sent) of the rows with these record ids (``refs``) that the
+    source's nights of ``kind`` landed from the county day of ``since`` on: every landed row
+    changed after ``since`` is among them, since a night reads only rows changed before its day
+    ends."""
     query = sql.SQL(
         "select source_ref, updated_at from {} where batch_id = any(array("
         "select batch_id from audit.batches"
         " where dept_code = %s and record_kind = %s and logical_date >= %s))"
+        " and source_ref = any(%s)"
     ).format(sql.Identifier("raw", kind.name))
     first_day = since.astimezone(COUNTY_TZ).date()
-    return frozenset(conn.execute(query, (source.dept_code, kind.name, first_day)).fetchall())
+    return frozenset(conn.execute(query, (source.dept_code, kind.name, first_day, refs)).fetchall())
 
 
 def _not_landed(
     rows: Iterator[SourceRow],
-    landed: Callable[[], frozenset[tuple[str, str | None]]],
+    landed: Callable[[list[str]], frozenset[tuple[str, str | None]]],
     kind: RecordKind,
     night: SourceNight,
 ) -> Iterator[SourceRow]:
-    """The rows of a look-back pull not landed before (counted in ``rows_read_again``); what
-    landed is looked up once the pull brings a row, not on a night it brings none."""
-    first = next(rows, None)
-    if first is None:
-        return
-    seen = landed()
+    """The rows of a look-back pull not landed before (counted in ``rows_read_again``), looked up
+    ``LOOK_UP_ROWS`` at a time by their record ids: only the rows pulled again come back from the
+    warehouse, not every row the nights since the look-back's first day landed (the night after
+    a catch-up, the catch-up's whole batch), and nothing on a night the pull brings none."""
     updated_at = kind.column_names.index("updated_at")
-    for row in itertools.chain([first], rows):
-        if seen and (row.source_ref, row.values[updated_at]) in seen:
-            night.rows_read_again += 1
-            continue
-        yield row
+    while chunk := list(itertools.islice(rows, LOOK_UP_ROWS)):
+        seen = landed([row.source_ref for row in chunk])
+        for row in chunk:
+            if (row.source_ref, row.values[updated_at]) in seen:
+                night.rows_read_again += 1
+                continue
+            yield row
 
 
 @dataclass
