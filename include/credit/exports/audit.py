@@ -33,7 +33,8 @@ def record_export(url: str, export: Export) -> int | None:
                     export.as_of_date,
                     str(export.folder),
                     len(export.files),
-                    sum(sum(f.rows.values()) for f in export.files if f.path.endswith(".xlsx")),
+                    # Each table has one CSV file, a table too long for a sheet only that one.
+                    sum(sum(f.rows.values()) for f in export.files if f.path.endswith(".csv")),
                     export.content_sha256,
                     Jsonb(export.lineage) if export.lineage is not None else None,
                 ),
