@@ -136,6 +136,12 @@ def safe_file_name(text: str) -> str:
     return name.encode()[:MAX_FILE_NAME_BYTES].decode(errors="ignore").rstrip(".") or "_"
 
 
+def csv_file_name(stem: str, table: Table) -> str:
+    """The name of the CSV file of ``table`` in the report ``stem`` (a safe name,
+    :func:`safe_file_name`)."""
+    return f"{safe_file_name(f'{stem}_{table.csv_name}')}.csv"
+
+
 def period_folder(kind: str, period: str) -> Path:
     """The folder of a period's versions: ``<outbox>/<kind>/<period>/``."""
     return outbox_dir() / safe_file_name(kind) / safe_file_name(period)
@@ -233,8 +239,8 @@ class ExportWriter:
         """The report's file names: its workbook's, then its tables' CSVs'; a document's own."""
         if report.document is not None:
             return [f"{report.stem}.docx"]
-        csvs = [safe_file_name(f"{report.stem}_{table.csv_name}") for table in report.tables]
-        return [f"{report.stem}.xlsx", *(f"{name}.csv" for name in csvs)]
+        csvs = [csv_file_name(report.stem, table) for table in report.tables]
+        return [f"{report.stem}.xlsx", *csvs]
 
     def _write(self, index: int) -> list[ExportedFile]:
         report = self.reports[index]

@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from credit.exports.audit import record_export
 from credit.exports.daily import ExportError, marts_as_of_date
 from credit.exports.labels import WITHDRAWAL_REASON_ZH
-from credit.exports.outbox import Export, ExportWriter
+from credit.exports.outbox import Export, ExportWriter, csv_file_name
 from credit.exports.settings import recipients
 from credit.exports.workbook import Column, Table
 from credit.roles import EXPORTER
@@ -118,8 +118,9 @@ def write_daily_publicity(day: date, rows: list[dict[str, Any]]) -> Export:
     office = recipients()["credit_office"]
     title = f"{day.isoformat()} 信用信息公示清单（{office.name}）"
     stem = f"publicity_{day.isoformat()}_{office.recipient_id}"
+    listed_table = Table("公示清单", "listed", LISTED_COLUMNS, listed, in_workbook=False)
     tables = [
-        Table("公示清单", "listed", LISTED_COLUMNS, listed, in_workbook=False),
+        listed_table,
         Table(
             "撤下清单",
             "withdrawals",
@@ -136,7 +137,7 @@ def write_daily_publicity(day: date, rows: list[dict[str, Any]]) -> Export:
             title_lines=(
                 title,
                 f"截至 {day.isoformat()}：可公示信息 {len(listed)} 条，"
-                f"全部列于公示清单 {stem}_listed.csv（门户按公示编号同步）",
+                f"全部列于公示清单 {csv_file_name(stem, listed_table)}（门户按公示编号同步）",
             ),
         ),
     ]
