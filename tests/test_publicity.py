@@ -229,15 +229,14 @@ def test_the_daily_publicity_list(quarter_county) -> None:
                 "select * from marts.fct_publicity_records where withdrawal_pending"
             )
         }
+        logged = cur.execute(
+            "select row_count from audit.exports where kind = 'daily_publicity'"
+            " order by export_id desc limit 1"
+        ).fetchone()["row_count"]
     with listed_csv.open(encoding="utf-8-sig", newline="") as f:
         body = list(csv.DictReader(f))
     assert rows[listed_csv.name] == {"公示清单": len(listed)}
     kinds = {row["record_kind"] for row in (*listed.values(), *pending.values())}
-    with psycopg.connect(quarter_county.url) as conn:
-        (logged,) = conn.execute(
-            "select row_count from audit.exports where kind = 'daily_publicity'"
-            " order by export_id desc limit 1"
-        ).fetchone()
     assert logged == len(listed) + len(pending) + len(kinds)
     assert [row["公示编号"] for row in body] == sorted(
         listed,
