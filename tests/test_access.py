@@ -135,6 +135,7 @@ def test_a_department_reads_its_own_rows_and_no_other(quarter_county, logins) ->
         "marts.fct_inspection_plans": "dept_code",
         "marts.fct_inspection_plan_results": "dept_code",
         "marts.fct_credit_records": "dept_code",
+        "marts.fct_publicity_periods": "dept_code",
         "marts.fct_publicity_records": "dept_code",
     }
     for table, column in department_tables.items():

@@ -433,10 +433,10 @@ def _contents(conn: psycopg.Connection, schema: str, table: str, key: str) -> st
 
 
 def test_incremental_staging_and_records_equal_a_full_refresh(built) -> None:
-    """The second night built staging, the subjects, the credit records and the evaluation
-    incrementally (new facts for some subjects, legacy identifiers linked); built again from
-    scratch, every row and column is the same but when it was written. (Last in the module: it
-    rebuilds the tables.)"""
+    """The second night built staging, the subjects, the credit records, the evaluation and the
+    publicity periods incrementally (new facts for some subjects, legacy identifiers linked);
+    built again from scratch, every row and column is the same but when it was written. (Last
+    in the module: it rebuilds the tables.)"""
     relations = [
         ("staging", dbt_codegen.staging_model(name), "raw_row_id") for name in record_kinds()
     ]
@@ -445,6 +445,7 @@ def test_incremental_staging_and_records_equal_a_full_refresh(built) -> None:
         ("marts", "fct_credit_records", "credit_record_id"),
         ("marts", "fct_score_contributions", "contribution_key"),
         ("marts", "fct_subject_grades", "subject_grade_key"),
+        ("marts", "fct_publicity_periods", "publicity_record_id"),
     ]
     with psycopg.connect(built.url) as conn:
         incremental = {r[1]: _contents(conn, *r) for r in relations}

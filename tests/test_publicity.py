@@ -9,14 +9,19 @@ penalties' own 公示截止期. Here they run against the real warehouse, the se
 from __future__ import annotations
 
 import csv
-from datetime import date
+import json
+import shutil
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
 import psycopg
+import pytest
+from psycopg import sql
 from psycopg.rows import dict_row
 
+import credit.dbt
 from credit.dbt import run_dbt
 from credit.exports.outbox import period_folder
 from credit.exports.publicity import KIND_ORDER, export_daily_publicity, write_daily_publicity
@@ -27,7 +32,8 @@ from tests.test_dbt_lifecycle import Truth, _expected_exit
 
 UNIT_TESTS = (
     "test_publicity_periods_and_withdrawals_by_kind",
-    "test_publicity_status_and_withdrawal_deadline",
+    "test_publicity_withdrawal_deadlines",
+    "test_publicity_status_on_the_as_of_date",
     "test_publicity_withdrawal_learned_day",
 )
 
@@ -131,7 +137,7 @@ def test_dishonesty_publicity_matches_the_truth(quarter_county) -> None:
     assert learned_late > 0
     # The county has every case: listed, minor, withdrawn. Every withdrawal is still pending: the
     # county's one night learned the quarter's, late or not, three working days or less before
-    # (a passed deadline is the unit test's, test_publicity_status_and_withdrawal_deadline).
+    # (a passed deadline is the unit test's, test_publicity_status_on_the_as_of_date).
     assert {("published", None), ("not_published", None), ("withdrawn", True)} <= statuses, statuses
 
 
@@ -263,7 +269,7 @@ def test_the_daily_publicity_list(quarter_county) -> None:
 
 def test_a_withdrawal_learned_late_is_on_the_list_flagged(tmp_path, monkeypatch) -> None:
     """A repair the warehouse learned of after its withdrawal deadline (the mart's rule, in the
-    unit test test_publicity_status_and_withdrawal_deadline) is on the day's 撤下清单 all the
+    unit test test_publicity_withdrawal_deadlines) is on the day's 撤下清单 all the
     same, first, flagged 逾期撤下, with the day it was learned."""
     monkeypatch.setenv("CREDIT_DATA_DIR", str(tmp_path))
     day = date(2026, 5, 6)
@@ -319,3 +325,77 @@ def test_a_withdrawal_learned_late_is_on_the_list_flagged(tmp_path, monkeypatch)
     ]
     assert body[0]["获知日期"].date() == day
     assert "其中逾期撤下 1 条" in sheet["A2"].value
+
+
+PUBLICITY_MARTS = ("fct_publicity_periods", "fct_publicity_records")
+
+
+def _digests(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent digest of every row of the publicity marts."""
+    with psycopg.connect(url) as conn:
+        return {
+            name: conn.execute(
+                sql.SQL(
+                    "select count(*), md5(string_agg(md5(t::text), '' order by md5(t::text)))"
+                    " from marts.{} as t"
+                ).format(sql.Identifier(name))
+            ).fetchone()
+            for name in PUBLICITY_MARTS
+        }
+
+
+def _build_publicity(day: date) -> None:
+    """The publicity marts and what they are built from, as of ``day``."""
+    as_of = json.dumps({"as_of_date": day.isoformat()})
+    run_dbt(["run", "--select", "+fct_publicity_records", "--vars", as_of])
+
+
+def test_the_periods_follow_the_as_of_date_back_and_forth(quarter_county) -> None:
+    """The periods are incremental by the versions staged and the as-of night. Built as of a day
+    before the county's one night, they know no record, as a full build of that day; built as of
+    the night again, they are what they were (the records landed after the earlier as-of night
+    written again)."""
+    before = _digests(quarter_county.url)
+    assert before["fct_publicity_periods"][0] > 0
+    try:
+        _build_publicity(LAST_DAY - timedelta(days=7))
+        earlier = _digests(quarter_county.url)
+        assert earlier["fct_publicity_periods"][0] == earlier["fct_publicity_records"][0] == 0
+    finally:
+        _build_publicity(LAST_DAY)
+    assert _digests(quarter_county.url) == before
+
+
+def test_changed_withdrawal_days_move_every_deadline(quarter_county, tmp_path) -> None:
+    """A rule behind the periods changed in its seed (5 working days to withdraw a record, not
+    3): the next build writes every record again, each withdrawal's deadline 5 working days
+    after its change; the rule restored, the periods are what they were."""
+    url = quarter_county.url
+    before = _digests(url)
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    seed = project / "seeds" / "rules" / "publicity_record_kinds.csv"
+    with seed.open(encoding="utf-8") as f:
+        kinds = list(csv.DictReader(f))
+    with seed.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(kinds[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kind | {"withdrawal_working_days": "5"} for kind in kinds)
+    selected = ["--select", "fct_publicity_periods+"]
+    selected += ["--vars", json.dumps({"as_of_date": LAST_DAY.isoformat()})]
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(credit.dbt, "DBT_PROJECT_DIR", project)
+            run_dbt(["seed", "--select", "publicity_record_kinds"])
+            run_dbt(["run", *selected])
+        with psycopg.connect(url) as conn:
+            withdrawals = conn.execute(
+                "select withdrawal_date, withdrawal_deadline from marts.fct_publicity_periods"
+                " where withdrawal_date is not null"
+            ).fetchall()
+        assert withdrawals
+        assert all(deadline == add_working_days(day, 5) for day, deadline in withdrawals)
+    finally:
+        run_dbt(["seed", "--select", "publicity_record_kinds"])
+        run_dbt(["run", *selected])
+    assert _digests(url) == before

@@ -1,20 +1,12 @@
 {#- The as-of date (截至日期) of every lifecycle model: `--vars '{as_of_date: 2026-06-30}'`
-    reconstructs the state of that day; else the environment's CREDIT_AS_OF_DATE (how the
-    transform DAG passes it: a changed var makes dbt re-parse the whole project, a changed
-    environment variable only the files that read it); else today in the county's time zone. -#}
-{%- set county_timezone = var('county_timezone', 'Asia/Shanghai') -%}
-{%- set as_of_date = var('as_of_date', env_var('CREDIT_AS_OF_DATE', '')) -%}
-{%- if as_of_date -%}
-    {%- set as_of_expression = "'" ~ as_of_date ~ "'::date" -%}
-{%- else -%}
-    {%- set as_of_expression = "(now() at time zone '" ~ county_timezone ~ "')::date" -%}
-{%- endif -%}
+    reconstructs the state of that day; else the environment's CREDIT_AS_OF_DATE; else today
+    in the county's time zone (macros/as_of/as_of_date.sql). -#}
 
 with
 
 parameters as (
 
-    select {{ as_of_expression }} as as_of_date
+    select {{ as_of_date_expression() }} as as_of_date
 
 ),
 

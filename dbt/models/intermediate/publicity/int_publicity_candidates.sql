@@ -83,6 +83,7 @@ permits as (
     -- only while its status is 有效 (a permit sent as 无效 is no longer in force).
     select
         'permit' as record_kind,
+        record_key,
         dept_code,
         permit_doc_no as doc_no,
         subject_key,
@@ -141,6 +142,7 @@ penalties as (
     -- its tier's minimum and maximum periods; else the maximum.
     select
         'penalty' as record_kind,
+        record_key,
         dept_code,
         penalty_doc_no as doc_no,
         subject_key,
@@ -180,6 +182,7 @@ dishonesties as (
     -- withdrawal on its day; an expiry ends the period.
     select
         'dishonesty' as record_kind,
+        dishonesty_records.dept_code || '|' || dishonesty_records.decision_doc_no as record_key,
         dishonesty_records.dept_code,
         dishonesty_records.decision_doc_no as doc_no,
         dishonesty_records.subject_key,
@@ -228,6 +231,7 @@ final as (
         unioned.record_kind || ':' || unioned.dept_code || '|' || unioned.doc_no
             as publicity_record_id,
         unioned.record_kind,
+        unioned.record_key,
         unioned.dept_code,
         unioned.doc_no,
         unioned.subject_key,

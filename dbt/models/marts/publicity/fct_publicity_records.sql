@@ -1,21 +1,31 @@
 {#- 公示信息 What the credit office's portal may publish on the as-of date, and what it must
-    take down: every permit, penalty and dishonesty record known then (int_publicity_candidates)
-    with its publicity status and, for a record repaired, revoked or corrected, the working day
-    by which it must be off the portal (seeds publicity_record_kinds, working_days). A change the
-    warehouse learned only after that day (int_publicity_withdrawals_known) is late (逾期撤下):
-    it is to be taken down within as many working days of the day it was learned. -#}
+    take down: each record of fct_publicity_periods with its status on that day. A record
+    repaired, revoked or corrected during its period is withdrawn, to be off the portal by its
+    withdrawal deadline; one the warehouse learned of only after that day is late (逾期撤下), to
+    be taken down within as many working days of the day it was learned.
+
+    A view: the periods are stored by record and change only with their records; the day's
+    status is computed when read. Rebuilt every night as a table, it cost what the county's
+    history holds (docs/warehouse.md). It reads fct_publicity_periods as its reader
+    (security_invoker), whose row-level security is then the records'. -#}
+{{ config(
+    materialized='view',
+    post_hook="alter view {{ this }} set (security_invoker = true)",
+) }}
 
 with
 
-candidates as (
+periods as (
 
-    select * from {{ ref('int_publicity_candidates') }}
+    select * from {{ ref('fct_publicity_periods') }}
 
 ),
 
-record_kinds as (
+-- The as-of date written into the view (int_lifecycle_as_of's): the reader may read no
+-- intermediate model.
+as_of as (
 
-    select * from {{ ref('publicity_record_kinds') }}
+    select {{ as_of_date_expression() }} as as_of_date
 
 ),
 
@@ -25,76 +35,20 @@ departments as (
 
 ),
 
-working_days as (
-
-    select * from {{ ref('working_days') }}
-
-),
-
-withdrawals_known as (
-
-    select * from {{ ref('int_publicity_withdrawals_known') }}
-
-),
-
-learned as (
-
-    -- The day the warehouse learned of the change: a permit's or penalty's revocation the night
-    -- its 撤销 version was landed, normally the day it was stamped (greatest() skips nulls).
-    select
-        candidates.*,
-        coalesce(
-            withdrawals_known.withdrawal_known_date,
-            greatest(candidates.withdrawal_date, candidates.withdrawal_landed_date)
-        ) as withdrawal_known_date
-    from candidates
-    left join withdrawals_known
-        on candidates.publicity_record_id = withdrawals_known.publicity_record_id
-
-),
-
-deadlines as (
-
-    -- The Nth working day after the change: the working day numbered the change day's + N;
-    -- likewise after the day the change was learned.
-    select
-        learned.*,
-        record_kinds.record_kind_zh,
-        record_kinds.withdrawal_working_days,
-        deadline_day.calendar_date as withdrawal_deadline,
-        learned_deadline_day.calendar_date as learned_deadline
-    from learned
-    inner join record_kinds on learned.record_kind = record_kinds.record_kind
-    left join working_days as change_day
-        on learned.withdrawal_date = change_day.calendar_date
-    left join working_days as deadline_day
-        on
-            change_day.working_day_number + record_kinds.withdrawal_working_days
-            = deadline_day.working_day_number
-            and deadline_day.is_working_day
-    left join working_days as learned_day
-        on learned.withdrawal_known_date = learned_day.calendar_date
-    left join working_days as learned_deadline_day
-        on
-            learned_day.working_day_number + record_kinds.withdrawal_working_days
-            = learned_deadline_day.working_day_number
-            and learned_deadline_day.is_working_day
-
-),
-
 statuses as (
 
     select
-        deadlines.*,
+        periods.*,
+        as_of.as_of_date,
         case
-            when not deadlines.published_in_principle then 'not_published'
+            when not periods.published_in_principle then 'not_published'
             -- A change after the period ended takes down nothing.
-            when deadlines.withdrawal_date < deadlines.publicity_end then 'withdrawn'
-            when deadlines.as_of_date >= deadlines.publicity_end or not deadlines.in_force
-                then 'ended'
+            when periods.withdrawal_date < periods.publicity_end then 'withdrawn'
+            when as_of.as_of_date >= periods.publicity_end or not periods.in_force then 'ended'
             else 'published'
         end as publicity_status_code
-    from deadlines
+    from periods
+    cross join as_of
 
 ),
 
