@@ -442,10 +442,17 @@ def _delivered(url: str, dept_code: str, names: list[str]) -> dict[str, int]:
         )
 
 
-def test_a_row_committed_late_is_landed_by_the_next_night_and_nothing_twice(county) -> None:
+@pytest.mark.timeout(600)
+def test_a_row_committed_late_is_landed_by_the_next_night_and_nothing_twice(
+    county, monkeypatch
+) -> None:
     """A system commits a row after the night read its period, its updated_at before the
     watermark that night stored (a long transaction): the next night reads back as far as the
-    look-back and lands it; the rows it reads again are not landed twice."""
+    look-back and lands it; the rows it reads again are not landed twice. The rows are looked
+    up one at a time, as a catch-up's batch of more rows than one look-up holds is: the later
+    look-ups run while the batch's COPY is under way (on the night's connection they waited
+    for it, and it for them)."""
+    monkeypatch.setattr(ingest, "LOOK_UP_ROWS", 1)
     day = LAST_DAY + dt.timedelta(days=8)
     engine.advance(day)
     exchange = next(s for s in sources().values() if s.shape == "exchange_db")

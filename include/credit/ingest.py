@@ -8,6 +8,7 @@ record kind whatever the number of departments that delivered it (:func:`validat
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from credit import alerts, warehouse
 from credit.catalogue import RecordKind, record_kind
@@ -397,7 +399,7 @@ def _ingest_incremental(
     pull = _puller(source, kind)
     began = time.perf_counter()
     read_again = night.rows_read_again
-    with conn.transaction():
+    with contextlib.ExitStack() as stack, conn.transaction():
         row = conn.execute(
             "select watermark from audit.watermarks"
             " where dept_code = %s and record_kind = %s for update",
@@ -407,9 +409,8 @@ def _ingest_incremental(
         pulled = pull(since, day_end(logical_date))
         rows = iter(pulled)
         if since is not None:
-            rows = _not_landed(
-                rows, lambda refs: _landed_since(conn, source, kind, since, refs), kind, night
-            )
+            landed = stack.enter_context(_LandedRows(conn, source, kind, since))
+            rows = _not_landed(rows, landed, kind, night)
         first = next(rows, None)
         if first is not None:
             batch_id = land_batch(
@@ -443,25 +444,44 @@ def _ingest_incremental(
     night.land_seconds += time.perf_counter() - began - pulled.seconds
 
 
-def _landed_since(
-    conn: psycopg.Connection,
-    source: Source,
-    kind: RecordKind,
-    since: datetime,
-    refs: list[str],
-) -> frozenset[tuple[str, str | None]]:
-    """(record_id, updated_at as sent) of the rows with these record ids (``refs``) that the
-    source's nights of ``kind`` landed from the county day of ``since`` on: every landed row
-    changed after ``since`` is among them, since a night reads only rows changed before its day
-    ends."""
-    query = sql.SQL(
-        "select source_ref, updated_at from {} where batch_id = any(array("
-        "select batch_id from audit.batches"
-        " where dept_code = %s and record_kind = %s and logical_date >= %s))"
-        " and source_ref = any(%s)"
-    ).format(sql.Identifier("raw", kind.name))
-    first_day = since.astimezone(COUNTY_TZ).date()
-    return frozenset(conn.execute(query, (source.dept_code, kind.name, first_day, refs)).fetchall())
+class _LandedRows:
+    """Which of a look-back pull's rows the source's nights of ``kind`` landed from the county
+    day of ``since`` on: (record_id, updated_at as sent) of those with the record ids asked for.
+    Every landed row changed after ``since`` is among them, since a night reads only rows
+    changed before its day ends.
+
+    The pulled rows are looked up as they stream into the batch's COPY: the first rows before
+    the COPY starts, on the night's connection; the later ones while that connection is busy
+    copying (asked there, a query waits for the COPY, which waits for the rows), so on a
+    connection of their own, opened then: only a batch of more than ``LOOK_UP_ROWS`` rows needs
+    it. The rows looked up were committed by earlier nights, which that connection sees."""
+
+    def __init__(
+        self, conn: psycopg.Connection, source: Source, kind: RecordKind, since: datetime
+    ) -> None:
+        self.conn, self.side = conn, None
+        self.query = sql.SQL(
+            "select source_ref, updated_at from {} where batch_id = any(array("
+            "select batch_id from audit.batches"
+            " where dept_code = %s and record_kind = %s and logical_date >= %s))"
+            " and source_ref = any(%s)"
+        ).format(sql.Identifier("raw", kind.name))
+        self.params = (source.dept_code, kind.name, since.astimezone(COUNTY_TZ).date())
+
+    def __enter__(self) -> _LandedRows:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.side is not None:
+            self.side.close()
+
+    def __call__(self, refs: list[str]) -> frozenset[tuple[str, str | None]]:
+        conn = self.conn
+        if conn.info.transaction_status == TransactionStatus.ACTIVE:
+            if self.side is None:
+                self.side = psycopg.connect(warehouse.role_url(LOADER), autocommit=True)
+            conn = self.side
+        return frozenset(conn.execute(self.query, (*self.params, refs)).fetchall())
 
 
 def _not_landed(
