@@ -32,6 +32,8 @@ NOT_CONTENT = (
     "dbt_valid_to",
     *("dbt_scd_id", "raw_row_id", "batch_id", "credit_record_id", "current_raw_row_id"),
     *("objection_raw_row_id", "objection_batch_id", "version_raw_row_id", "version_batch_id"),
+    # intermediate.publicity_periods_state: when staging last wrote the rows a build read
+    *("permits_staged_at", "penalties_staged_at"),
 )
 # What a build found changed since the build before: nothing, for a night built a second time.
 LAST_BUILDS_CHANGES = frozenset(
