@@ -28,9 +28,12 @@ mentions as (
     where
         subject_key is not null
         {%- if is_incremental() %}
-            and subject_key in (
+            -- An array: each staging table of the union is read by its subject_key index. As a
+            -- subquery, every row of every staging table was read and hashed (3.5 s of a night
+            -- after five years at Jiangyin's size, 1.0 s this way).
+            and subject_key = any(array(
                 select changed.subject_key from {{ ref('int_subjects_changed') }} as changed
-            )
+            ))
         {%- endif %}
 
 ),
@@ -41,9 +44,9 @@ registrations as (
     where
         change_type_code <> 'revoke'
         {%- if is_incremental() %}
-            and subject_key in (
+            and subject_key = any(array(
                 select changed.subject_key from {{ ref('int_subjects_changed') }} as changed
-            )
+            ))
         {%- endif %}
 
 ),
@@ -54,7 +57,9 @@ divisions as (
 
 ),
 
-latest_registration as (
+-- A night's: computed once. Estimated from the array at a row or two, it was joined by a nested
+-- loop that ranked the registrations again for every subject.
+latest_registration as {% if is_incremental() %}materialized {% endif %}(
 
     select
         *,
