@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -14,6 +16,7 @@ import pytest
 from psycopg import sql
 
 from credit import warehouse
+from credit.paths import DBT_PROJECT_DIR
 
 # The shared county: one full quarter (2026 Q1) and the first days of the next, so quarterly
 # numbers, quarter-on-quarter comparisons and the exports' "Nth working day after quarter end"
@@ -141,3 +144,37 @@ def ingest_night(day: date) -> None:
         ingest_source(dept_code, day)
     validate_pending()
     reconcile_night(day)
+
+
+def mart_digests(url: str, names: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent digest of every row of each named mart."""
+    with psycopg.connect(url) as conn:
+        return {
+            name: conn.execute(
+                sql.SQL(
+                    "select count(*), md5(string_agg(md5(t::text), '' order by md5(t::text)))"
+                    " from marts.{} as t"
+                ).format(sql.Identifier(name))
+            ).fetchone()
+            for name in names
+        }
+
+
+def project_with_rules(
+    folder: Path, changes: dict[str, Callable[[dict[str, str]], object]]
+) -> Path:
+    """A copy of the dbt project in ``folder`` whose rule seeds (``seeds/rules/<name>.csv``)
+    have each row passed through ``changes[name]``, which edits it in place."""
+    project = folder / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    for name, change in changes.items():
+        seed = project / "seeds" / "rules" / f"{name}.csv"
+        with seed.open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        for row in rows:
+            change(row)
+        with seed.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+    return project

@@ -3,21 +3,17 @@ date, and moved by a change of their rule seeds without code (the session's quar
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
-import shutil
-from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 import credit.dbt
 from credit.dbt import run_dbt
-from credit.paths import DBT_PROJECT_DIR
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
+from tests.county import mart_digests, project_with_rules
 
 AREAS = [
     f"path:models/{layer}/{area}"
@@ -39,32 +35,6 @@ TABLES = (
 def _build() -> None:
     as_of = json.dumps({"as_of_date": LAST_DAY.isoformat()})
     run_dbt(["run", "--select", *AREAS, "--vars", as_of])
-
-
-def _fingerprints(url: str) -> dict[str, tuple[int, str]]:
-    """Row count and an order-independent digest of every row of each mart."""
-    with psycopg.connect(url) as conn:
-        return {
-            table: conn.execute(
-                sql.SQL(
-                    "select count(*), md5(string_agg(md5(t::text), '' order by md5(t::text)))"
-                    " from marts.{} as t"
-                ).format(sql.Identifier(table))
-            ).fetchone()
-            for table in TABLES
-        }
-
-
-def _edit_seed(project: Path, name: str, change) -> None:
-    seed = project / "seeds" / "rules" / f"{name}.csv"
-    with seed.open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        change(row)
-    with seed.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def test_scores_are_explained_and_every_grade_occurs(quarter_county) -> None:
@@ -112,9 +82,9 @@ def test_plans_draw_by_grade_ratio_and_join_departments(quarter_county) -> None:
 
 
 def test_re_running_a_date_leaves_every_mart_identical(quarter_county) -> None:
-    before = _fingerprints(quarter_county.url)
+    before = mart_digests(quarter_county.url, TABLES)
     _build()
-    assert _fingerprints(quarter_county.url) == before
+    assert mart_digests(quarter_county.url, TABLES) == before
     assert all(count > 0 for count, _ in before.values())
 
 
@@ -125,7 +95,7 @@ def test_nights_of_other_as_of_dates_then_the_same_date_leave_every_mart_identic
     (the window moves, the as-of date becomes a month end), then of a week before in the same
     month and of the date again (the window stays: only the subjects whose score can have moved
     are evaluated on the new as-of date), every mart equals the full build of that date."""
-    before = _fingerprints(quarter_county.url)
+    before = mart_digests(quarter_county.url, TABLES)
     for day in (
         LAST_DAY - dt.timedelta(days=40),
         LAST_DAY + dt.timedelta(days=1),
@@ -133,14 +103,14 @@ def test_nights_of_other_as_of_dates_then_the_same_date_leave_every_mart_identic
     ):
         run_dbt(["run", "--select", *AREAS, "--vars", json.dumps({"as_of_date": day.isoformat()})])
     _build()
-    assert _fingerprints(quarter_county.url) == before
+    assert mart_digests(quarter_county.url, TABLES) == before
 
 
 def test_changed_ratio_threshold_and_grade_bounds_change_results_without_code(
     quarter_county, tmp_path
 ) -> None:
     url = quarter_county.url
-    before = _fingerprints(url)
+    before = mart_digests(url, TABLES)
     with psycopg.connect(url) as conn:
         d_drawn = conn.execute(
             "select count(*) from marts.fct_inspection_plans where grade = 'D'"
@@ -154,22 +124,19 @@ def test_changed_ratio_threshold_and_grade_bounds_change_results_without_code(
         a_grades = conn.execute(
             "select count(*) from marts.fct_subject_grades where grade = 'A'"
         ).fetchone()[0]
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    _edit_seed(
-        project,
-        "inspection_ratios",
-        lambda r: r.update(annual_share="0.40") if r["grade"] == "D" else None,
-    )
-    _edit_seed(
-        project,
-        "warning_rules",
-        lambda r: r.update(threshold_days="30") if r["rule_code"] == "objection_overdue" else None,
-    )
-    _edit_seed(
-        project,
-        "grade_thresholds",
-        lambda r: r.update(min_score="80") if r["grade"] == "A" else None,
+    project = project_with_rules(
+        tmp_path,
+        {
+            "inspection_ratios": (
+                lambda r: r.update(annual_share="0.40") if r["grade"] == "D" else None
+            ),
+            "warning_rules": (
+                lambda r: (
+                    r.update(threshold_days="30") if r["rule_code"] == "objection_overdue" else None
+                )
+            ),
+            "grade_thresholds": lambda r: r.update(min_score="80") if r["grade"] == "A" else None,
+        },
     )
     seeds = ["--select", "inspection_ratios", "warning_rules", "grade_thresholds"]
     try:
@@ -204,4 +171,4 @@ def test_changed_ratio_threshold_and_grade_bounds_change_results_without_code(
         run_dbt(["seed", "--full-refresh", *seeds])
         as_of = json.dumps({"as_of_date": LAST_DAY.isoformat()})
         run_dbt(["run", "--vars", as_of])
-    assert _fingerprints(url) == before
+    assert mart_digests(url, TABLES) == before

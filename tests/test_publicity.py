@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,6 @@ from pathlib import Path
 import openpyxl
 import psycopg
 import pytest
-from psycopg import sql
 from psycopg.rows import dict_row
 
 import credit.dbt
@@ -28,6 +26,7 @@ from credit.exports.publicity import KIND_ORDER, export_daily_publicity, write_d
 from credit.paths import DBT_PROJECT_DIR
 from credit.workdays import CALENDAR_SEED, add_months, add_working_days, render_calendar_seed
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
+from tests.county import mart_digests, project_with_rules
 from tests.test_dbt_lifecycle import Truth, _expected_exit
 
 UNIT_TESTS = (
@@ -330,24 +329,13 @@ def test_a_withdrawal_learned_late_is_on_the_list_flagged(tmp_path, monkeypatch)
 PUBLICITY_MARTS = ("fct_publicity_periods", "fct_publicity_records")
 
 
-def _digests(url: str) -> dict[str, tuple[int, str]]:
-    """Row count and an order-independent digest of every row of the publicity marts."""
-    with psycopg.connect(url) as conn:
-        return {
-            name: conn.execute(
-                sql.SQL(
-                    "select count(*), md5(string_agg(md5(t::text), '' order by md5(t::text)))"
-                    " from marts.{} as t"
-                ).format(sql.Identifier(name))
-            ).fetchone()
-            for name in PUBLICITY_MARTS
-        }
-
-
 def _build_publicity(day: date) -> None:
-    """The publicity marts and what they are built from, as of ``day``."""
+    """The publicity marts and what they are built from, as of ``day``, and every view: a table
+    rebuilt drops the views on it (dbt drops the old table with ``cascade``), which the shared
+    county's other tests read."""
     as_of = json.dumps({"as_of_date": day.isoformat()})
-    run_dbt(["run", "--select", "+fct_publicity_records", "--vars", as_of])
+    selected = ["+fct_publicity_records", "config.materialized:view"]
+    run_dbt(["run", "--select", *selected, "--vars", as_of])
 
 
 def test_the_periods_follow_the_as_of_date_back_and_forth(quarter_county) -> None:
@@ -355,15 +343,15 @@ def test_the_periods_follow_the_as_of_date_back_and_forth(quarter_county) -> Non
     before the county's one night, they know no record, as a full build of that day; built as of
     the night again, they are what they were (the records landed after the earlier as-of night
     written again)."""
-    before = _digests(quarter_county.url)
+    before = mart_digests(quarter_county.url, PUBLICITY_MARTS)
     assert before["fct_publicity_periods"][0] > 0
     try:
         _build_publicity(LAST_DAY - timedelta(days=7))
-        earlier = _digests(quarter_county.url)
+        earlier = mart_digests(quarter_county.url, PUBLICITY_MARTS)
         assert earlier["fct_publicity_periods"][0] == earlier["fct_publicity_records"][0] == 0
     finally:
         _build_publicity(LAST_DAY)
-    assert _digests(quarter_county.url) == before
+    assert mart_digests(quarter_county.url, PUBLICITY_MARTS) == before
 
 
 def test_changed_withdrawal_days_move_every_deadline(quarter_county, tmp_path) -> None:
@@ -371,16 +359,10 @@ def test_changed_withdrawal_days_move_every_deadline(quarter_county, tmp_path) -
     3): the next build writes every record again, each withdrawal's deadline 5 working days
     after its change; the rule restored, the periods are what they were."""
     url = quarter_county.url
-    before = _digests(url)
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    seed = project / "seeds" / "rules" / "publicity_record_kinds.csv"
-    with seed.open(encoding="utf-8") as f:
-        kinds = list(csv.DictReader(f))
-    with seed.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(kinds[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(kind | {"withdrawal_working_days": "5"} for kind in kinds)
+    before = mart_digests(url, PUBLICITY_MARTS)
+    project = project_with_rules(
+        tmp_path, {"publicity_record_kinds": lambda kind: kind.update(withdrawal_working_days="5")}
+    )
     selected = ["--select", "fct_publicity_periods+"]
     selected += ["--vars", json.dumps({"as_of_date": LAST_DAY.isoformat()})]
     try:
@@ -398,4 +380,4 @@ def test_changed_withdrawal_days_move_every_deadline(quarter_county, tmp_path) -
     finally:
         run_dbt(["seed", "--select", "publicity_record_kinds"])
         run_dbt(["run", *selected])
-    assert _digests(url) == before
+    assert mart_digests(url, PUBLICITY_MARTS) == before
