@@ -5,7 +5,9 @@
     Incremental: a night rebuilds the subjects int_subjects_changed names (those of the batches
     staged since the last build, and legacy identifiers now linked), from all their records;
     the pre-hook deletes their rows first, the post-hook records the batches taken in
-    (macros/subjects/subject_state.sql). -#}
+    (macros/subjects/subject_state.sql). Up to `subjects_read_by_index` subjects (default
+    5,000: an ordinary night's few thousand), their rows are read by the staging tables'
+    subject_key indexes; more (a catch-up), the staging tables are read whole and joined. -#}
 
 -- depends_on: {{ ref('int_subjects_changed') }}
 -- depends_on: {{ ref('int_subject_batches') }}
@@ -18,7 +20,26 @@
         post_hook="{{ store_subject_state() }}",
     )
 }}
-
+{#- The night's subjects, when they are few, as an array: each staging table of the union is
+    read by its subject_key index (as a subquery, every row of every staging table was read and
+    hashed: 3.5 s of a night after five years at Jiangyin's size, 1.0 s this way). An array is
+    estimated at a row or two whatever its length, so what is read from it is joined by nested
+    loops: a catch-up's hundreds of thousands of subjects made them quadratic (the four years
+    after the first of a Jiangyin-sized county did not end in 15 minutes), and many subjects are
+    joined as a subquery (12 s for those four years). -#}
+{%- set by_index = false -%}
+{%- if is_incremental() and execute -%}
+    {%- set by_index = run_query(
+        "select count(*) <= " ~ var('subjects_read_by_index', 5000)
+        ~ " from " ~ ref('int_subjects_changed')
+    ).rows[0][0] -%}
+{%- endif -%}
+{%- set changed_subjects =
+    "select changed.subject_key from " ~ ref('int_subjects_changed') ~ " as changed"
+-%}
+{%- set night_subjects =
+    "= any(array(" ~ changed_subjects ~ "))" if by_index else "in (" ~ changed_subjects ~ ")"
+-%}
 
 with
 
@@ -28,12 +49,7 @@ mentions as (
     where
         subject_key is not null
         {%- if is_incremental() %}
-            -- An array: each staging table of the union is read by its subject_key index. As a
-            -- subquery, every row of every staging table was read and hashed (3.5 s of a night
-            -- after five years at Jiangyin's size, 1.0 s this way).
-            and subject_key = any(array(
-                select changed.subject_key from {{ ref('int_subjects_changed') }} as changed
-            ))
+            and subject_key {{ night_subjects }}
         {%- endif %}
 
 ),
@@ -44,9 +60,7 @@ registrations as (
     where
         change_type_code <> 'revoke'
         {%- if is_incremental() %}
-            and subject_key = any(array(
-                select changed.subject_key from {{ ref('int_subjects_changed') }} as changed
-            ))
+            and subject_key {{ night_subjects }}
         {%- endif %}
 
 ),
@@ -59,7 +73,7 @@ divisions as (
 
 -- A night's: computed once. Estimated from the array at a row or two, it was joined by a nested
 -- loop that ranked the registrations again for every subject.
-latest_registration as {% if is_incremental() %}materialized {% endif %}(
+latest_registration as {% if by_index %}materialized {% endif %}(
 
     select
         *,
