@@ -37,6 +37,14 @@
         }) -%}
     {%- endif -%}
 {%- endif -%}
+{%- set stored_columns = [
+    'record_kind', 'record_kind_zh', 'dept_code', 'doc_no', 'subject_key', 'subject_name',
+    'subject_type_code', 'subject_identifier', 'category', 'content', 'decision_date',
+    'severity_code',
+    'published_in_principle', 'publicity_start', 'publicity_end', 'publicity_end_basis',
+    'in_force', 'under_objection', 'withdrawal_reason_code', 'withdrawal_date',
+    'withdrawal_known_date', 'withdrawal_deadline', 'learned_deadline', 'raw_row_id',
+] -%}
 {{
     config(
         materialized='incremental',
@@ -185,8 +193,8 @@ from final
             select from {{ this }} as kept
             where
                 kept.publicity_record_id = final.publicity_record_id
-                {% for column in adapter.get_columns_in_relation(this) %}
-                    and kept.{{ column.name }} is not distinct from final.{{ column.name }}
+                {% for column in stored_columns %}
+                    and kept.{{ column }} is not distinct from final.{{ column }}
                 {% endfor %}
         )
 {%- endif %}
