@@ -183,23 +183,27 @@ def test_redelivered_file_adds_nothing_and_a_changed_file_is_a_new_version(count
 
 def test_a_night_reads_only_the_files_it_has_not_seen(county, monkeypatch) -> None:
     """The drop folder's history is not hashed again each night: a file whose name, size and
-    modification time are known is skipped unread; one touched since is read once, recognised
-    by its bytes, and skipped unread from then on."""
+    modification time are known is skipped unread, its name not even parsed; one touched since
+    is read once, recognised by its bytes, and skipped unread from then on."""
     dept = next(
         s for s in sources().values() if s.shape == "drop_folder" and s.file_format == "xlsx"
     )
     hashed: list[str] = []
-    sha256_of = drop_folder.sha256_of
+    identified: list[str] = []
+    sha256_of, identify = drop_folder.sha256_of, drop_folder.identify
     monkeypatch.setattr(
         drop_folder, "sha256_of", lambda path: hashed.append(path.name) or sha256_of(path)
     )
+    monkeypatch.setattr(
+        drop_folder, "identify", lambda path: identified.append(path.name) or identify(path)
+    )
     before = _raw_row_count(county.url)
     ingest_source(dept.dept_code, LAST_DAY)
-    assert hashed == []
+    assert hashed == identified == []
     touched = sorted((engine.systems.drops_dir() / dept.dept_code).glob("*.xlsx"))[0]
     touched.touch()
     ingest_source(dept.dept_code, LAST_DAY)
-    assert hashed == [touched.name]
+    assert hashed == identified == [touched.name]
     ingest_source(dept.dept_code, LAST_DAY)
     assert hashed == [touched.name]
     assert _raw_row_count(county.url) == before

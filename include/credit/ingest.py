@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -530,8 +531,9 @@ class _Deliveries:
                 seen.by_stat.add((name, size, modified_ns))
         return seen
 
-    def unchanged(self, path: Path, stat: os.stat_result) -> bool:
-        return (drop_folder.stored_name(path.name), stat.st_size, stat.st_mtime_ns) in self.by_stat
+    def unchanged(self, name: str, stat: os.stat_result) -> bool:
+        """Whether the file named ``name`` is as it was when delivered or rejected."""
+        return (drop_folder.stored_name(name), stat.st_size, stat.st_mtime_ns) in self.by_stat
 
     def known(
         self, conn: psycopg.Connection, path: Path, sha: str, stat: os.stat_result | None
@@ -590,9 +592,14 @@ def _ingest_drops(
     seen = _Deliveries.load(conn, source.dept_code)
     group: list[_Delivery] = []
     rows = 0
-    for path in sorted(folder.iterdir()):
+    # Every file ever delivered stays in the folder: listed with the kind of each entry the
+    # listing gives, a known file costs one stat and a look-up; its name is parsed and its bytes
+    # read only when it is new or changed.
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=attrgetter("name"))
+    for entry in entries:
         began = time.perf_counter()
-        delivery = _read_file(conn, source, path, logical_date, seen, night)
+        delivery = _read_file(conn, source, entry, logical_date, seen, night)
         night.read_seconds += time.perf_counter() - began
         if delivery is None:
             continue
@@ -607,17 +614,24 @@ def _ingest_drops(
 def _read_file(
     conn: psycopg.Connection,
     source: Source,
-    path: Path,
+    entry: os.DirEntry,
     logical_date: date,
     seen: _Deliveries,
     night: SourceNight,
 ) -> _Delivery | None:
     """A new file of the folder, read; ``None`` for one delivered before, not yet due, or
     rejected (recorded with its reason)."""
+    # A regular file (not a link: no stat to know it) unchanged since it was delivered or
+    # rejected is skipped before anything else.
+    if entry.is_file(follow_symlinks=False) and seen.unchanged(
+        entry.name, entry.stat(follow_symlinks=False)
+    ):
+        return None
+    path = Path(entry.path)
     try:
         drop = drop_folder.identify(path)
         stat = path.stat()
-        if drop.day > logical_date or seen.unchanged(path, stat):
+        if drop.day > logical_date:
             return None
         sha = drop_folder.sha256_of(path)
         if seen.known(conn, path, sha, stat):
@@ -684,7 +698,7 @@ def _reject_file(
 ) -> None:
     regular = path.is_file() and not path.is_symlink()
     stat = path.stat() if regular else None
-    if stat is not None and seen.unchanged(path, stat):
+    if stat is not None and seen.unchanged(path.name, stat):
         return
     sha = drop_folder.sha256_of(path) if regular else "-"
     if seen.known(conn, path, sha, stat):
