@@ -7,9 +7,7 @@ as of the last day) is compared record by record with the simulator's truth.
 
 from __future__ import annotations
 
-import csv
 import json
-import shutil
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -20,10 +18,10 @@ import pytest
 import credit.dbt
 from credit.dbt import run_dbt
 from credit.identifiers import hash_identifier
-from credit.paths import DBT_PROJECT_DIR
 from credit.sources import sources
 from credit.workdays import add_months
 from tests.county import QUARTER_LAST_DAY as LAST_DAY
+from tests.county import project_with_rules
 
 LIFECYCLE = "path:models/intermediate/lifecycle path:models/marts/lifecycle"
 OBJECTION_OUTCOMES = {
@@ -153,18 +151,18 @@ def test_a_changed_publicity_rule_moves_repair_eligibility_without_code(
     quarter_county, tmp_path
 ) -> None:
     before = _records(quarter_county.url)
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    seed = project / "seeds" / "rules" / "publicity_rules.csv"
-    with seed.open(encoding="utf-8") as f:
-        rules = list(csv.DictReader(f))
-    for rule in rules:
-        if rule["severity_code"] == "general":
-            rule["min_publicity_months"] = "6"
-    with seed.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rules[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rules)
+    project = project_with_rules(
+        tmp_path,
+        {
+            "publicity_rules": (
+                lambda rule: (
+                    rule.update(min_publicity_months="6")
+                    if rule["severity_code"] == "general"
+                    else None
+                )
+            )
+        },
+    )
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(credit.dbt, "DBT_PROJECT_DIR", project)
@@ -208,16 +206,14 @@ def test_a_rule_seed_row_that_breaks_its_constraints_is_refused_and_the_rules_st
     what is built on the seed is skipped, and the loaded rules are those of before."""
     with psycopg.connect(quarter_county.url) as conn:
         before = conn.execute("select * from rules.grade_thresholds order by grade").fetchall()
-    project = tmp_path / "dbt"
-    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
-    seed = project / "seeds" / "rules" / "grade_thresholds.csv"
-    with seed.open(encoding="utf-8") as f:
-        rules = list(csv.DictReader(f))
-    rules[0][column] = value
-    with seed.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rules[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rules)
+    project = project_with_rules(
+        tmp_path,
+        {
+            "grade_thresholds": lambda row: (
+                row.update({column: value}) if row["grade"] == "A" else None
+            )
+        },
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(credit.dbt, "DBT_PROJECT_DIR", project)
         outcome = credit.dbt.invoke_dbt(
