@@ -14,9 +14,10 @@ import base64
 import datetime as dt
 import hmac
 import json
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,11 +88,19 @@ def _changed(
     """(change time, key, item) of the rows changed after ``since`` and before ``before``."""
     key, changed = names.name(kind, "record_id"), names.name(kind, "updated_at")
     items = []
+    # Files are per update day (<YYYYMMDD>.jsonl): older days cannot match and are not opened;
+    # the names are compared as listed, not years of paths built and sorted for each request.
     first_day = f"{since:%Y%m%d}" if since else ""
-    for path in sorted(folder.glob("*.jsonl")) if folder.exists() else []:
-        if path.stem < first_day:
-            continue  # files are per update day: older days cannot match
-        for line in path.read_text(encoding="utf-8").splitlines():
+    with os.scandir(folder) if folder.exists() else nullcontext(()) as listing:
+        days = sorted(
+            entry.name
+            for entry in listing
+            if entry.name.endswith(".jsonl")
+            and not entry.name.startswith(".")
+            and entry.name >= first_day
+        )
+    for name in days:
+        for line in (folder / name).read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
             updated = parse_time(item[changed])
             if (since is None or updated > since) and (before is None or updated < before):
