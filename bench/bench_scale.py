@@ -31,6 +31,7 @@ import argparse
 import datetime as dt
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -87,6 +88,8 @@ def main() -> None:
         raise
     if args.keep:
         print(f"kept: the data folder {os.environ['CREDIT_DATA_DIR']} (county, dbt target, logs)")
+    else:  # the county's files and the stopped server's data: gigabytes at Jiangyin's size
+        shutil.rmtree(os.environ["CREDIT_DATA_DIR"])
     figures["targets"] = _targets(figures)
     result = _result(args, figures)
     publish(args.scale, result, render(result), doc=not args.no_doc)
