@@ -17,7 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -87,11 +87,12 @@ def _changed(
 ) -> list[tuple[dt.datetime, str, dict[str, Any]]]:
     """(change time, key, item) of the rows changed after ``since`` and before ``before``."""
     key, changed = names.name(kind, "record_id"), names.name(kind, "updated_at")
-    items = []
+    if not folder.exists():
+        return []
     # Files are per update day (<YYYYMMDD>.jsonl): older days cannot match and are not opened;
     # the names are compared as listed, not years of paths built and sorted for each request.
     first_day = f"{since:%Y%m%d}" if since else ""
-    with os.scandir(folder) if folder.exists() else nullcontext(()) as listing:
+    with os.scandir(folder) as listing:
         days = sorted(
             entry.name
             for entry in listing
@@ -99,6 +100,7 @@ def _changed(
             and not entry.name.startswith(".")
             and entry.name >= first_day
         )
+    items = []
     for name in days:
         for line in (folder / name).read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
