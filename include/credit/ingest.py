@@ -629,8 +629,8 @@ def _read_file(
         return None
     path = Path(entry.path)
     try:
-        drop = drop_folder.identify(path)
-        stat = path.stat()
+        drop = drop_folder.identify(path)  # a regular file from here on
+        stat = entry.stat()  # the listing's, taken above
         if drop.day > logical_date:
             return None
         sha = drop_folder.sha256_of(path)
