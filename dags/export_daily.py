@@ -32,9 +32,11 @@ byte-identical files, so no new version. See `docs/exports.md`.
 
 Beside it, `export_publicity` reads `marts.fct_publicity_records` and writes the credit
 office's publicity list (信用信息公示清单) for its portal under
-`<data dir>/outbox/daily_publicity/<day>/v<n>/`: the permits, penalties and dishonesty records
-that may be published that day, and those repaired, revoked or corrected that must come off the
-portal by their deadline; `deliver_publicity` e-mails it the same way.
+`<data dir>/outbox/daily_publicity/<day>/v<n>/`: the day's changes to the permits, penalties and
+dishonesty records the portal may publish (against the list it was last given,
+`audit.publicity_listings`; the whole list too on Sundays), and those repaired, revoked or
+corrected that must come off the portal by their deadline; `deliver_publicity` e-mails it the
+same way.
 """,
 )
 def credit_export_daily():

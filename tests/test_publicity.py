@@ -206,11 +206,21 @@ def test_penalties_and_permits_follow_what_the_departments_sent(quarter_county) 
     assert any(row["is_listed"] for row in permits.values())
 
 
+def _csv(export, table: str) -> list[dict[str, str]] | None:
+    """The rows of one of the export's CSV files (``listed``, ``changes``), None when absent."""
+    found = [f for f in export.files if f.path.endswith(f"_{table}.csv")]
+    if not found:
+        return None
+    with (export.folder / found[0].path).open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_the_daily_publicity_list(quarter_county) -> None:
-    """The credit office's list (a CSV file, for the portal to synchronise with) holds exactly
-    what the mart lists, its workbook the withdrawals by their deadline and the count, naming
-    the list's file; natural persons appear by masked name only, with no identifier, and no ID
-    number of the county's people is in any file; re-exporting gives the same bytes."""
+    """The first export gives the credit office's portal the whole list (a CSV file) and, as the
+    day's changes, every record of it new; the list holds exactly what the mart lists, its
+    workbook the withdrawals by their deadline and the count, naming both files; natural persons
+    appear by masked name only, with no identifier, and no ID number of the county's people is
+    in any file; re-exporting gives the same bytes."""
     export = export_daily_publicity()
     assert export.folder.parent == period_folder("daily_publicity", LAST_DAY.isoformat())
     assert export.folder.name == f"v{export.version}"
@@ -220,7 +230,9 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     book = openpyxl.load_workbook(workbook)
     assert book.sheetnames == ["撤下清单", "按类别汇总"]
     listed_csv = workbook.with_name(f"{workbook.stem}_listed.csv")
-    assert listed_csv.name in book["按类别汇总"]["A2"].value
+    changes_csv = workbook.with_name(f"{workbook.stem}_changes.csv")
+    assert changes_csv.name in book["按类别汇总"]["A3"].value
+    assert listed_csv.name in book["按类别汇总"]["A4"].value
     rows = {Path(f.path).name: f.rows for f in export.files}
     assert set(rows[workbook.name]) == {"撤下清单", "按类别汇总"}
     with psycopg.connect(quarter_county.url) as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -238,11 +250,14 @@ def test_the_daily_publicity_list(quarter_county) -> None:
             "select row_count from audit.exports where kind = 'daily_publicity'"
             " order by export_id desc limit 1"
         ).fetchone()["row_count"]
-    with listed_csv.open(encoding="utf-8-sig", newline="") as f:
-        body = list(csv.DictReader(f))
+    body = _csv(export, "listed")
     assert rows[listed_csv.name] == {"公示清单": len(listed)}
+    assert rows[changes_csv.name] == {"公示清单变更": len(listed)}
+    changes = _csv(export, "changes")
+    assert {row["变更"] for row in changes} == {"新增"}
+    assert sorted(row["公示编号"] for row in changes) == sorted(listed)
     kinds = {row["record_kind"] for row in (*listed.values(), *pending.values())}
-    assert logged == len(listed) + len(pending) + len(kinds)
+    assert logged == 2 * len(listed) + len(pending) + len(kinds)
     assert [row["公示编号"] for row in body] == sorted(
         listed,
         key=lambda i: (KIND_ORDER[listed[i]["record_kind"]], listed[i]["decision_date"], i),
@@ -264,6 +279,107 @@ def test_the_daily_publicity_list(quarter_county) -> None:
     with (quarter_county.truth / "persons.csv").open(encoding="utf-8") as f:
         assert not [p["id_number"] for p in csv.DictReader(f) if p["id_number"] in text]
     assert export_daily_publicity().content_sha256 == export.content_sha256
+
+
+def _listings(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select publicity_record_id, listed_from, listed_until, row_md5"
+            " from audit.publicity_listings order by 1, 2"
+        ).fetchall()
+
+
+def test_the_portal_gets_the_days_changes(quarter_county, monkeypatch) -> None:
+    """After the first export the portal gets what differs from the list it was given: records
+    it was not given (新增), given with other cells (更新), given and no longer listed (撤下: one
+    withdrawn, with its cells; one that is no more, with its id alone); a record taken off
+    before stays off. The whole list goes only on its weekday or when asked. What the portal was
+    given (audit.publicity_listings) becomes today's list; the same export again gives the same
+    bytes; a day before one already exported gets the whole list alone and changes no listing."""
+    saved = _listings(quarter_county.url)
+    try:
+        full = _csv(export_daily_publicity(), "listed")
+        cells = {row["公示编号"]: row for row in full}
+        ids = sorted(cells)
+        added, changed, kept = ids[:3], ids[3:5], ids[5:]
+        yesterday = LAST_DAY - timedelta(days=1)
+        with psycopg.connect(quarter_county.url) as conn:
+            (withdrawn,) = conn.execute(
+                "select publicity_record_id from marts.fct_publicity_records"
+                " where withdrawal_pending order by 1 limit 1"
+            ).fetchone()
+            # As if the list had been given the day before, but for these records.
+            conn.execute(
+                "update audit.publicity_listings set listed_from = %s where listed_from = %s",
+                (yesterday, LAST_DAY),
+            )
+            conn.execute(
+                "delete from audit.publicity_listings where publicity_record_id = any(%s)",
+                (added,),
+            )
+            conn.execute(
+                "update audit.publicity_listings set row_md5 = 'stale'"
+                " where publicity_record_id = any(%s)",
+                (changed,),
+            )
+            conn.cursor().executemany(
+                "insert into audit.publicity_listings values (%s, %s, %s, 'x')",
+                [
+                    (withdrawn, yesterday, None),
+                    ("permit:gone|none", yesterday, None),
+                    ("permit:old|off", LAST_DAY - timedelta(days=30), yesterday),
+                ],
+            )
+        assert LAST_DAY.isoweekday() != 7  # not the whole list's weekday
+        second = export_daily_publicity()
+        got = {row["公示编号"]: row for row in _csv(second, "changes")}
+        assert {record: row["变更"] for record, row in got.items()} == {
+            **dict.fromkeys(added, "新增"),
+            **dict.fromkeys(changed, "更新"),
+            withdrawn: "撤下",
+            "permit:gone|none": "撤下",
+        }
+        for record in added + changed:
+            assert {k: v for k, v in got[record].items() if k != "变更"} == cells[record]
+        assert got[withdrawn]["信息类别"] and got[withdrawn]["决定文书号"]
+        assert set(got["permit:gone|none"].values()) == {"撤下", "permit:gone|none", ""}
+        assert _csv(second, "listed") is None
+        given = _listings(quarter_county.url)
+        assert sorted(r[0] for r in given if r[2] is None) == ids
+        assert {r[0]: r[1] for r in given if r[2] is None} == {
+            **dict.fromkeys(kept, yesterday),
+            **dict.fromkeys(added + changed, LAST_DAY),
+        }
+        assert sorted(r[0] for r in given if r[2] == LAST_DAY) == sorted(
+            [*changed, withdrawn, "permit:gone|none"]
+        )
+        assert export_daily_publicity().content_sha256 == second.content_sha256
+        assert _listings(quarter_county.url) == given
+        asked = export_daily_publicity(full=True)
+        assert _csv(asked, "listed") == full
+        assert _csv(asked, "changes") == _csv(second, "changes")
+        monkeypatch.setattr(
+            "credit.exports.publicity.export_settings",
+            lambda: {"daily_publicity": {"full_list_weekday": LAST_DAY.isoweekday()}},
+        )
+        assert export_daily_publicity().content_sha256 == asked.content_sha256
+        monkeypatch.undo()
+        with psycopg.connect(quarter_county.url) as conn:
+            conn.execute(
+                "insert into audit.publicity_listings values ('permit:later|x', %s, null, 'x')",
+                (LAST_DAY + timedelta(days=1),),
+            )
+        later = _listings(quarter_county.url)
+        alone = export_daily_publicity()
+        assert _csv(alone, "changes") is None and _csv(alone, "listed") == full
+        assert _listings(quarter_county.url) == later
+    finally:
+        with psycopg.connect(quarter_county.url) as conn:
+            conn.execute("delete from audit.publicity_listings")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "insert into audit.publicity_listings values (%s, %s, %s, %s)", saved
+                )
 
 
 def test_a_withdrawal_learned_late_is_on_the_list_flagged(tmp_path, monkeypatch) -> None:
@@ -309,7 +425,10 @@ def test_a_withdrawal_learned_late_is_on_the_list_flagged(tmp_path, monkeypatch)
             "withdrawal_late": True,
         },
     ]
-    export = write_daily_publicity(day, rows)
+    counts = [
+        {"record_kind": "dishonesty", "record_kind_zh": "失信行为认定", "listed": 0, "pending": 2}
+    ]
+    export = write_daily_publicity(day, rows, [], None, counts)
     [workbook] = sorted(export.folder.rglob("*.xlsx"))
     sheet = openpyxl.load_workbook(workbook)["撤下清单"]
     header_row = int("".join(ch for ch in sheet.freeze_panes if ch.isdigit())) - 1

@@ -394,11 +394,14 @@ def export_daily(
 @export_app.command("publicity")
 def export_publicity(
     day: str = typer.Option(None, help="YYYY-MM-DD; must be the marts' as-of date (default)."),
+    full: bool = typer.Option(False, help="Add the whole list to the day's changes."),
 ) -> None:
-    """Write the credit office's publicity list (公示清单) of the marts' day to the outbox."""
+    """Write the credit office's publicity list (公示清单) of the marts' day to the outbox: the
+    changes since the list the portal was given, and the whole list on its weekday or when
+    asked."""
     from credit.exports.publicity import export_daily_publicity
 
-    _print_export(export_daily_publicity(date.fromisoformat(day) if day else None))
+    _print_export(export_daily_publicity(date.fromisoformat(day) if day else None, full=full))
 
 
 @export_app.command("quarterly")

@@ -9,7 +9,7 @@ The warehouse's roles (PostgreSQL roles, shared by every database of a server):
   ``quarantine`` to stage them (hashing resident IDs on the way) and writes its builds' records
   in ``audit``.
 * ``credit_exporter``: the export and delivery tasks, a member of ``credit_office``; writes the
-  exports' and deliveries' records in ``audit``.
+  exports' and deliveries' records in ``audit``, and what the credit portal was given.
 * ``credit_office`` (信用办): the county credit office. Reads every mart, the reference and rule
   seeds, and the audit summaries (:data:`OFFICE_AUDIT_TABLES`), the access log included.
 * ``credit_analyst`` (分析): reads the marts and seeds, which hold personal data only hashed or
@@ -72,7 +72,7 @@ TRANSFORMER_FUNCTIONS = ("hash_identifier", "mask_identifier", "mask_name")
 AUDIT_WRITES = {
     # the transform that rebuilds after a key rotation closes the rotation's row
     TRANSFORMER: ("transform_builds", "dbt_node_results", "hash_key_rotations"),
-    EXPORTER: ("exports", "deliveries"),
+    EXPORTER: ("exports", "deliveries", "publicity_listings"),
 }
 ACCESS_LOG = "access_log"
 # What the credit office reads in ``audit``: the nights, checks, builds, exports and the log of
@@ -85,6 +85,7 @@ OFFICE_AUDIT_TABLES = (
     "transform_builds",
     "exports",
     "deliveries",
+    "publicity_listings",
     ACCESS_LOG,
     "hash_key_rotations",
 )

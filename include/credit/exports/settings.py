@@ -19,6 +19,7 @@ RECIPIENTS_FILE = CONFIG_DIR / "recipients.yaml"
 DEFAULTS: dict[str, Any] = {
     "outbox": "outbox",
     "daily_warnings": {"skip_empty_recipients": True},
+    "daily_publicity": {"full_list_weekday": 7},
     "quarterly_statistics": {"working_days_after_quarter_end": 5, "run_hour": 6},
     "workbook": {"author": "江阴市信用办", "company": "江阴市信用办", "max_column_width": 60},
 }
