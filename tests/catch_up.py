@@ -3,6 +3,7 @@ comparison of two warehouses and their exports (tests of ``credit airflow catch-
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import shutil
@@ -18,6 +19,7 @@ from psycopg import sql
 from credit import nights, warehouse
 from credit.exports.daily import KIND as DAILY_WARNINGS
 from credit.exports.outbox import MANIFEST, latest_version
+from credit.exports.publicity import KIND as DAILY_PUBLICITY
 from credit.exports.settings import outbox_dir
 from credit.ingest import DROPS_CONN, EXCHANGE_CONN, drops_root, exchange_url
 from tests.county import County
@@ -139,20 +141,50 @@ def differing_tables(expected_url: str, url: str) -> list[str]:
 
 
 def export_files(day: dt.date) -> dict[str, bytes]:
-    """A day's daily export (its latest version) by path, its manifest without the time it was
-    written and the lineage (the warehouse's own run, invocation and batch numbers)."""
-    latest = latest_version(DAILY_WARNINGS, day.isoformat())
-    assert latest is not None, f"no daily export of {day}"
-    folder = latest[1]
-    files = {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != MANIFEST
-    }
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    manifest.pop("generated_at")
-    manifest.pop("lineage")
-    return {**files, MANIFEST: json.dumps(manifest, sort_keys=True).encode()}
+    """A day's daily exports (the latest version of its warnings and of its publicity list) by
+    kind and path, their manifests without the time they were written and the lineage (the
+    warehouse's own run, invocation and batch numbers)."""
+    files = {}
+    for kind in (DAILY_WARNINGS, DAILY_PUBLICITY):
+        latest = latest_version(kind, day.isoformat())
+        assert latest is not None, f"no {kind} export of {day}"
+        folder = latest[1]
+        files |= {
+            f"{kind}/{path.relative_to(folder)}": path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.name != MANIFEST
+        }
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        manifest.pop("generated_at")
+        manifest.pop("lineage")
+        files[f"{kind}/{MANIFEST}"] = json.dumps(manifest, sort_keys=True).encode()
+    return files
+
+
+def publicity_csv(day: dt.date, table: str) -> dict[str, dict[str, str]] | None:
+    """A day's publicity CSV file (its latest version), ``listed`` or ``changes``, by 公示编号;
+    None when the day has none."""
+    latest = latest_version(DAILY_PUBLICITY, day.isoformat())
+    assert latest is not None, f"no publicity export of {day}"
+    found = sorted(latest[1].rglob(f"*_{table}.csv"))
+    if not found:
+        return None
+    with found[0].open(encoding="utf-8-sig", newline="") as f:
+        return {row["公示编号"]: row for row in csv.DictReader(f)}
+
+
+def publicity_applied(days: list[dt.date]) -> dict[str, dict[str, str]]:
+    """The first day's whole publicity list with each later day's changes applied, as the portal
+    applies them: 新增 and 更新 put the record as given, 撤下 takes it off."""
+    portal = publicity_csv(days[0], "listed")
+    assert portal is not None, f"no whole list on {days[0]}"
+    for day in days[1:]:
+        for record, row in (publicity_csv(day, "changes") or {}).items():
+            if row.pop("变更") == "撤下":
+                del portal[record]
+            else:
+                portal[record] = row
+    return portal
 
 
 def exports_logged(url: str) -> list[tuple]:

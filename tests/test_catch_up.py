@@ -19,12 +19,15 @@ from county_sim import engine
 from credit import nights, warehouse
 from credit.airflow_env import run_dag
 from credit.cli import app
+from credit.exports.publicity import export_daily_publicity
 from tests.catch_up import (
     catch_up_failing_on,
     differing_tables,
     export_files,
     exports_logged,
     late_warehouse,
+    publicity_applied,
+    publicity_csv,
 )
 from tests.county import simulated_county
 
@@ -146,3 +149,7 @@ def test_a_week_caught_up_by_one_command_equals_the_week_run_night_by_night(
         assert differing_tables(on_time.url, late.url) == []
         assert got == {day: export_files(day) for day in WEEK}
         assert exports_logged(late.url) == exports_logged(on_time.url)
+        # The portal, given the first night's whole list and each night's changes, holds the
+        # last night's whole list.
+        export_daily_publicity(full=True)
+        assert publicity_applied(WEEK) == publicity_csv(WEEK[-1], "listed")

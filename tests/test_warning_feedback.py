@@ -50,6 +50,8 @@ from tests.catch_up import (
     exports_logged,
     late_warehouse,
     nights_tables,
+    publicity_applied,
+    publicity_csv,
     table_rows,
 )
 from tests.county import County, ingest_night, insert_exchange_row, simulated_county, source_ref
@@ -346,6 +348,17 @@ def test_nights_caught_up_leave_the_warehouse_and_exports_of_the_nights_run_one_
             got = export_files(day)
         assert got == export_files(day), day
     assert exports_logged(late.url) == exports_logged(answered.url)
+
+
+def test_the_portal_given_the_next_nights_changes_holds_its_list(answered) -> None:
+    """Runs after the warehouses' exports are compared: it exports the next night again. The
+    portal given the first night's whole list and the next night's changes (the late report
+    among them) holds the next night's whole list."""
+    changes = publicity_csv(NEXT_NIGHT, "changes")
+    assert changes and {row["变更"] for row in changes.values()} <= {"新增", "更新", "撤下"}
+    assert publicity_csv(NEXT_NIGHT, "listed") is None  # a Friday: the whole list is on Sundays
+    export_daily_publicity(full=True)
+    assert publicity_applied([NIGHT, NEXT_NIGHT]) == publicity_csv(NEXT_NIGHT, "listed")
 
 
 def test_a_transform_failing_half_way_is_exported_only_once_it_completes(answered) -> None:
