@@ -183,6 +183,8 @@ def export_daily_publicity(day: date | None = None, *, full: bool = False) -> Ex
             params,
         ).fetchone()
         conn.execute(GIVEN_SQL, params)
+        # Their statistics, for the joins below (a temporary table has none until analysed).
+        conn.execute("analyze publicity_today, publicity_given")
         (given,) = conn.execute("select exists (select from publicity_given)").fetchone()
         weekday = export_settings()["daily_publicity"]["full_list_weekday"]
         full = full or not given or later or marts_day.isoweekday() == weekday
@@ -193,9 +195,16 @@ def export_daily_publicity(day: date | None = None, *, full: bool = False) -> Ex
             )
         with conn.cursor(row_factory=dict_row) as cursor:
             changes = None if later else cursor.execute(CHANGES_SQL).fetchall()
+            # The records changed and those pending withdrawal, by the periods' primary key.
             ids = [change["publicity_record_id"] for change in changes or ()]
+            ids += [
+                pending["publicity_record_id"]
+                for pending in cursor.execute(
+                    "select publicity_record_id from publicity_today where withdrawal_pending"
+                )
+            ]
             rows = cursor.execute(
-                SELECT_SQL + "where withdrawal_pending or publicity_record_id = any(%s)", (ids,)
+                SELECT_SQL + "where publicity_record_id = any(%s)", (ids,)
             ).fetchall()
             listed = cursor.execute(SELECT_SQL + "where is_listed").fetchall() if full else None
             counts = cursor.execute(
@@ -238,14 +247,12 @@ def write_daily_publicity(
     stem = f"publicity_{day.isoformat()}_{office.recipient_id}"
     tables = []
     if changes is not None:
-        changed = [
-            # A record taken off that is no more has its id alone.
-            {
-                **by_id.get(change["publicity_record_id"], change),
-                "change": CHANGE_ZH[change["change_code"]],
-            }
-            for change in sorted(changes, key=lambda c: c["publicity_record_id"])
-        ]
+        changed = []
+        for change in sorted(changes, key=lambda c: c["publicity_record_id"]):
+            # Labelled in place; a record taken off that is no more has its id alone.
+            row = by_id.get(change["publicity_record_id"], change)
+            row["change"] = CHANGE_ZH[change["change_code"]]
+            changed.append(row)
         tables.append(Table("公示清单变更", "changes", CHANGE_COLUMNS, changed, in_workbook=False))
     if listed is not None:
         listed.sort(
