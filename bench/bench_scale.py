@@ -4,12 +4,12 @@
 ``--scale demo`` runs the same steps on the demo county in minutes. A county (seed 42) is
 simulated from 2026-01-01 and two scratch warehouses follow it:
 
-* **nights** (``<warehouse>_bench_scale``): the first year's backlog in one catch-up night (its
-  publicity list exported), then the ordinary night of the year's last day; the next four
-  years' backlog, then the ordinary night of the fifth year's last day. An ordinary night is
-  what the schedule runs: ``credit_ingest``, ``credit_transform`` and ``credit_export_daily``,
-  each a process of its own (``credit airflow run``). The two ordinary nights' ratio is what
-  history costs a night.
+* **nights** (``<warehouse>_bench_scale``): the first year's backlog in one catch-up night, the
+  night after it (the departments' answers to the catch-up's warnings file land), then the
+  ordinary night of the year's last day; the same for the next four years' backlog and the
+  fifth year's last day. Every night is what the schedule runs: ``credit_ingest``,
+  ``credit_transform`` and ``credit_export_daily``, each a process of its own (``credit
+  airflow run``). The two ordinary nights' ratio is what history costs a night.
   Then dossier look-ups by USCC as a department's client makes them (one connection).
 * **full history** (``<warehouse>_bench_scale_full``): the five years from raw to marts in one
   go: one catch-up ``credit_ingest`` (its source tasks = ingestion, its ``validate`` task =
@@ -36,6 +36,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -163,19 +164,23 @@ def _nights(args: argparse.Namespace, figures: dict[str, Any], env: dict[str, st
     county = [VENV_BIN / "county"]
     create = timed([*county, "create", "--seed", SEED, "--scale", args.scale, "--start", FIRST_DAY])
     _step(figures, "simulate_create", create)
-    backlog_end = YEAR_ONE - dt.timedelta(days=1)
-    simulated = [timed([*county, "advance", "--to", backlog_end])]
-    run_command([VENV_BIN / "credit", "airflow", "prepare"])
-    run_command([VENV_BIN / "credit", "airflow", "run", "credit_reference", backlog_end])
-    _catch_up(figures, "year_one_backlog", backlog_end, env)
-    simulated.append(timed([*county, "advance", "--to", YEAR_ONE]))
-    _ordinary_night(figures, "night_year_one", YEAR_ONE, env)
-
-    backlog_end = YEAR_FIVE - dt.timedelta(days=1)
-    simulated.append(timed([*county, "advance", "--to", backlog_end]))
-    _catch_up(figures, "years_two_to_five_backlog", backlog_end, env)
-    simulated.append(timed([*county, "advance", "--to", YEAR_FIVE]))
-    _ordinary_night(figures, "night_year_five", YEAR_FIVE, env)
+    simulated: list[dict[str, Any]] = []
+    for name, backlog, night in (
+        ("year_one", "year_one_backlog", YEAR_ONE),
+        ("year_five", "years_two_to_five_backlog", YEAR_FIVE),
+    ):
+        backlog_end = night - dt.timedelta(days=2)
+        simulated.append(timed([*county, "advance", "--to", backlog_end]))
+        if name == "year_one":
+            run_command([VENV_BIN / "credit", "airflow", "prepare"])
+            run_command([VENV_BIN / "credit", "airflow", "run", "credit_reference", backlog_end])
+        _night(figures, backlog, backlog_end, env)
+        for day, night_name in (
+            (night - dt.timedelta(days=1), f"{backlog}_answers"),
+            (night, f"night_{name}"),
+        ):
+            simulated.append(timed([*county, "advance", "--to", day]))
+            _night(figures, night_name, day, env)
     figures["night_five_to_one_ratio"] = round(
         figures["night_year_five_seconds"] / figures["night_year_one_seconds"], 3
     )
@@ -189,19 +194,11 @@ def _nights(args: argparse.Namespace, figures: dict[str, Any], env: dict[str, st
     figures.update(_dossier_lookups(args.lookups))
 
 
-def _catch_up(figures: dict[str, Any], name: str, day: dt.date, env: dict[str, str]) -> None:
-    """A backlog ingested in one night, the transform after it, and the publicity list exported
-    as of it (recorded, not a target): the portal's list as the night before an ordinary night
-    left it, so that night's export sends that day's changes, as every night does in production.
-    Not the warnings: the departments would answer a year's open warnings the next day, a flood
-    of answers no ordinary night holds (each night's answers are to the night before's file)."""
-    _step(figures, f"{name}_ingest", _dag("credit_ingest", day, env), _rows_landed(day))
-    _step(figures, f"{name}_transform", _dag("credit_transform", day, env))
-    publicity = timed([VENV_BIN / "credit", "export", "publicity"], env)
-    _step(figures, f"{name}_export_publicity", publicity)
-
-
-def _ordinary_night(figures: dict[str, Any], name: str, day: dt.date, env: dict[str, str]) -> None:
+def _night(figures: dict[str, Any], name: str, day: dt.date, env: dict[str, str]) -> None:
+    """The schedule's night of ``day``, each DAG a step of its own. A backlog's catch-up night
+    exports all its open warnings, and the departments answer the file on the next day as they
+    would have over the backlog's days (``county_sim.feedback``): that night lands the answers,
+    so the ordinary night after it holds one day's answers, as in production."""
     steps = {}
     for dag_id in ORDINARY_NIGHT:
         steps[dag_id] = _dag(dag_id, day, env)
@@ -398,16 +395,9 @@ def render(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         row("simulate: create the county", "simulate_create"),
         row("simulate: five years", "simulate_advance", "source_rows_five_years"),
-        row("first year's backlog: `credit_ingest`", "year_one_backlog_ingest"),
-        row("first year's backlog: `credit_transform`", "year_one_backlog_transform"),
-        row("first year's backlog: `credit export publicity`", "year_one_backlog_export_publicity"),
+        *_night_rows(row, "first year's", "year_one_backlog"),
         row("ordinary night after one year (ingest + transform + daily export)", "night_year_one"),
-        row("next four years' backlog: `credit_ingest`", "years_two_to_five_backlog_ingest"),
-        row("next four years' backlog: `credit_transform`", "years_two_to_five_backlog_transform"),
-        row(
-            "next four years' backlog: `credit export publicity`",
-            "years_two_to_five_backlog_export_publicity",
-        ),
+        *_night_rows(row, "next four years'", "years_two_to_five_backlog"),
         row("ordinary night after five years", "night_year_five"),
         row("full history: `credit_ingest` in one night", "full_history_ingest_dag"),
         row(
@@ -467,6 +457,16 @@ def render(result: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _night_rows(row: Callable[..., str], when: str, backlog: str) -> list[str]:
+    """A backlog's catch-up night, DAG by DAG, and the night its answers land."""
+    return [
+        row(f"{when} backlog: `credit_ingest`", f"{backlog}_ingest", f"{backlog}_rows"),
+        row(f"{when} backlog: `credit_transform`", f"{backlog}_transform"),
+        row(f"{when} backlog: `credit_export_daily`", f"{backlog}_export_daily"),
+        row(f"{when} backlog: the night after (the departments' answers)", f"{backlog}_answers"),
+    ]
 
 
 if __name__ == "__main__":

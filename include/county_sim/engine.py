@@ -218,7 +218,11 @@ def generate_day(
         )
         for kind in source.kinds:
             if kind == "warning_feedback":
-                originals = feedback.feedback_rows(ctx, answering) if answering else []
+                originals = (
+                    feedback.feedback_rows(ctx, answering, state.answered_export)
+                    if answering
+                    else []
+                )
             else:
                 originals = _originals(ctx, kind, scale(state.scale), weights)
             followups = due.get((source.dept_code, kind), [])

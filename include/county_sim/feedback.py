@@ -6,7 +6,11 @@ simulated day after a new one, each department reads the warnings table of its f
 reports through its own system, as ``warning_feedback`` records (its usual shape, defects and
 all): it signs for a share of the warnings still open (已签收) and closes a share of those it
 has signed for (已办结), each by the warning's id.  The shares are ``warning_feedback`` in
-``simulator.yaml``.
+``simulator.yaml``; they are a day's.
+
+A file that follows a gap (the first export of a county, or the first after nights with no
+export) stands for the files of every day of the gap: the department answers each warning as it
+would have over those days, a day's shares for each day, in one report.
 """
 
 from __future__ import annotations
@@ -52,19 +56,25 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def feedback_rows(ctx: DayContext, period: str) -> list[Row]:
-    """The department's feedback on the day to the warnings of its file of ``period``."""
+def feedback_rows(ctx: DayContext, period: str, answered: str | None) -> list[Row]:
+    """The department's feedback on the day to the warnings of its file of ``period``; its
+    last answer was to the file of ``answered`` (none if it never answered)."""
     shares = ctx.config["warning_feedback"]
     rng = stream(ctx.seed, "warning_feedback", ctx.day, ctx.source.dept_code)
+    first_unseen = dt.date.fromisoformat(answered) + dt.timedelta(days=1) if answered else ctx.start
+    days = max((dt.date.fromisoformat(period) - first_unseen).days + 1, 1)
     rows: list[Row] = []
     for warning in received_warnings(period, ctx.source.dept_code):
-        status = warning["状态"]
-        signed = status == ACKNOWLEDGED
-        if status == OPEN and rng.random() < shares["acknowledge_share"]:
-            rows.append(_row(ctx, rng, warning["预警编号"], SIGN_FOR))
-            signed = True
-        if signed and rng.random() < shares["close_share"]:
-            rows.append(_row(ctx, rng, warning["预警编号"], CLOSE))
+        if warning["状态"] not in (OPEN, ACKNOWLEDGED):
+            continue
+        signed = warning["状态"] == ACKNOWLEDGED
+        for _ in range(days):
+            if not signed and rng.random() < shares["acknowledge_share"]:
+                rows.append(_row(ctx, rng, warning["预警编号"], SIGN_FOR))
+                signed = True
+            if signed and rng.random() < shares["close_share"]:
+                rows.append(_row(ctx, rng, warning["预警编号"], CLOSE))
+                break
     return rows
 
 
