@@ -62,7 +62,20 @@ fact_summary as (
         ) as problem_inspections_last_year
     from facts
     cross join as_of
-    where facts.fact_date <= as_of.as_of_date
+    -- Only the facts a column counts: the years of penalties, permits and exited records
+    -- would be grouped for nothing (a subject with none of these has the columns' defaults).
+    where
+        facts.fact_date <= as_of.as_of_date
+        and (
+            (
+                facts.fact_kind in ('court_enforcement', 'tax_level', 'industry_level')
+                and (facts.fact_end is null or facts.fact_end > as_of.as_of_date)
+            )
+            or (
+                facts.fact_kind = 'inspection'
+                and facts.fact_date > as_of.as_of_date - interval '1 year'
+            )
+        )
     group by facts.subject_key
 
 ),
