@@ -195,18 +195,22 @@ def export_daily_publicity(day: date | None = None, *, full: bool = False) -> Ex
             )
         with conn.cursor(row_factory=dict_row) as cursor:
             changes = None if later else cursor.execute(CHANGES_SQL).fetchall()
-            # The records changed and those pending withdrawal, by the periods' primary key.
-            ids = [change["publicity_record_id"] for change in changes or ()]
-            ids += [
+            listed = cursor.execute(SELECT_SQL + "where is_listed").fetchall() if full else None
+            # The records changed and those pending withdrawal: from the whole list when it goes
+            # (read again, a catch-up's four years of changes held every record twice: 2.5 GB),
+            # the others by the periods' primary key.
+            wanted = {change["publicity_record_id"] for change in changes or ()}
+            wanted.update(
                 pending["publicity_record_id"]
                 for pending in cursor.execute(
                     "select publicity_record_id from publicity_today where withdrawal_pending"
                 )
-            ]
-            rows = cursor.execute(
-                SELECT_SQL + "where publicity_record_id = any(%s)", (ids,)
+            )
+            rows = [row for row in listed or () if row["publicity_record_id"] in wanted]
+            missing = wanted.difference(row["publicity_record_id"] for row in rows)
+            rows += cursor.execute(
+                SELECT_SQL + "where publicity_record_id = any(%s)", (sorted(missing),)
             ).fetchall()
-            listed = cursor.execute(SELECT_SQL + "where is_listed").fetchall() if full else None
             counts = cursor.execute(
                 """select record_kind, record_kind_zh, count(*) filter (where is_listed) as listed,
                     count(*) filter (where withdrawal_pending) as pending
