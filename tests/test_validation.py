@@ -44,6 +44,20 @@ def conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
+# Both ways of testing ISO texts (credit.validation.sql.iso_text_functions: by lists on most
+# servers, by arithmetic on PostgreSQL 16), each in a schema of its own, so that every server
+# tests both against the patterns.
+ISO_IMPLEMENTATIONS = {"iso_by_lists": 150000, "iso_by_arithmetic": 160000}
+
+
+@pytest.fixture(scope="module", params=sorted(ISO_IMPLEMENTATIONS))
+def iso(conn: psycopg.Connection, request) -> str:
+    schema = request.param
+    conn.execute(f"create schema if not exists {schema}")
+    conn.execute(validation_sql.iso_text_functions(ISO_IMPLEMENTATIONS[schema], schema))
+    return schema
+
+
 def resident_id(i: int) -> str:
     body = f"320281198{i % 10}0{1 + i % 9}1{i % 10}{i % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")
@@ -829,13 +843,15 @@ _timestamps = st.builds(
         st.text(max_size=34),
     )
 )
-def test_iso_functions_accept_what_the_patterns_match(conn: psycopg.Connection, text: str) -> None:
+def test_iso_functions_accept_what_the_patterns_match(
+    conn: psycopg.Connection, iso: str, text: str
+) -> None:
     """audit.is_iso_date / is_iso_timestamp, which validation tests dates and timestamps with,
     accept exactly the texts PostgreSQL's regular expressions of the rules match."""
     if "\x00" in text:
         return  # PostgreSQL text cannot hold NUL; landing never stores one
     date_match, is_date, timestamp_match, is_timestamp = conn.execute(
-        "select %s ~ %s, audit.is_iso_date(%s), %s ~ %s, audit.is_iso_timestamp(%s)",
+        f"select %s ~ %s, {iso}.is_iso_date(%s), %s ~ %s, {iso}.is_iso_timestamp(%s)",
         (
             text,
             validation_sql.DATE_PATTERN,
@@ -850,32 +866,32 @@ def test_iso_functions_accept_what_the_patterns_match(conn: psycopg.Connection, 
 
 
 def test_iso_date_function_matches_the_pattern_on_every_day_and_near_miss(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection, iso: str
 ) -> None:
     """Every text YYYY-MM-DD of the years 990-3010, months 00-13 and days 00-32 (934,000 of
     them, every real day and every impossible one near it): the same answer as the pattern."""
     differing = conn.execute(
-        """
+        psycopg.sql.SQL("""
         select count(*) from (
             select to_char(y, 'FM0000') || '-' || to_char(m, 'FM00') || '-' || to_char(d, 'FM00')
                 as text
             from generate_series(990, 3010) as y, generate_series(0, 13) as m,
                  generate_series(0, 32) as d
         ) as days
-        where audit.is_iso_date(text) is distinct from (text ~ %s)
-        """,
+        where {iso}.is_iso_date(text) is distinct from (text ~ %s)
+        """).format(iso=psycopg.sql.Identifier(iso)),
         (validation_sql.DATE_PATTERN,),
     ).fetchone()[0]
     assert differing == 0
 
 
 def test_iso_timestamp_function_matches_the_pattern_on_every_time_and_zone(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection, iso: str
 ) -> None:
     """Every hour 00-25 and minute 00-61 with every seconds 00-61 or fraction of 0-8 digits, and
     every zone hour 00-25 and minute 00-61 in each form: the same answer as the pattern."""
     differing = conn.execute(
-        """
+        psycopg.sql.SQL("""
         with clock as (
             select to_char(h, 'FM00') || ':' || to_char(m, 'FM00') as hhmm
             from generate_series(0, 25) as h, generate_series(0, 61) as m
@@ -901,11 +917,20 @@ def test_iso_timestamp_function_matches_the_pattern_on_every_time_and_zone(
             from unnest(array['', ':60', ':00.123456', ':00.1234567']) as tail, zones
         )
         select count(*) from texts
-        where audit.is_iso_timestamp(text) is distinct from (text ~ %s)
-        """,
+        where {iso}.is_iso_timestamp(text) is distinct from (text ~ %s)
+        """).format(iso=psycopg.sql.Identifier(iso)),
         (validation_sql.TIMESTAMP_PATTERN,),
     ).fetchone()[0]
     assert differing == 0
+
+
+def test_iso_functions_leave_a_missing_value_to_the_mandatory_rules(
+    conn: psycopg.Connection, iso: str
+) -> None:
+    """A NULL is neither a date nor not one (validation flags `not is_iso_date(col)`)."""
+    assert conn.execute(
+        f"select {iso}.is_iso_date(null), {iso}.is_iso_timestamp(null)"
+    ).fetchone() == (None, None)
 
 
 def test_data_docs_default_to_latest_night(conn: psycopg.Connection, data_dir) -> None:
