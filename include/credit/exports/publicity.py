@@ -89,7 +89,7 @@ where listed.row_md5 is distinct from given.row_md5
 # What the portal is given tonight, in audit.publicity_listings (no later day exported): the
 # rows it was given that changed or left end today, and stand when an earlier export of the day
 # ended them but today lists them as they were (publicity_ended: the few given rows whose end
-# moves, found before the listings are touched; the whole list joined to them took 1.6-2.0 s a
+# moves, found before the listings are touched; the whole list joined to them took 1.6-1.7 s a
 # night after five years at Jiangyin's size); the day's own rows (an earlier export of the day)
 # end, then tonight's new rows stand.
 RECORD_SQL = (

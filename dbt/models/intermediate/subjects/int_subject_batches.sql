@@ -30,7 +30,7 @@ candidates as materialized (
 
 -- The candidates' rows read by each staging table's batch index, the batches given as an array:
 -- checked one batch at a time, the planner read some tables by their logical_date index for each
--- batch, every row landed by the night (212 s for the five years' 91,030 batches at once).
+-- batch, every row landed by the night (211.8 s for the five years' 90,623 batches at once).
 final as (
 
     select candidates.batch_id
